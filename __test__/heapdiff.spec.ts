@@ -1,0 +1,256 @@
+import test from 'ava'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+import memwatch = require('..')
+
+const root = resolve(__dirname, '..')
+const dir = mkdtempSync(join(tmpdir(), 'heapdiff-test-'))
+
+class LeakingClass {
+  constructor(
+    public n: number,
+    public tag = 'leak',
+  ) {}
+}
+class FreedClass {
+  constructor(public n: number) {}
+}
+
+function row(diff: ReturnType<InstanceType<typeof memwatch.HeapDiff>['end']>, what: string) {
+  return diff.change.details.find((d) => d.what === what)
+}
+
+test.serial('HeapDiff counts exactly the instances allocated and freed in between', (t) => {
+  let doomed: FreedClass[] | null = Array.from({ length: 500 }, (_, i) => new FreedClass(i))
+  const kept: LeakingClass[] = []
+  const hd = new memwatch.HeapDiff()
+  for (let i = 0; i < 1234; i++) kept.push(new LeakingClass(i))
+  doomed = null
+  const diff = hd.end()
+  t.is(doomed, null)
+  const leaking = row(diff, 'LeakingClass')
+  t.truthy(leaking)
+  t.is(leaking!['+'], 1234)
+  t.is(leaking!['-'], 0)
+  t.true(leaking!.size_bytes > 0 && leaking!.size_bytes % 1234 === 0, 'same-shaped instances, equal sizes')
+  const freed = row(diff, 'FreedClass')
+  t.is(freed!['+'], 0)
+  t.is(freed!['-'], 500)
+  t.true(freed!.size_bytes < 0 && freed!.size_bytes % 500 === 0)
+  t.is(kept.length, 1234)
+
+  // The columns add up (the original dropped node types it did not know).
+  const plus = diff.change.details.reduce((s, d) => s + d['+'], 0)
+  const minus = diff.change.details.reduce((s, d) => s + d['-'], 0)
+  t.is(plus, diff.change.allocated_nodes)
+  t.is(minus, diff.change.freed_nodes)
+  t.is(diff.change.size_bytes, diff.after.size_bytes - diff.before.size_bytes)
+  // Classic order: byte order of `what`.
+  const names = diff.change.details.map((d) => d.what)
+  t.deepEqual(
+    names,
+    [...names].sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : 1)),
+  )
+  t.regex(diff.change.size, /^-?[\d.]+ (bytes|kb|mb)$/)
+  t.true(diff.before.time instanceof Date && diff.after.time >= diff.before.time)
+  t.true(diff.before.nodes > 1000)
+})
+
+test.serial('classic errors: second end() and calling without new', (t) => {
+  const hd = new memwatch.HeapDiff()
+  hd.end()
+  t.throws(() => hd.end(), { instanceOf: Error, message: 'attempt to end() a HeapDiff that was already ended' })
+  t.throws(() => (memwatch.HeapDiff as unknown as () => void)(), { instanceOf: TypeError })
+  t.throws(() => new memwatch.HeapDiff({ grouping: 'nope' } as never), { instanceOf: TypeError })
+})
+
+test.serial('GCs run by the snapshots produce no stats events', async (t) => {
+  let seen = 0
+  const listener = () => seen++
+  memwatch.on('stats', listener)
+  const hd = new memwatch.HeapDiff()
+  hd.end()
+  await new Promise((r) => setTimeout(r, 50))
+  memwatch.removeListener('stats', listener)
+  t.is(seen, 0)
+})
+
+test.serial('endAsync gives the same answer without blocking for the diff', async (t) => {
+  const kept: LeakingClass[] = []
+  const hd = new memwatch.HeapDiff()
+  for (let i = 0; i < 777; i++) kept.push(new LeakingClass(i))
+  const diff = await hd.endAsync()
+  t.is(row(diff, 'LeakingClass')!['+'], 777)
+  await t.throwsAsync(() => hd.endAsync(), { message: 'attempt to end() a HeapDiff that was already ended' })
+  t.is(kept.length, 777)
+})
+
+/** Two snapshots of one process (ids are only comparable within a process), small enough for JSON.parse. */
+function makeSnapshots(): [string, string] {
+  const a = join(dir, 'a.heapsnapshot')
+  const b = join(dir, 'b.heapsnapshot')
+  execFileSync(process.execPath, [
+    '-e',
+    `const v8 = require('v8');
+     class Widget { constructor(i) { this.i = i; this.name = 'w' + i } }
+     let old = Array.from({ length: 300 }, (_, i) => ({ gone: i }));
+     v8.writeHeapSnapshot(${JSON.stringify(a)});
+     old = null;
+     globalThis.keep = Array.from({ length: 4321 }, (_, i) => new Widget(i));
+     globalThis.sym = Symbol('s'); globalThis.big = 12345678901234567890n;
+     v8.writeHeapSnapshot(${JSON.stringify(b)});`,
+  ])
+  return [a, b]
+}
+
+interface RefRow {
+  what: string
+  size_bytes: number
+  '+': number
+  '-': number
+}
+
+/**
+ * A deliberately naive reference diff: JSON.parse, per-node objects, Maps by id. Written from the
+ * format notes, independently of the Rust code, and only usable on small files.
+ */
+function referenceDiff(aPath: string, bPath: string) {
+  const load = (p: string) => {
+    const snap = JSON.parse(readFileSync(p, 'utf8'))
+    const meta = snap.snapshot.meta
+    const f = meta.node_fields as string[]
+    const types = meta.node_types[0] as string[]
+    const width = f.length
+    const nodes = new Map<number, { what: string | null; size: number }>()
+    for (let i = 0; i < snap.nodes.length; i += width) {
+      const type = types[snap.nodes[i + f.indexOf('type')]]
+      const name = snap.strings[snap.nodes[i + f.indexOf('name')]]
+      const classic: Record<string, string | null> = {
+        object: name,
+        array: 'Array',
+        string: 'String',
+        'concatenated string': 'String',
+        'sliced string': 'String',
+        code: 'Code',
+        closure: 'Closure',
+        regexp: 'RegExp',
+        number: 'Number',
+        native: 'Native',
+        symbol: 'Symbol',
+        bigint: 'BigInt',
+        'object shape': 'ObjectShape',
+        hidden: null,
+        synthetic: null,
+      }
+      const what = type in classic ? classic[type] : type
+      nodes.set(snap.nodes[i + f.indexOf('id')], { what, size: snap.nodes[i + f.indexOf('self_size')] })
+    }
+    return nodes
+  }
+  const before = load(aPath)
+  const after = load(bPath)
+  const rows = new Map<string, RefRow>()
+  const get = (what: string) => {
+    if (!rows.has(what)) rows.set(what, { what, size_bytes: 0, '+': 0, '-': 0 })
+    return rows.get(what)!
+  }
+  let beforeSize = 0
+  let beforeNodes = 0
+  let afterSize = 0
+  let afterNodes = 0
+  for (const [id, n] of after) {
+    if (n.what === null) continue
+    afterNodes++
+    afterSize += n.size
+    if (!before.has(id)) {
+      get(n.what)['+']++
+      get(n.what).size_bytes += n.size
+    }
+  }
+  for (const [id, n] of before) {
+    if (n.what === null) continue
+    beforeNodes++
+    beforeSize += n.size
+    if (!after.has(id)) {
+      get(n.what)['-']++
+      get(n.what).size_bytes -= n.size
+    }
+  }
+  const details = [...rows.values()].sort((x, y) => (Buffer.from(x.what).compare(Buffer.from(y.what))))
+  return { beforeNodes, beforeSize, afterNodes, afterSize, details }
+}
+
+test('diffFiles agrees exactly with a naive reference diff', async (t) => {
+  const [a, b] = makeSnapshots()
+  const ref = referenceDiff(a, b)
+  const diff = await memwatch.diffFiles(a, b, { grouping: 'classic' })
+  t.is(diff.before.nodes, ref.beforeNodes)
+  t.is(diff.before.size_bytes, ref.beforeSize)
+  t.is(diff.after.nodes, ref.afterNodes)
+  t.is(diff.after.size_bytes, ref.afterSize)
+  t.deepEqual(
+    diff.change.details.map(({ what, size_bytes, '+': p, '-': m }) => ({ what, size_bytes, '+': p, '-': m })),
+    ref.details,
+  )
+  t.is(row(diff, 'Widget')!['+'], 4321)
+})
+
+test('bad files and arguments give clear errors, never a crash', async (t) => {
+  const [a] = makeSnapshots()
+  const truncated = join(dir, 'truncated.heapsnapshot')
+  const bytes = readFileSync(a)
+  writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.6)))
+  await t.throwsAsync(() => memwatch.diffFiles(a, truncated), { message: /truncated\.heapsnapshot.*truncated/ })
+
+  const foreign = join(root, 'package.json')
+  await t.throwsAsync(() => memwatch.diffFiles(foreign, a), { message: /package\.json.*not a V8 heap snapshot/ })
+
+  const corrupt = join(dir, 'corrupt.heapsnapshot')
+  const text = bytes.toString('latin1')
+  const at = text.indexOf('"nodes":[') + 20
+  writeFileSync(corrupt, Buffer.from(text.slice(0, at) + 'x' + text.slice(at + 1), 'latin1'))
+  await t.throwsAsync(() => memwatch.diffFiles(a, corrupt), { message: /corrupt\.heapsnapshot.*corrupt/ })
+
+  const png = join(dir, 'image.heapsnapshot')
+  writeFileSync(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]))
+  await t.throwsAsync(() => memwatch.diffFiles(png, a), { message: /not a V8 heap snapshot/ })
+
+  await t.throwsAsync(() => memwatch.diffFiles(join(dir, 'missing.heapsnapshot'), a), { message: /missing\.heapsnapshot/ })
+  await t.throwsAsync(() => memwatch.diffFiles(a as never, 42 as never), { instanceOf: TypeError })
+  await t.throwsAsync(() => memwatch.diffFiles(a, a, { group: 'x' } as never), { instanceOf: TypeError })
+})
+
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [join(root, 'cli.js'), ...args], { encoding: 'utf8', timeout: 60000 })
+}
+
+test('CLI: table, --json, --top, --fail-above and exit codes', (t) => {
+  const [a, b] = makeSnapshots()
+  const json = cli(['diff', a, b, '--json', '--group', 'classic'])
+  t.is(json.status, 0, json.stderr)
+  const parsed = JSON.parse(json.stdout)
+  const ref = referenceDiff(a, b)
+  t.is(parsed.change.details.find((d: RefRow) => d.what === 'Widget')['+'], 4321)
+  t.is(parsed.change.details.length, ref.details.length)
+
+  const table = cli(['diff', a, b, '--top', '3', '--group', 'classic'])
+  t.is(table.status, 0, table.stderr)
+  t.regex(table.stdout, /Widget\s+4321\s+0\s+\+4321/)
+  t.regex(table.stdout, /more classes \(--top 0 shows all\)/)
+  t.notRegex(table.stdout, /\x1b\[/, 'no colour when stdout is not a TTY')
+  const lines = table.stdout.split('\n').filter((l) => /^\S.*\s[+-]?\d/.test(l) && !/^(before|after|change)/.test(l))
+  t.is(lines.length, 3)
+
+  t.is(cli(['diff', a, b, '--fail-above', '1kb']).status, 1)
+  t.is(cli(['diff', a, b, '--fail-above', '1gb']).status, 0)
+  t.is(cli(['diff', a]).status, 2)
+  t.is(cli(['diff', a, b, '--top', '-1']).status, 2)
+  t.is(cli(['frobnicate']).status, 2)
+  const bad = cli(['diff', a, join(root, 'package.json')])
+  t.is(bad.status, 3)
+  t.regex(bad.stderr, /not a V8 heap snapshot/)
+  t.is(cli(['diff', a, join(dir, 'nope.heapsnapshot')]).status, 3)
+})

@@ -1,0 +1,69 @@
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+
+interface Summary {
+  scenario: string
+  rule: string
+  leaks: { reason: string; growth: number; at: number }[]
+  gcs: number
+  ms?: number
+  timedOut?: boolean
+}
+
+/** Runs one scenario in a fresh process (its own heap and GC history), bounded in time. */
+function scenario(name: string, rule?: string): Promise<Summary> {
+  const args = [join(__dirname, 'fixtures', 'leak-scenario.js'), name, ...(rule ? [rule] : [])]
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { timeout: 90000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${name}: ${err.message}\n${stderr}`))
+      const lines = stdout.trim().split('\n')
+      resolve(JSON.parse(lines[lines.length - 1]))
+    })
+  })
+}
+
+const REASON = /^heap growth over \d+ consecutive GCs \((\d+h )?(\d+m )?\d+s\) - -?[\d.]+ (bytes|kb|mb|gb)\/hr$/
+
+test('a steady leak fires `leak` with the classic info shape', async (t) => {
+  const s = await scenario('steady')
+  t.true(s.leaks.length >= 2, JSON.stringify(s.leaks))
+  // Default trend rule: 10-GC window, so the first report comes within the first 12 full GCs.
+  t.true(s.leaks[0].at <= 12, `first report after ${s.leaks[0].at} GCs`)
+  for (const l of s.leaks) {
+    t.regex(l.reason, REASON)
+    t.true(l.growth > 1024 * 1024, `growth ${l.growth}`)
+  }
+})
+
+test('the classic rule also reports the steady leak', async (t) => {
+  const s = await scenario('steady', 'classic')
+  t.true(s.leaks.length >= 3, JSON.stringify(s.leaks))
+  t.regex(s.leaks[0].reason, /^heap growth over 5 consecutive GCs/)
+})
+
+test('steady churn is not a leak', async (t) => {
+  const s = await scenario('churn')
+  t.is(s.gcs, 60)
+  t.deepEqual(s.leaks, [])
+})
+
+test('warm-up growth followed by a plateau is not reported (the classic rule does report it)', async (t) => {
+  const [trend, classic] = await Promise.all([scenario('warmup'), scenario('warmup', 'classic')])
+  t.deepEqual(trend.leaks, [])
+  t.true(classic.leaks.length >= 1, 'the original 5-GC rule fires on warm-up')
+})
+
+test('a bounded cache filling to its cap is not reported (the classic rule does report it)', async (t) => {
+  const [trend, classic] = await Promise.all([scenario('cache'), scenario('cache', 'classic')])
+  t.deepEqual(trend.leaks, [])
+  t.true(classic.leaks.length >= 1, 'the original 5-GC rule fires while the cache fills')
+})
+
+test('a fast leak under natural GC alone is reported within seconds', async (t) => {
+  const s = await scenario('fast')
+  t.falsy(s.timedOut, `no leak report in 20 s (${s.gcs} full GCs)`)
+  t.is(s.leaks.length, 1)
+  t.true(s.gcs < 10, `only a handful of full GCs expected, saw ${s.gcs}`)
+  t.regex(s.leaks[0].reason, REASON)
+})

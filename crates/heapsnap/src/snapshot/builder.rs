@@ -1,0 +1,524 @@
+//! Turns the streamed numbers and strings into `Snapshot` tables, checking them as they come.
+//!
+//! Node names arrive as indices into `strings`, which V8 writes last. While nodes stream past we
+//! only remember which string indices are referenced (one bit each); when `strings` streams past
+//! we decode just those and give them compact ids; `finish` rewrites the name columns to those ids.
+
+use super::error::ParseError;
+use super::ints::IntSink;
+use super::meta::Meta;
+use super::strings::StringSink;
+use super::table::{EdgeTable, IdColumn, NameTable, SizeColumn, Snapshot};
+
+/// Capacity reserved up front from the header's counts, capped so that a lying header cannot
+/// make us allocate before any data proves the size.
+const MAX_RESERVE: usize = 1 << 26;
+
+/// String indices below this are tracked in a bitset (32 MiB at most); larger ones, which real
+/// snapshots do not reach, go to a list so a corrupt index cannot force a huge bitset.
+const BITSET_LIMIT: u64 = 1 << 28;
+
+const UNNEEDED: u32 = u32::MAX;
+
+/// String indices referenced by nodes (and by edge names when edges are kept).
+#[derive(Debug, Default)]
+struct NeededStrings {
+    bits: Vec<u64>,
+    far: Vec<u32>,
+    far_pos: usize,
+}
+
+impl NeededStrings {
+    #[inline]
+    fn mark(&mut self, k: u32) {
+        if u64::from(k) < BITSET_LIMIT {
+            let w = (k / 64) as usize;
+            if w >= self.bits.len() {
+                self.bits.resize(w + 1, 0);
+            }
+            self.bits[w] |= 1 << (k % 64);
+        } else {
+            self.far.push(k);
+        }
+    }
+
+    fn prepare_for_scan(&mut self) {
+        self.far.sort_unstable();
+        self.far.dedup();
+        self.far_pos = 0;
+    }
+
+    /// Membership test for strictly increasing `k`, as the string table is read in order.
+    fn contains_in_order(&mut self, k: u64) -> bool {
+        if k < BITSET_LIMIT {
+            let w = (k / 64) as usize;
+            return w < self.bits.len() && self.bits[w] & (1 << (k % 64)) != 0;
+        }
+        while self.far_pos < self.far.len() && u64::from(self.far[self.far_pos]) < k {
+            self.far_pos += 1;
+        }
+        self.far.get(self.far_pos).is_some_and(|&f| u64::from(f) == k)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.bits.capacity() * 8 + self.far.capacity() * 4
+    }
+}
+
+#[derive(Debug)]
+struct NodeColumns {
+    ids: IdColumn,
+    types: Vec<u8>,
+    /// String indices until `finish`, names-table ids after.
+    names: Vec<u32>,
+    self_sizes: SizeColumn,
+    edge_counts: Vec<u32>,
+    total_self_size: u64,
+    edge_sum: u64,
+    max_name: Option<u32>,
+    rec: Vec<u64>,
+    field: usize,
+}
+
+#[derive(Debug)]
+struct EdgeColumns {
+    keep: bool,
+    types: Vec<u8>,
+    name_or_index: Vec<u32>,
+    to_node: Vec<u32>,
+    named_type: Vec<bool>,
+    records: u64,
+    /// Largest string index used as an edge name, with the edge number, for a late range check.
+    max_name: Option<(u32, u64)>,
+    /// Largest target node index, with the edge number.
+    max_to: Option<(u32, u64)>,
+    rec: Vec<u64>,
+    field: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Builder {
+    meta: Meta,
+    nodes: NodeColumns,
+    edges: EdgeColumns,
+    needed: NeededStrings,
+    /// Per string index: its names-table id, or `UNNEEDED`. Filled while `strings` streams.
+    remap: Vec<u32>,
+    name_table: NameTable,
+    /// Set when `strings` came before `nodes`/`edges` (not V8's order): then every string must
+    /// be kept, since we cannot yet know which will be referenced.
+    keep_all_strings: bool,
+    nodes_done: bool,
+    edges_done: bool,
+    strings_count: Option<u64>,
+}
+
+fn reserve_hint(count: Option<u64>) -> usize {
+    count.map_or(0, |c| c.min(MAX_RESERVE as u64) as usize)
+}
+
+impl Builder {
+    pub(crate) fn new(meta: Meta, keep_edges: bool) -> Self {
+        let n = reserve_hint(meta.node_count);
+        let e = if keep_edges {
+            reserve_hint(meta.edge_count)
+        } else {
+            0
+        };
+        let named_type = meta
+            .edge_type_names
+            .iter()
+            .map(|t| t != "element" && t != "hidden")
+            .collect();
+        Builder {
+            nodes: NodeColumns {
+                ids: IdColumn::with_capacity(n),
+                types: Vec::with_capacity(n),
+                names: Vec::with_capacity(n),
+                self_sizes: SizeColumn::with_capacity(n),
+                edge_counts: Vec::with_capacity(n),
+                total_self_size: 0,
+                edge_sum: 0,
+                max_name: None,
+                rec: vec![0; meta.node_width],
+                field: 0,
+            },
+            edges: EdgeColumns {
+                keep: keep_edges,
+                types: Vec::with_capacity(e),
+                name_or_index: Vec::with_capacity(e),
+                to_node: Vec::with_capacity(e),
+                named_type,
+                records: 0,
+                max_name: None,
+                max_to: None,
+                rec: vec![0; meta.edge_width],
+                field: 0,
+            },
+            meta,
+            needed: NeededStrings::default(),
+            remap: Vec::new(),
+            name_table: NameTable::default(),
+            keep_all_strings: false,
+            nodes_done: false,
+            edges_done: false,
+            strings_count: None,
+        }
+    }
+
+    pub(crate) fn node_sink(&mut self) -> NodeSink<'_> {
+        NodeSink {
+            cols: &mut self.nodes,
+            needed: &mut self.needed,
+            meta: &self.meta,
+        }
+    }
+
+    pub(crate) fn edge_sink(&mut self) -> EdgeSink<'_> {
+        EdgeSink {
+            cols: &mut self.edges,
+            needed: &mut self.needed,
+            meta: &self.meta,
+        }
+    }
+
+    pub(crate) fn string_sink(&mut self) -> NameSink<'_> {
+        NameSink {
+            needed: &mut self.needed,
+            remap: &mut self.remap,
+            names: &mut self.name_table,
+            keep_all: self.keep_all_strings,
+        }
+    }
+
+    /// Called before the first string; decides whether all strings must be kept.
+    pub(crate) fn begin_strings(&mut self) {
+        let refs_pending = !self.nodes_done || (self.edges.keep && !self.edges_done);
+        self.keep_all_strings = refs_pending;
+        self.needed.prepare_for_scan();
+    }
+
+    pub(crate) fn end_strings(&mut self, count: u64) {
+        self.strings_count = Some(count);
+    }
+
+    /// Checks that the `nodes` array held whole records; `offset` is where it closed.
+    pub(crate) fn end_nodes(&mut self, offset: u64) -> Result<(), ParseError> {
+        self.nodes_done = true;
+        if self.nodes.field != 0 {
+            let numbers = self.nodes.types.len() as u64 * self.meta.node_width as u64
+                + self.nodes.field as u64;
+            return Err(ParseError::corrupt_at(
+                offset,
+                format!(
+                    "the `nodes` array holds {numbers} numbers, not a multiple of the {} node fields",
+                    self.meta.node_width
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn end_edges(&mut self, offset: u64) -> Result<(), ParseError> {
+        self.edges_done = true;
+        if self.edges.field != 0 {
+            let numbers = self.edges.records * self.meta.edge_width as u64 + self.edges.field as u64;
+            return Err(ParseError::corrupt_at(
+                offset,
+                format!(
+                    "the `edges` array holds {numbers} numbers, not a multiple of the {} edge fields",
+                    self.meta.edge_width
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bytes held by the builder so far (for progress reporting and tests).
+    #[allow(dead_code)]
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.needed.heap_bytes() + self.remap.capacity() * 4
+    }
+
+    /// Cross-checks the sections against each other and the header, then resolves names.
+    pub(crate) fn finish(self) -> Result<Snapshot, ParseError> {
+        let Builder {
+            meta,
+            nodes: mut n,
+            edges: e,
+            remap,
+            name_table,
+            strings_count,
+            ..
+        } = self;
+        let node_count = n.types.len() as u64;
+        let strings_count = strings_count.unwrap_or(0);
+
+        if let Some(want) = meta.node_count {
+            if want != node_count {
+                return Err(ParseError::corrupt(format!(
+                    "snapshot.node_count is {want} but the `nodes` array holds {node_count} nodes"
+                )));
+            }
+        }
+        if let Some(want) = meta.edge_count {
+            if want != e.records {
+                return Err(ParseError::corrupt(format!(
+                    "snapshot.edge_count is {want} but the `edges` array holds {} edges",
+                    e.records
+                )));
+            }
+        }
+        if n.edge_sum != e.records {
+            return Err(ParseError::corrupt(format!(
+                "the nodes' edge_count fields add up to {} but the `edges` array holds {} edges",
+                n.edge_sum, e.records
+            )));
+        }
+        if let Some(max) = n.max_name {
+            if u64::from(max) >= strings_count {
+                return Err(ParseError::corrupt(format!(
+                    "string index out of range: a node name refers to string #{max}, but the \
+                     `strings` array holds {strings_count} strings"
+                )));
+            }
+        }
+        if let Some((max, edge)) = e.max_name {
+            if u64::from(max) >= strings_count {
+                return Err(ParseError::corrupt(format!(
+                    "string index out of range: edge #{edge} is named by string #{max}, but the \
+                     `strings` array holds {strings_count} strings"
+                )));
+            }
+        }
+        if let Some((max, edge)) = e.max_to {
+            if u64::from(max) >= node_count {
+                return Err(ParseError::corrupt(format!(
+                    "edge #{edge} points to node #{max}, but there are only {node_count} nodes"
+                )));
+            }
+        }
+
+        for name in &mut n.names {
+            *name = remap[*name as usize];
+            debug_assert_ne!(*name, UNNEEDED);
+        }
+
+        let edges = if e.keep {
+            if e.records > u64::from(u32::MAX) {
+                return Err(ParseError::Unsupported {
+                    detail: format!(
+                        "{} edges; keeping edges supports at most {}",
+                        e.records,
+                        u32::MAX
+                    ),
+                });
+            }
+            let mut first = Vec::with_capacity(n.edge_counts.len() + 1);
+            let mut at = 0u32;
+            first.push(0);
+            for &c in &n.edge_counts {
+                at += c;
+                first.push(at);
+            }
+            let mut name_or_index = e.name_or_index;
+            for (v, &t) in name_or_index.iter_mut().zip(&e.types) {
+                if e.named_type[t as usize] {
+                    *v = remap[*v as usize];
+                }
+            }
+            Some(EdgeTable {
+                first,
+                types: e.types,
+                name_or_index,
+                to_node: e.to_node,
+                named_type: e.named_type,
+            })
+        } else {
+            None
+        };
+
+        let mut snap = Snapshot {
+            node_type_names: meta.node_type_names,
+            edge_type_names: meta.edge_type_names,
+            ids: n.ids,
+            types: n.types,
+            names: n.names,
+            self_sizes: n.self_sizes,
+            edge_counts: n.edge_counts,
+            name_table,
+            total_self_size: n.total_self_size,
+            edge_count: e.records as usize,
+            edges,
+            extra_native_bytes: meta.extra_native_bytes,
+        };
+        snap.shrink();
+        Ok(snap)
+    }
+}
+
+pub(crate) struct NodeSink<'a> {
+    cols: &'a mut NodeColumns,
+    needed: &'a mut NeededStrings,
+    meta: &'a Meta,
+}
+
+impl NodeSink<'_> {
+    fn record(&mut self) -> Result<(), String> {
+        let c = &mut *self.cols;
+        let m = self.meta;
+        let r = &c.rec;
+        let index = c.types.len();
+        let ty = r[m.node_type];
+        if ty >= m.node_type_names.len() as u64 {
+            return Err(format!(
+                "node #{index} has type index {ty}, but meta.node_types[0] lists only {} types",
+                m.node_type_names.len()
+            ));
+        }
+        let name = u32::try_from(r[m.node_name])
+            .map_err(|_| format!("node #{index} has name index {} (overflow)", r[m.node_name]))?;
+        let edge_count = u32::try_from(r[m.node_edge_count]).map_err(|_| {
+            format!(
+                "node #{index} has edge_count {} (overflow)",
+                r[m.node_edge_count]
+            )
+        })?;
+        let self_size = r[m.node_self_size];
+        let index32 = u32::try_from(index)
+            .map_err(|_| format!("more than {} nodes are not supported", u32::MAX))?;
+        c.total_self_size = c
+            .total_self_size
+            .checked_add(self_size)
+            .ok_or_else(|| format!("node #{index}: total self size overflows 64 bits"))?;
+        c.edge_sum += u64::from(edge_count);
+        c.ids.push(r[m.node_id]);
+        c.types.push(ty as u8);
+        c.names.push(name);
+        c.self_sizes.push(index32, self_size);
+        c.edge_counts.push(edge_count);
+        c.max_name = Some(c.max_name.map_or(name, |m| m.max(name)));
+        self.needed.mark(name);
+        Ok(())
+    }
+}
+
+impl IntSink for NodeSink<'_> {
+    #[inline(always)]
+    fn push(&mut self, value: u64) -> Result<(), String> {
+        let c = &mut *self.cols;
+        c.rec[c.field] = value;
+        c.field += 1;
+        if c.field == c.rec.len() {
+            c.field = 0;
+            self.record()?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) struct EdgeSink<'a> {
+    cols: &'a mut EdgeColumns,
+    needed: &'a mut NeededStrings,
+    meta: &'a Meta,
+}
+
+impl EdgeSink<'_> {
+    fn record(&mut self) -> Result<(), String> {
+        let c = &mut *self.cols;
+        let m = self.meta;
+        let r = &c.rec;
+        let edge = c.records;
+        let ty = r[m.edge_type];
+        if ty >= m.edge_type_names.len() as u64 {
+            return Err(format!(
+                "edge #{edge} has type index {ty}, but meta.edge_types[0] lists only {} types",
+                m.edge_type_names.len()
+            ));
+        }
+        let to = r[m.edge_to];
+        let width = m.node_width as u64;
+        if to % width != 0 {
+            return Err(format!(
+                "edge #{edge} has to_node {to}, which is not a multiple of the node field count {width}"
+            ));
+        }
+        let to_index = to / width;
+        let out_of_range = || {
+            format!(
+                "edge #{edge} points to node #{to_index}, but snapshot.node_count is {}",
+                m.node_count.unwrap_or(0)
+            )
+        };
+        if m.node_count.is_some_and(|n| to_index >= n) {
+            return Err(out_of_range());
+        }
+        let to_index = u32::try_from(to_index).map_err(|_| out_of_range())?;
+        let named = c.named_type[ty as usize];
+        let name = u32::try_from(r[m.edge_name]).map_err(|_| {
+            format!(
+                "edge #{edge} has name_or_index {} (overflow)",
+                r[m.edge_name]
+            )
+        })?;
+        if named {
+            if c.max_name.is_none_or(|(mx, _)| name > mx) {
+                c.max_name = Some((name, edge));
+            }
+            if c.keep {
+                self.needed.mark(name);
+            }
+        }
+        if c.max_to.is_none_or(|(mx, _)| to_index > mx) {
+            c.max_to = Some((to_index, edge));
+        }
+        if c.keep {
+            c.types.push(ty as u8);
+            c.name_or_index.push(name);
+            c.to_node.push(to_index);
+        }
+        c.records += 1;
+        Ok(())
+    }
+}
+
+impl IntSink for EdgeSink<'_> {
+    #[inline(always)]
+    fn push(&mut self, value: u64) -> Result<(), String> {
+        let c = &mut *self.cols;
+        c.rec[c.field] = value;
+        c.field += 1;
+        if c.field == c.rec.len() {
+            c.field = 0;
+            self.record()?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) struct NameSink<'a> {
+    needed: &'a mut NeededStrings,
+    remap: &'a mut Vec<u32>,
+    names: &'a mut NameTable,
+    keep_all: bool,
+}
+
+impl StringSink for NameSink<'_> {
+    #[inline]
+    fn wants(&mut self, index: u64) -> bool {
+        let want = self.keep_all || self.needed.contains_in_order(index);
+        if !want {
+            self.remap.push(UNNEEDED);
+        }
+        want
+    }
+
+    fn keep(&mut self, _index: u64, value: &str) -> Result<(), String> {
+        if self.names.len() >= u32::MAX as usize - 1 {
+            return Err("too many distinct names".into());
+        }
+        let id = self.names.push(value);
+        self.remap.push(id);
+        Ok(())
+    }
+}

@@ -1,0 +1,384 @@
+//! Compact, struct-of-arrays tables for a parsed snapshot.
+//!
+//! Snapshots of large heaps hold tens of millions of nodes, so each column uses the narrowest
+//! type that real snapshots fit in, with a rare-case escape hatch instead of widening everything:
+//! ids are `u32` until one does not fit, self sizes are `u32` with a side list for the few huge
+//! (native) ones. Names live in one text arena holding only strings that nodes (and, with edges
+//! kept, edge names) refer to, never the whole string table.
+
+use std::mem::size_of;
+use std::ops::Range;
+
+/// Node ids: V8 ids are 32-bit, so `u32` until a foreign writer proves otherwise.
+#[derive(Debug, Clone)]
+pub(crate) enum IdColumn {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl IdColumn {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        IdColumn::Narrow(Vec::with_capacity(n))
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, id: u64) {
+        match self {
+            IdColumn::Narrow(v) => match u32::try_from(id) {
+                Ok(small) => v.push(small),
+                Err(_) => {
+                    let mut wide: Vec<u64> = Vec::with_capacity(v.capacity());
+                    wide.extend(v.iter().map(|&x| u64::from(x)));
+                    wide.push(id);
+                    *self = IdColumn::Wide(wide);
+                }
+            },
+            IdColumn::Wide(v) => v.push(id),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> u64 {
+        match self {
+            IdColumn::Narrow(v) => u64::from(v[i]),
+            IdColumn::Wide(v) => v[i],
+        }
+    }
+
+    pub(crate) fn is_narrow(&self) -> bool {
+        matches!(self, IdColumn::Narrow(_))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            IdColumn::Narrow(v) => v.capacity() * size_of::<u32>(),
+            IdColumn::Wide(v) => v.capacity() * size_of::<u64>(),
+        }
+    }
+
+    fn shrink(&mut self) {
+        match self {
+            IdColumn::Narrow(v) => v.shrink_to_fit(),
+            IdColumn::Wide(v) => v.shrink_to_fit(),
+        }
+    }
+}
+
+/// Self sizes: `u32` per node; values that do not fit (multi-GiB native buffers) are kept in a
+/// sorted side list, marked by `u32::MAX` in the main column.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SizeColumn {
+    small: Vec<u32>,
+    big: Vec<(u32, u64)>,
+}
+
+impl SizeColumn {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        SizeColumn {
+            small: Vec::with_capacity(n),
+            big: Vec::new(),
+        }
+    }
+
+    /// `node` must equal the current length (nodes arrive in order, keeping `big` sorted).
+    #[inline]
+    pub(crate) fn push(&mut self, node: u32, size: u64) {
+        match u32::try_from(size) {
+            Ok(s) if s != u32::MAX => self.small.push(s),
+            _ => {
+                self.small.push(u32::MAX);
+                self.big.push((node, size));
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> u64 {
+        let s = self.small[i];
+        if s != u32::MAX {
+            return u64::from(s);
+        }
+        match self.big.binary_search_by_key(&(i as u32), |&(n, _)| n) {
+            Ok(k) => self.big[k].1,
+            Err(_) => u64::from(s),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.small.capacity() * size_of::<u32>() + self.big.capacity() * size_of::<(u32, u64)>()
+    }
+
+    fn shrink(&mut self) {
+        self.small.shrink_to_fit();
+        self.big.shrink_to_fit();
+    }
+}
+
+/// Distinct strings in one arena; an index per string. Shared by every node with that name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NameTable {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl NameTable {
+    pub(crate) fn push(&mut self, s: &str) -> u32 {
+        let id = self.ends.len() as u32;
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        id
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, id: u32) -> &str {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.text[start..self.ends[id]]
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * size_of::<usize>()
+    }
+
+    fn shrink(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+/// The name of an edge: a property/context/internal name, or an element/hidden index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeName<'a> {
+    Name(&'a str),
+    Index(u32),
+}
+
+/// Outgoing edges of every node, kept only with `ParseOptions::keep_edges`. Targets are node
+/// indices (not the file's field offsets) so graph walks (retainers, dominators) index columns
+/// directly.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeTable {
+    pub(crate) first: Vec<u32>,
+    pub(crate) types: Vec<u8>,
+    pub(crate) name_or_index: Vec<u32>,
+    pub(crate) to_node: Vec<u32>,
+    /// Per edge type: whether `name_or_index` is a name (all but `element` and `hidden`).
+    pub(crate) named_type: Vec<bool>,
+}
+
+impl EdgeTable {
+    /// Edge indices of node `node`'s outgoing edges.
+    pub fn range(&self, node: usize) -> Range<usize> {
+        self.first[node] as usize..self.first[node + 1] as usize
+    }
+
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    /// Index into `Snapshot::edge_type_names`.
+    pub fn edge_type_index(&self, e: usize) -> u8 {
+        self.types[e]
+    }
+
+    /// Index of the node edge `e` points to.
+    pub fn to_node(&self, e: usize) -> usize {
+        self.to_node[e] as usize
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.first.capacity() * size_of::<u32>()
+            + self.types.capacity()
+            + self.name_or_index.capacity() * size_of::<u32>()
+            + self.to_node.capacity() * size_of::<u32>()
+            + self.named_type.capacity()
+    }
+
+    fn shrink(&mut self) {
+        self.first.shrink_to_fit();
+        self.types.shrink_to_fit();
+        self.name_or_index.shrink_to_fit();
+        self.to_node.shrink_to_fit();
+    }
+}
+
+/// A parsed heap snapshot: per-node columns indexed by node index (position in `nodes`).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub(crate) node_type_names: Vec<String>,
+    pub(crate) edge_type_names: Vec<String>,
+    pub(crate) ids: IdColumn,
+    pub(crate) types: Vec<u8>,
+    pub(crate) names: Vec<u32>,
+    pub(crate) self_sizes: SizeColumn,
+    pub(crate) edge_counts: Vec<u32>,
+    pub(crate) name_table: NameTable,
+    pub(crate) total_self_size: u64,
+    pub(crate) edge_count: usize,
+    pub(crate) edges: Option<EdgeTable>,
+    pub(crate) extra_native_bytes: Option<u64>,
+}
+
+impl Snapshot {
+    pub fn node_count(&self) -> usize {
+        self.types.len()
+    }
+
+    /// Number of edges in the file (also when the edges themselves were not kept).
+    pub fn edge_count(&self) -> usize {
+        self.edge_count
+    }
+
+    /// The snapshot object id: stable for one object across snapshots of the same process.
+    pub fn node_id(&self, i: usize) -> u64 {
+        self.ids.get(i)
+    }
+
+    /// Index into `node_type_names`.
+    pub fn node_type_index(&self, i: usize) -> u8 {
+        self.types[i]
+    }
+
+    pub fn node_type_name(&self, i: usize) -> &str {
+        &self.node_type_names[self.types[i] as usize]
+    }
+
+    pub fn node_name(&self, i: usize) -> &str {
+        self.name_table.get(self.names[i])
+    }
+
+    pub fn self_size(&self, i: usize) -> u64 {
+        self.self_sizes.get(i)
+    }
+
+    pub fn node_edge_count(&self, i: usize) -> u32 {
+        self.edge_counts[i]
+    }
+
+    pub fn total_self_size(&self) -> u64 {
+        self.total_self_size
+    }
+
+    /// `meta.node_types[0]`: the names of node types, in the file's order.
+    pub fn node_type_names(&self) -> &[String] {
+        &self.node_type_names
+    }
+
+    /// `meta.edge_types[0]`: the names of edge types, in the file's order.
+    pub fn edge_type_names(&self) -> &[String] {
+        &self.edge_type_names
+    }
+
+    /// `snapshot.extra_native_bytes` (written by Node 24 and later).
+    pub fn extra_native_bytes(&self) -> Option<u64> {
+        self.extra_native_bytes
+    }
+
+    /// The edge table, present when parsed with `keep_edges`.
+    pub fn edges(&self) -> Option<&EdgeTable> {
+        self.edges.as_ref()
+    }
+
+    /// The name of edge `e` of the kept edge table.
+    pub fn edge_name(&self, e: usize) -> Option<EdgeName<'_>> {
+        let t = self.edges.as_ref()?;
+        let v = t.name_or_index[e];
+        Some(if t.named_type[t.types[e] as usize] {
+            EdgeName::Name(self.name_table.get(v))
+        } else {
+            EdgeName::Index(v)
+        })
+    }
+
+    /// Names-table index of node `i`; equal indices mean equal names within one snapshot.
+    pub(crate) fn name_index(&self, i: usize) -> u32 {
+        self.names[i]
+    }
+
+    pub(crate) fn name_count(&self) -> usize {
+        self.name_table.len()
+    }
+
+    pub(crate) fn name_by_index(&self, id: u32) -> &str {
+        self.name_table.get(id)
+    }
+
+    pub(crate) fn shrink(&mut self) {
+        self.ids.shrink();
+        self.types.shrink_to_fit();
+        self.names.shrink_to_fit();
+        self.self_sizes.shrink();
+        self.edge_counts.shrink_to_fit();
+        self.name_table.shrink();
+        if let Some(e) = &mut self.edges {
+            e.shrink();
+        }
+    }
+
+    /// Bytes of heap memory held by the tables (capacity, not length), for benchmarks.
+    pub fn heap_bytes_estimate(&self) -> usize {
+        let strings: usize = self
+            .node_type_names
+            .iter()
+            .chain(&self.edge_type_names)
+            .map(|s| s.capacity() + size_of::<String>())
+            .sum();
+        strings
+            + self.ids.heap_bytes()
+            + self.types.capacity()
+            + self.names.capacity() * size_of::<u32>()
+            + self.self_sizes.heap_bytes()
+            + self.edge_counts.capacity() * size_of::<u32>()
+            + self.name_table.heap_bytes()
+            + self.edges.as_ref().map_or(0, EdgeTable::heap_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_widen_on_demand() {
+        let mut c = IdColumn::with_capacity(2);
+        c.push(7);
+        assert!(c.is_narrow());
+        c.push(u64::from(u32::MAX) + 5);
+        c.push(9);
+        assert!(!c.is_narrow());
+        assert_eq!(
+            (c.get(0), c.get(1), c.get(2)),
+            (7, u64::from(u32::MAX) + 5, 9)
+        );
+    }
+
+    #[test]
+    fn huge_sizes_use_the_side_list() {
+        let mut c = SizeColumn::with_capacity(4);
+        let big = 6 * (1u64 << 30);
+        for (i, s) in [1, big, u64::from(u32::MAX), 3].into_iter().enumerate() {
+            c.push(i as u32, s);
+        }
+        assert_eq!(
+            (c.get(0), c.get(1), c.get(2), c.get(3)),
+            (1, big, u64::from(u32::MAX), 3)
+        );
+    }
+
+    #[test]
+    fn names_share_an_arena() {
+        let mut t = NameTable::default();
+        let a = t.push("");
+        let b = t.push("Leaky");
+        let c = t.push("é");
+        assert_eq!((t.get(a), t.get(b), t.get(c)), ("", "Leaky", "é"));
+    }
+}

@@ -1,0 +1,9 @@
+// ESM entry: the same emitter instance as require('heapdiff'), plus named exports.
+import memwatch from './index.js'
+
+export default memwatch
+export const HeapDiff = memwatch.HeapDiff
+export const gc = memwatch.gc.bind(memwatch)
+export const diffFiles = memwatch.diffFiles.bind(memwatch)
+export const setLeakOptions = memwatch.setLeakOptions.bind(memwatch)
+export const status = memwatch.status.bind(memwatch)

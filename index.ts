@@ -1,0 +1,177 @@
+/**
+ * heapdiff: the classic `memwatch` API (an EventEmitter with `stats` and `leak` events, `gc()` and
+ * `HeapDiff`) over a Rust native module. This file is only the event layer: option checking,
+ * listener bookkeeping, the perf_hooks fallback and shaping results the way memwatch did.
+ */
+import { EventEmitter } from 'node:events'
+import { PerformanceObserver } from 'node:perf_hooks'
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
+
+import * as binding from './binding'
+import { checkLeakOptions, checkDiffOptions, type LeakOptions, type DiffOptions } from './lib/options'
+import { HeapDiff, toClassicDiff, type HeapDiffResult } from './lib/heapdiff'
+
+/** The `stats` payload: memwatch's fields plus what modern V8 reports. */
+export type GcStats = binding.GcStats
+
+/** The `leak` payload, as memwatch emitted it, plus the number of GCs the rule looked at. */
+export interface LeakInfo {
+  start: Date
+  end: Date
+  growth: number
+  reason: string
+  gcs: number
+}
+
+export interface MemwatchEvents {
+  stats: (stats: GcStats) => void
+  leak: (info: LeakInfo) => void
+}
+
+type WatchedEvent = keyof MemwatchEvents
+const WATCHED: readonly string[] = ['stats', 'leak'] satisfies WatchedEvent[]
+
+/** A major GC in perf_hooks' `detail.kind` (`NODE_PERFORMANCE_GC_MAJOR`). */
+const PERF_GC_MAJOR = 4
+
+interface Memwatch {
+  on<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  on(event: string | symbol, listener: (...args: any[]) => void): this
+  once<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  once(event: string | symbol, listener: (...args: any[]) => void): this
+  addListener<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this
+  prependListener<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  prependListener(event: string | symbol, listener: (...args: any[]) => void): this
+  off<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  off(event: string | symbol, listener: (...args: any[]) => void): this
+  removeListener<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this
+  emit<K extends WatchedEvent>(event: K, ...args: Parameters<MemwatchEvents[K]>): boolean
+  emit(event: string | symbol, ...args: any[]): boolean
+}
+
+class Memwatch extends EventEmitter {
+  /** `new memwatch.HeapDiff()` takes a snapshot; `end()` takes another and compares them. */
+  readonly HeapDiff = HeapDiff
+  private fallback: PerformanceObserver | null = null
+  private readonly hook: binding.HookStatus
+
+  constructor() {
+    super()
+    this.hook = binding.gcWatch((events) => this.dispatch(events))
+    this.on('newListener', (event: string | symbol) => {
+      if (typeof event === 'string' && WATCHED.includes(event)) this.setActive(true)
+    })
+    this.on('removeListener', (event: string | symbol) => {
+      if (typeof event === 'string' && WATCHED.includes(event)) this.setActive(this.watching())
+    })
+  }
+
+  /** Forces a full, compacting GC (no `--expose-gc` needed); a `stats` event follows. */
+  gc(...args: unknown[]): void {
+    if (args.length > 0) throw new TypeError('gc() takes no arguments')
+    if (binding.gcForce()) return
+    fallbackGc()
+  }
+
+  /** Tunes the leak rule; see the README for each option. Resets the rule's history. */
+  setLeakOptions(options: LeakOptions): void {
+    binding.gcSetLeakOptions(checkLeakOptions(options))
+  }
+
+  /** Where figures come from on this thread and what the native module could reach. */
+  status(): binding.HookStatus {
+    return binding.gcStatus()
+  }
+
+  /** Diffs two `.heapsnapshot` files of any size without blocking the event loop. */
+  diffFiles(before: string, after: string, options?: DiffOptions): Promise<HeapDiffResult> {
+    return diffFiles(before, after, options)
+  }
+
+  private watching(): boolean {
+    return WATCHED.some((e) => this.listenerCount(e) > 0)
+  }
+
+  private setActive(active: boolean): void {
+    binding.gcSetActive(active)
+    if (this.hook.installed) return
+    if (active && !this.fallback) this.startFallback()
+    if (!active && this.fallback) {
+      this.fallback.disconnect()
+      this.fallback = null
+    }
+  }
+
+  /** Where the V8 hook cannot be installed, GC entries from perf_hooks feed the same pipeline. */
+  private startFallback(): void {
+    const obs = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const detail = (entry as { detail?: { kind?: number } }).detail
+        const kind = detail?.kind ?? (entry as { kind?: number }).kind ?? 0
+        const heap = kind === PERF_GC_MAJOR ? v8.getHeapStatistics() : EMPTY_HEAP
+        binding.gcFeedPerfEntry(kind, entry.duration, false, heap)
+      }
+    })
+    obs.observe({ entryTypes: ['gc'] })
+    this.fallback = obs
+  }
+
+  private dispatch(events: binding.GcEventJs[]): void {
+    for (const ev of events) {
+      try {
+        if (ev.kind === 'stats' && ev.stats) this.emit('stats', ev.stats)
+        else if (ev.kind === 'leak' && ev.leak) {
+          const { startMs, endMs, growth, reason, gcs } = ev.leak
+          this.emit('leak', { start: new Date(startMs), end: new Date(endMs), growth, reason, gcs })
+        }
+      } catch (err) {
+        // Surface a listener's exception like any emitter would, without leaving it pending
+        // inside the native callback.
+        process.nextTick(() => {
+          throw err
+        })
+      }
+    }
+  }
+}
+
+const EMPTY_HEAP: binding.FallbackHeap = {
+  used_heap_size: 0,
+  total_heap_size: 0,
+  total_physical_size: 0,
+  total_available_size: 0,
+  heap_size_limit: 0,
+  malloced_memory: 0,
+  external_memory: 0,
+  number_of_native_contexts: 0,
+  number_of_detached_contexts: 0,
+}
+
+let exposedGc: (() => void) | null = null
+
+/** `--expose-gc` set at run time, then `gc` fetched from a fresh context: works on Node 20–26. */
+function fallbackGc(): void {
+  if (!exposedGc) {
+    v8.setFlagsFromString('--expose-gc')
+    exposedGc = vm.runInNewContext('gc') as () => void
+  }
+  exposedGc()
+}
+
+async function diffFiles(before: string, after: string, options?: DiffOptions): Promise<HeapDiffResult> {
+  if (typeof before !== 'string' || typeof after !== 'string') {
+    throw new TypeError('diffFiles(before, after) takes two file paths')
+  }
+  const opts = checkDiffOptions(options)
+  const job = new binding.FileDiffJob(before, after, { grouping: opts.grouping })
+  const started = new Date()
+  const raw = await job.run()
+  return toClassicDiff(raw, started, new Date())
+}
+
+const memwatch = new Memwatch()
+
+export = memwatch

@@ -1,0 +1,55 @@
+/** Human-readable rendering of a diff for the CLI: largest growth first, aligned columns. */
+import type { HeapDiffResult } from './heapdiff'
+
+export interface TableOptions {
+  top: number
+  color: boolean
+  before: string
+  after: string
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1048576, m: 1048576, gb: 1073741824, g: 1073741824 }
+
+/** Reads `10mb`, `512 kb`, `1.5gb` or plain bytes; undefined when it is not a size. */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)
+  if (!m) return undefined
+  const unit = UNITS[m[2].toLowerCase()]
+  return unit === undefined ? undefined : Math.round(Number(m[1]) * unit)
+}
+
+function paint(on: boolean, code: number, s: string): string {
+  return on ? `\x1b[${code}m${s}\x1b[0m` : s
+}
+
+export function renderTable(result: HeapDiffResult, opts: TableOptions): string {
+  const { before, after, change } = result
+  const rows = [...change.details].sort((a, b) => b.size_bytes - a.size_bytes || (a.what < b.what ? -1 : 1))
+  const shown = opts.top > 0 ? rows.slice(0, opts.top) : rows
+  const sign = (n: number) => (n > 0 ? `+${n}` : String(n))
+  const header = ['class', 'new', 'freed', 'net', 'size change']
+  const body = shown.map((d) => [d.what, String(d['+']), String(d['-']), sign(d['+'] - d['-']), (d.size_bytes > 0 ? '+' : '') + d.size])
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)))
+  const maxClass = 60
+  widths[0] = Math.min(widths[0], maxClass)
+  const fit = (s: string) => (s.length > maxClass ? s.slice(0, maxClass - 1) + '…' : s)
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? fit(c).padEnd(widths[0]) : c.padStart(widths[i]))).join('  ')
+
+  const out: string[] = []
+  out.push(`before  ${opts.before}: ${before.nodes} nodes, ${before.size}`)
+  out.push(`after   ${opts.after}: ${after.nodes} nodes, ${after.size}`)
+  const total = `${change.size_bytes > 0 ? '+' : ''}${change.size}`
+  out.push(
+    `change  ${paint(opts.color, change.size_bytes > 0 ? 31 : 32, total)}: ${change.allocated_nodes} allocated, ${change.freed_nodes} freed nodes`,
+  )
+  out.push('')
+  out.push(paint(opts.color, 1, line(header)))
+  for (const [i, r] of body.entries()) {
+    const d = shown[i]
+    const text = line(r)
+    out.push(d.size_bytes > 0 ? paint(opts.color, 31, text) : d.size_bytes < 0 ? paint(opts.color, 32, text) : text)
+  }
+  if (shown.length < rows.length) out.push(`… ${rows.length - shown.length} more classes (--top 0 shows all)`)
+  return out.join('\n') + '\n'
+}

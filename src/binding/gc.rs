@@ -1,0 +1,477 @@
+//! JS-facing GC functions: type conversion only; the work lives in `crate::gc` and `memstats`.
+
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::atomic::Ordering;
+
+use memstats::leak::{LeakDetector, LeakOptions, LeakRule};
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+
+use super::env_state;
+use crate::gc::deliver::{self, GcEvent};
+use crate::gc::hook;
+use crate::gc::sample::{FullGcSample, GcKind, Source};
+use crate::gc::state::{now_ms, EnvState};
+use crate::v8::heap_stats::HeapFigures;
+
+#[napi(object)]
+pub struct GcKindFigures {
+    pub scavenge: f64,
+    #[napi(js_name = "minor_mark_sweep")]
+    pub minor_mark_sweep: f64,
+    #[napi(js_name = "mark_sweep_compact")]
+    pub mark_sweep_compact: f64,
+    #[napi(js_name = "incremental_marking")]
+    pub incremental_marking: f64,
+    #[napi(js_name = "process_weak_callbacks")]
+    pub process_weak_callbacks: f64,
+}
+
+/// The `stats` event payload: the classic fields first, then what modern V8 adds.
+#[napi(object)]
+pub struct GcStats {
+    #[napi(js_name = "num_full_gc")]
+    pub num_full_gc: f64,
+    #[napi(js_name = "num_inc_gc")]
+    pub num_inc_gc: f64,
+    #[napi(js_name = "heap_compactions")]
+    pub heap_compactions: f64,
+    #[napi(js_name = "estimated_base")]
+    pub estimated_base: f64,
+    #[napi(js_name = "current_base")]
+    pub current_base: f64,
+    pub min: f64,
+    pub max: f64,
+    #[napi(js_name = "usage_trend")]
+    pub usage_trend: f64,
+    /// `'v8-gc-callback'` or `'perf_hooks'`.
+    pub source: String,
+    /// True for the event that follows `gc()`.
+    pub forced: bool,
+    /// Wall-clock time of the GC, ms since the epoch.
+    #[napi(js_name = "gc_time")]
+    pub gc_time: f64,
+    /// Pause of this GC (for `gc()`, of all the GCs it ran), ms.
+    #[napi(js_name = "pause_ms")]
+    pub pause_ms: f64,
+    #[napi(js_name = "used_heap_size")]
+    pub used_heap_size: f64,
+    #[napi(js_name = "total_heap_size")]
+    pub total_heap_size: f64,
+    #[napi(js_name = "total_physical_size")]
+    pub total_physical_size: f64,
+    #[napi(js_name = "total_available_size")]
+    pub total_available_size: f64,
+    #[napi(js_name = "heap_size_limit")]
+    pub heap_size_limit: f64,
+    #[napi(js_name = "malloced_memory")]
+    pub malloced_memory: f64,
+    #[napi(js_name = "external_memory")]
+    pub external_memory: f64,
+    #[napi(js_name = "number_of_native_contexts")]
+    pub number_of_native_contexts: f64,
+    #[napi(js_name = "number_of_detached_contexts")]
+    pub number_of_detached_contexts: f64,
+    /// Only V8 14+ (Node 26) reports it; null elsewhere.
+    #[napi(js_name = "total_allocated_bytes")]
+    pub total_allocated_bytes: Option<f64>,
+    /// GCs of each kind since the hook was installed.
+    #[napi(js_name = "gc_counts")]
+    pub gc_counts: GcKindFigures,
+    /// Summed pause time of each kind, ms.
+    #[napi(js_name = "gc_pause_ms")]
+    pub gc_pause_ms: GcKindFigures,
+    /// Samples dropped because the event loop did not drain them in time.
+    pub dropped: f64,
+}
+
+#[napi(object)]
+pub struct LeakEvent {
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub growth: f64,
+    pub gcs: u32,
+    pub reason: String,
+}
+
+#[napi(object)]
+pub struct GcEventJs {
+    /// `'stats'` or `'leak'`.
+    pub kind: String,
+    pub stats: Option<GcStats>,
+    pub leak: Option<LeakEvent>,
+}
+
+#[napi(object)]
+pub struct HookStatus {
+    /// Whether the V8 GC callbacks are registered for this thread's isolate.
+    pub installed: bool,
+    /// Why not, where they are not.
+    pub reason: Option<String>,
+    /// Whether `gc()` can use `LowMemoryNotification`.
+    pub native_gc: bool,
+    /// Whether heap snapshots can be taken natively.
+    pub native_snapshot: bool,
+    pub v8_version: Option<String>,
+    /// Whether a listener currently asks for heap figures.
+    pub active: bool,
+    pub counts: GcKindFigures,
+}
+
+#[napi(object)]
+pub struct LeakOptionsJs {
+    /// `'trend'` (default) or `'classic'`.
+    pub rule: Option<String>,
+    pub consecutive_growth: Option<u32>,
+    pub window: Option<u32>,
+    pub min_growth: Option<f64>,
+    pub significance: Option<f64>,
+    pub fast_gcs: Option<u32>,
+    pub fast_min_growth: Option<f64>,
+    pub fast_min_ratio: Option<f64>,
+}
+
+fn kind_figures(values: &[u64; 5], scale: f64) -> GcKindFigures {
+    let v = |k: GcKind| values[k as usize] as f64 * scale;
+    GcKindFigures {
+        scavenge: v(GcKind::Scavenge),
+        minor_mark_sweep: v(GcKind::MinorMarkSweep),
+        mark_sweep_compact: v(GcKind::MarkSweepCompact),
+        incremental_marking: v(GcKind::IncrementalMarking),
+        process_weak_callbacks: v(GcKind::ProcessWeakCallbacks),
+    }
+}
+
+fn stats_js(ev: &deliver::StatsEvent, dropped: u64) -> GcStats {
+    let c = &ev.classic;
+    let s = &ev.sample;
+    let h = &s.heap;
+    GcStats {
+        num_full_gc: c.num_full_gc as f64,
+        num_inc_gc: c.num_inc_gc as f64,
+        heap_compactions: c.heap_compactions as f64,
+        estimated_base: c.estimated_base as f64,
+        current_base: c.current_base as f64,
+        min: c.min as f64,
+        max: c.max as f64,
+        usage_trend: c.usage_trend,
+        source: s.source.as_str().to_owned(),
+        forced: s.forced,
+        gc_time: s.time_ms,
+        pause_ms: s.pause_ns as f64 / 1e6,
+        used_heap_size: h.used_heap_size as f64,
+        total_heap_size: h.total_heap_size as f64,
+        total_physical_size: h.total_physical_size as f64,
+        total_available_size: h.total_available_size as f64,
+        heap_size_limit: h.heap_size_limit as f64,
+        malloced_memory: h.malloced_memory as f64,
+        external_memory: h.external_memory as f64,
+        number_of_native_contexts: h.number_of_native_contexts as f64,
+        number_of_detached_contexts: h.number_of_detached_contexts as f64,
+        total_allocated_bytes: h.total_allocated_bytes.map(|b| b as f64),
+        gc_counts: kind_figures(&s.counters.counts, 1.0),
+        gc_pause_ms: kind_figures(&s.counters.pause_ns, 1e-6),
+        dropped: dropped as f64,
+    }
+}
+
+fn events_js(state: &EnvState) -> Vec<GcEventJs> {
+    let dropped = state.gc_side().dropped;
+    deliver::drain(state)
+        .into_iter()
+        .map(|ev| match ev {
+            GcEvent::Stats(s) => GcEventJs {
+                kind: "stats".into(),
+                stats: Some(stats_js(&s, dropped)),
+                leak: None,
+            },
+            GcEvent::Leak(r) => GcEventJs {
+                kind: "leak".into(),
+                stats: None,
+                leak: Some(LeakEvent {
+                    start_ms: r.start_ms,
+                    end_ms: r.end_ms,
+                    growth: r.growth as f64,
+                    gcs: r.gcs,
+                    reason: r.reason,
+                }),
+            },
+        })
+        .collect()
+}
+
+/// The thread-safe function's JS-thread side: drain and hand the events to the JS dispatcher.
+unsafe extern "C" fn call_js(env: sys::napi_env, js_cb: sys::napi_value, context: *mut c_void, _data: *mut c_void) {
+    // A null env means the function is being torn down with the environment: the state may
+    // already be gone, so touch nothing.
+    if env.is_null() || js_cb.is_null() || context.is_null() {
+        return;
+    }
+    // SAFETY: context is the EnvState owned by this env's instance data, alive while the env is.
+    let state = unsafe { &*(context as *const EnvState) };
+    state.ping_done();
+    if state.torn_down.load(Ordering::Acquire) {
+        return;
+    }
+    let events = events_js(state);
+    if events.is_empty() {
+        return;
+    }
+    // SAFETY: env is valid inside call_js; conversion failures just skip this batch.
+    unsafe {
+        let Ok(arg) = Vec::<GcEventJs>::to_napi_value(env, events) else {
+            return;
+        };
+        let mut undefined = ptr::null_mut();
+        sys::napi_get_undefined(env, &mut undefined);
+        let mut result = ptr::null_mut();
+        // The JS dispatcher catches listener exceptions itself and rethrows them on a later
+        // tick, so nothing is left pending here.
+        sys::napi_call_function(env, undefined, js_cb, 1, &arg, &mut result);
+    }
+}
+
+/// Starts watching this thread's isolate and routes its events to `dispatch`. Idempotent per
+/// environment; later calls only replace nothing and report the status.
+#[napi]
+pub fn gc_watch(env: Env, dispatch: Function<'_, Vec<GcEventJs>, ()>) -> Result<HookStatus> {
+    let state = env_state(&env)?;
+    if state.tsfn.load(Ordering::Acquire).is_null() {
+        let mut name = ptr::null_mut();
+        let label = "heapdiff:gc";
+        let mut tsfn = ptr::null_mut();
+        // SAFETY: plain Node-API calls on the JS thread with valid arguments.
+        unsafe {
+            check(sys::napi_create_string_utf8(env.raw(), label.as_ptr().cast(), label.len() as isize, &mut name))?;
+            check(sys::napi_create_threadsafe_function(
+                env.raw(),
+                dispatch.raw(),
+                ptr::null_mut(),
+                name,
+                0,
+                1,
+                ptr::null_mut(),
+                None,
+                state as *const EnvState as *mut c_void,
+                Some(call_js),
+                &mut tsfn,
+            ))?;
+            // Watching must never keep a process alive.
+            check(sys::napi_unref_threadsafe_function(env.raw(), tsfn))?;
+        }
+        state.tsfn.store(tsfn, Ordering::Release);
+    }
+    Ok(status(state))
+}
+
+fn check(status: sys::napi_status) -> Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(Error::from_reason(format!("Node-API call failed with status {status}")))
+    }
+}
+
+fn status(state: &EnvState) -> HookStatus {
+    let api = crate::v8::api().ok();
+    let counters = state.gc_side().counters;
+    HookStatus {
+        installed: state.hook.is_ok(),
+        reason: state.hook.as_ref().err().cloned(),
+        native_gc: api.is_some_and(|a| a.low_memory_notification.is_ok()),
+        native_snapshot: api.is_some_and(|a| a.snapshot.is_ok()),
+        v8_version: api.map(|a| a.v8_version.clone()),
+        active: state.active.load(Ordering::Relaxed),
+        counts: kind_figures(&counters.counts, 1.0),
+    }
+}
+
+#[napi]
+pub fn gc_status(env: Env) -> Result<HookStatus> {
+    Ok(status(env_state(&env)?))
+}
+
+/// Heap figures are read inside GCs only while this is on (a `stats` or `leak` listener exists).
+#[napi]
+pub fn gc_set_active(env: Env, active: bool) -> Result<()> {
+    env_state(&env)?.active.store(active, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A forced, compacting full GC via `LowMemoryNotification` (no `--expose-gc` needed). V8 runs
+/// two mark-compacts for it; they are reported as one `stats` event, like one classic `gc()`.
+/// Returns false where the entry point is missing (the JS layer then uses its fallback).
+#[napi]
+pub fn gc_force(env: Env) -> Result<bool> {
+    let state = env_state(&env)?;
+    let Ok(api) = crate::v8::api() else {
+        return Ok(false);
+    };
+    let Ok(low_memory) = api.low_memory_notification.as_ref() else {
+        return Ok(false);
+    };
+    {
+        let mut gc = state.gc_side();
+        gc.forced_depth += 1;
+        gc.forced_pause_ns = 0;
+    }
+    let start = crate::gc::state::now_ns();
+    // SAFETY: the JS thread of this isolate, outside any GC callback.
+    unsafe { low_memory(state.isolate) };
+    let wall = crate::gc::state::now_ns() - start;
+    let mut gc = state.gc_side();
+    gc.forced_depth -= 1;
+    if state.hook.is_ok() && state.active.load(Ordering::Relaxed) {
+        if let Some(heap) = hook::read_heap(state.isolate) {
+            let pause = if gc.forced_pause_ns > 0 { gc.forced_pause_ns } else { wall };
+            let sample = FullGcSample {
+                time_ms: now_ms(),
+                pause_ns: pause,
+                forced: true,
+                source: Source::V8Callback,
+                heap,
+                counters: gc.counters,
+            };
+            gc.push(sample);
+            drop(gc);
+            state.ping();
+        }
+    }
+    Ok(true)
+}
+
+/// Heap figures the fallback reads from `v8.getHeapStatistics()`.
+#[napi(object)]
+pub struct FallbackHeap {
+    #[napi(js_name = "used_heap_size")]
+    pub used_heap_size: f64,
+    #[napi(js_name = "total_heap_size")]
+    pub total_heap_size: f64,
+    #[napi(js_name = "total_physical_size")]
+    pub total_physical_size: f64,
+    #[napi(js_name = "total_available_size")]
+    pub total_available_size: f64,
+    #[napi(js_name = "heap_size_limit")]
+    pub heap_size_limit: f64,
+    #[napi(js_name = "malloced_memory")]
+    pub malloced_memory: f64,
+    #[napi(js_name = "external_memory")]
+    pub external_memory: f64,
+    #[napi(js_name = "number_of_native_contexts")]
+    pub number_of_native_contexts: f64,
+    #[napi(js_name = "number_of_detached_contexts")]
+    pub number_of_detached_contexts: f64,
+}
+
+/// Feeds one `perf_hooks` GC entry where the V8 hook is not installed, so that the fallback
+/// goes through the same statistics and leak rule.
+#[napi]
+pub fn gc_feed_perf_entry(env: Env, kind: u32, duration_ms: f64, forced: bool, heap: FallbackHeap) -> Result<()> {
+    let state = env_state(&env)?;
+    let Some(kind) = GcKind::from_perf_hooks_kind(kind) else {
+        return Ok(());
+    };
+    let pause_ns = (duration_ms.max(0.0) * 1e6) as u64;
+    let mut gc = state.gc_side();
+    gc.counters.record(kind, pause_ns);
+    if kind == GcKind::MarkSweepCompact && state.active.load(Ordering::Relaxed) {
+        let u = |v: f64| v.max(0.0) as u64;
+        let sample = FullGcSample {
+            time_ms: now_ms(),
+            pause_ns,
+            forced,
+            source: Source::PerfHooks,
+            heap: HeapFigures {
+                total_heap_size: u(heap.total_heap_size),
+                total_heap_size_executable: 0,
+                total_physical_size: u(heap.total_physical_size),
+                total_available_size: u(heap.total_available_size),
+                used_heap_size: u(heap.used_heap_size),
+                heap_size_limit: u(heap.heap_size_limit),
+                malloced_memory: u(heap.malloced_memory),
+                external_memory: u(heap.external_memory),
+                peak_malloced_memory: 0,
+                number_of_native_contexts: u(heap.number_of_native_contexts),
+                number_of_detached_contexts: u(heap.number_of_detached_contexts),
+                total_allocated_bytes: None,
+            },
+            counters: gc.counters,
+        };
+        gc.push(sample);
+        drop(gc);
+        state.ping();
+    }
+    Ok(())
+}
+
+/// Replaces the leak rule's options (validated in `memstats`); resets its history.
+#[napi]
+pub fn gc_set_leak_options(env: Env, opts: LeakOptionsJs) -> Result<()> {
+    let state = env_state(&env)?;
+    let mut o = LeakOptions::default();
+    if let Some(rule) = opts.rule.as_deref() {
+        o.rule = match rule {
+            "trend" => LeakRule::Trend,
+            "classic" => LeakRule::Classic,
+            other => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("leak rule must be 'trend' or 'classic', got {other:?}"),
+                ))
+            }
+        };
+    }
+    let bytes = |name: &str, v: f64| -> Result<u64> {
+        if v.is_finite() && v >= 0.0 && v.fract() == 0.0 {
+            Ok(v as u64)
+        } else {
+            Err(Error::new(
+                Status::InvalidArg,
+                format!("{name} must be a non-negative whole number of bytes, got {v}"),
+            ))
+        }
+    };
+    if let Some(v) = opts.consecutive_growth {
+        o.consecutive_growth = v;
+    }
+    if let Some(v) = opts.window {
+        o.window = v;
+    }
+    if let Some(v) = opts.min_growth {
+        o.min_growth = bytes("minGrowth", v)?;
+    }
+    if let Some(v) = opts.significance {
+        o.significance = v;
+    }
+    if let Some(v) = opts.fast_gcs {
+        o.fast_gcs = v;
+    }
+    if let Some(v) = opts.fast_min_growth {
+        o.fast_min_growth = bytes("fastMinGrowth", v)?;
+    }
+    if let Some(v) = opts.fast_min_ratio {
+        o.fast_min_ratio = v;
+    }
+    let detector = LeakDetector::new(o).map_err(|e| Error::new(Status::InvalidArg, e))?;
+    state.js_side().leak = detector;
+    Ok(())
+}
+
+/// Installs the GC hook for a new environment's state; called once from `env_state`.
+pub(super) fn install_hook(state: &mut EnvState) {
+    state.hook = hook::install(state);
+}
+
+pub(super) fn teardown(state: &EnvState) {
+    state.torn_down.store(true, Ordering::Release);
+    if state.hook.is_ok() {
+        hook::uninstall(state);
+    }
+    let tsfn = state.tsfn.swap(ptr::null_mut(), Ordering::AcqRel);
+    if !tsfn.is_null() {
+        // SAFETY: releasing our only reference; Node finalizes it with the environment.
+        unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort) };
+    }
+}

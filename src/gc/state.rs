@@ -1,0 +1,146 @@
+//! Per-environment (per-isolate) watcher state.
+//!
+//! Each Node environment (the main thread, every worker) that loads the module gets its own
+//! `EnvState`, owned by Node-API instance data and handed to V8 as the GC callbacks' data
+//! pointer. Nothing is global, so workers never see each other's GCs, and a worker's exit tears
+//! down exactly its own hook.
+
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use memstats::leak::{LeakDetector, LeakOptions};
+use memstats::stats::StatsAccumulator;
+use napi::sys;
+
+use super::sample::{FullGcSample, GcCounters};
+use crate::v8::symbols::Isolate;
+
+/// Samples kept while the JS thread is busy; beyond this the oldest are dropped (and counted)
+/// so a stalled event loop cannot make the GC side grow without bound.
+const QUEUE_CAP: usize = 1024;
+
+/// What the GC callbacks touch. Kept small and behind `try_lock` (see hook.rs).
+pub struct GcSide {
+    pub counters: GcCounters,
+    /// >0 while `gc()` runs `LowMemoryNotification`: its GCs are summed into one event.
+    pub forced_depth: u32,
+    pub forced_pause_ns: u64,
+    pub queue: Vec<FullGcSample>,
+    pub dropped: u64,
+}
+
+impl GcSide {
+    pub fn push(&mut self, sample: FullGcSample) {
+        if self.queue.len() >= QUEUE_CAP {
+            self.queue.remove(0);
+            self.dropped += 1;
+        }
+        self.queue.push(sample);
+    }
+}
+
+/// What only the JS thread touches, while no GC callback can run into it.
+pub struct JsSide {
+    pub stats: StatsAccumulator,
+    pub leak: LeakDetector,
+}
+
+pub struct EnvState {
+    pub isolate: *mut Isolate,
+    /// `Ok` when the V8 callbacks are registered; otherwise why not (the JS layer then feeds
+    /// `perf_hooks` entries instead).
+    pub hook: Result<(), String>,
+    pub prologue_ns: AtomicU64,
+    pub snapshot_depth: AtomicU32,
+    /// True while a `stats` or `leak` listener exists: only then are heap figures read.
+    pub active: AtomicBool,
+    pub gc: Mutex<GcSide>,
+    pub js: Mutex<JsSide>,
+    pub tsfn: AtomicPtr<sys::napi_threadsafe_function__>,
+    ping_pending: AtomicBool,
+    pub torn_down: AtomicBool,
+}
+
+// SAFETY: the raw isolate pointer is only dereferenced by V8 on its own thread; the state is
+// shared with V8 callbacks that run on that same thread.
+unsafe impl Send for EnvState {}
+unsafe impl Sync for EnvState {}
+
+impl EnvState {
+    pub fn new(isolate: *mut Isolate, leak: LeakDetector) -> Self {
+        EnvState {
+            isolate,
+            hook: Err("not installed yet".into()),
+            prologue_ns: AtomicU64::new(now_ns()),
+            snapshot_depth: AtomicU32::new(0),
+            active: AtomicBool::new(false),
+            gc: Mutex::new(GcSide {
+                counters: GcCounters::default(),
+                forced_depth: 0,
+                forced_pause_ns: 0,
+                queue: Vec::with_capacity(64),
+                dropped: 0,
+            }),
+            js: Mutex::new(JsSide {
+                stats: StatsAccumulator::new(),
+                leak,
+            }),
+            tsfn: AtomicPtr::new(ptr::null_mut()),
+            ping_pending: AtomicBool::new(false),
+            torn_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn default_leak_detector() -> LeakDetector {
+        LeakDetector::new(LeakOptions::default()).expect("default leak options are valid")
+    }
+
+    /// Blocking lock for the JS thread. Poisoning cannot leave these plain counters in a state
+    /// worse than a lost sample, so it is ignored rather than turned into a crash.
+    pub fn gc_side(&self) -> MutexGuard<'_, GcSide> {
+        self.gc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn js_side(&self) -> MutexGuard<'_, JsSide> {
+        self.js.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the JS thread to drain the queue; at most one request is in flight.
+    pub fn ping(&self) {
+        let tsfn = self.tsfn.load(Ordering::Acquire);
+        if tsfn.is_null() || self.torn_down.load(Ordering::Acquire) {
+            return;
+        }
+        if self.ping_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // SAFETY: the tsfn is live until the cleanup hook releases it, after which `torn_down`
+        // is set (checked above). Non-blocking: never waits inside a GC.
+        let status = unsafe {
+            sys::napi_call_threadsafe_function(tsfn, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking)
+        };
+        if status != sys::Status::napi_ok {
+            self.ping_pending.store(false, Ordering::Release);
+        }
+    }
+
+    pub fn ping_done(&self) {
+        self.ping_pending.store(false, Ordering::Release);
+    }
+}
+
+/// Monotonic nanoseconds since first use; only differences matter (GC pause times).
+pub fn now_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+pub fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}

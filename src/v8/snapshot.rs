@@ -1,0 +1,146 @@
+//! Taking a V8 heap snapshot and streaming its JSON to Rust without a C++ compiler.
+//!
+//! `HeapSnapshot::Serialize` writes into a `v8::OutputStream`, an abstract C++ class. We build
+//! an object whose first word points into a hand-made vtable with the slot order measured on
+//! V8 11–14 (complete dtor, deleting dtor, EndOfStream, GetChunkSize, WriteAsciiChunk,
+//! WriteHeapStatsChunk). V8 only ever calls slots 2–4 while serializing. Each chunk is handed to
+//! a Rust sink, so the document never exists as one string: the parser consumes it as it comes.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::symbols::{Isolate, SnapshotApi};
+
+/// Bytes per `WriteAsciiChunk` call. V8 honours what `GetChunkSize` returns; larger chunks mean
+/// fewer crossings, and this is still small next to the snapshot V8 itself holds.
+const CHUNK_SIZE: c_int = 256 * 1024;
+
+/// `v8::OutputStream::WriteResult`.
+const K_CONTINUE: c_int = 0;
+const K_ABORT: c_int = 1;
+
+/// A sink returns `false` to stop the serialization (e.g. the parser already failed).
+pub type Sink<'a> = dyn FnMut(&[u8]) -> bool + 'a;
+
+#[repr(C)]
+struct RustOutputStream<'a, 'b> {
+    /// Must be the first field: V8 reads the vptr at offset 0.
+    vptr: *const unsafe extern "C" fn(),
+    sink: &'a mut Sink<'b>,
+    aborted: bool,
+    panicked: bool,
+}
+
+unsafe extern "C" fn noop_dtor(_this: *mut c_void) {}
+
+unsafe extern "C" fn end_of_stream(_this: *mut c_void) {}
+
+unsafe extern "C" fn get_chunk_size(_this: *mut c_void) -> c_int {
+    CHUNK_SIZE
+}
+
+unsafe extern "C" fn write_ascii_chunk(this: *mut c_void, data: *mut c_char, size: c_int) -> c_int {
+    // SAFETY: `this` is the RustOutputStream we passed to Serialize; V8 calls back on the same
+    // thread while Serialize runs, so the borrow is live and exclusive.
+    let stream = unsafe { &mut *(this as *mut RustOutputStream) };
+    if stream.aborted {
+        return K_ABORT;
+    }
+    let bytes: &[u8] = if data.is_null() || size <= 0 {
+        &[]
+    } else {
+        // SAFETY: V8 guarantees `size` readable bytes at `data` for the duration of the call.
+        unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) }
+    };
+    // A panic must never unwind into V8's C++ frames.
+    match catch_unwind(AssertUnwindSafe(|| (stream.sink)(bytes))) {
+        Ok(true) => K_CONTINUE,
+        Ok(false) => {
+            stream.aborted = true;
+            K_ABORT
+        }
+        Err(_) => {
+            stream.aborted = true;
+            stream.panicked = true;
+            K_ABORT
+        }
+    }
+}
+
+unsafe extern "C" fn write_heap_stats_chunk(_this: *mut c_void, _d: *mut c_void, _n: c_int) -> c_int {
+    K_ABORT
+}
+
+/// Static vtable; the vptr points at slot 0 (the two Itanium header words are never read).
+struct VTable([unsafe extern "C" fn(); 6]);
+// SAFETY: function pointers are immutable data.
+unsafe impl Sync for VTable {}
+
+static VTABLE: VTable = VTable(unsafe {
+    [
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), unsafe extern "C" fn()>(noop_dtor),
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), unsafe extern "C" fn()>(noop_dtor),
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), unsafe extern "C" fn()>(
+            end_of_stream,
+        ),
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void) -> c_int, unsafe extern "C" fn()>(
+            get_chunk_size,
+        ),
+        std::mem::transmute::<
+            unsafe extern "C" fn(*mut c_void, *mut c_char, c_int) -> c_int,
+            unsafe extern "C" fn(),
+        >(write_ascii_chunk),
+        std::mem::transmute::<
+            unsafe extern "C" fn(*mut c_void, *mut c_void, c_int) -> c_int,
+            unsafe extern "C" fn(),
+        >(write_heap_stats_chunk),
+    ]
+});
+
+/// Why a snapshot could not be streamed.
+#[derive(Debug)]
+pub enum SnapshotError {
+    /// V8 returned no snapshot (e.g. out of memory while building it).
+    NotTaken,
+    /// The sink asked to stop; its own error explains why.
+    Aborted,
+    /// The sink panicked; the panic was contained.
+    SinkPanicked,
+}
+
+/// Takes a snapshot of `isolate`'s heap, streams its JSON through `sink`, and frees it.
+///
+/// # Safety
+/// Must run on the isolate's own thread, outside any GC callback, with `isolate` live.
+pub unsafe fn take_and_stream(
+    api: &SnapshotApi,
+    isolate: *mut Isolate,
+    sink: &mut Sink<'_>,
+) -> Result<(), SnapshotError> {
+    let profiler = (api.get_heap_profiler)(isolate);
+    if profiler.is_null() {
+        return Err(SnapshotError::NotTaken);
+    }
+    // HeapSnapshotOptions grew from 24 to 32 bytes in V8 12; every field's default is zero, so
+    // 64 zero bytes reproduce V8's defaults on every version without reading past our buffer.
+    let options = [0u64; 8];
+    let snapshot = (api.take)(profiler, options.as_ptr().cast());
+    if snapshot.is_null() {
+        return Err(SnapshotError::NotTaken);
+    }
+    let mut stream = RustOutputStream {
+        vptr: VTABLE.0.as_ptr(),
+        sink,
+        aborted: false,
+        panicked: false,
+    };
+    (api.serialize)(snapshot, (&mut stream as *mut RustOutputStream).cast(), 0);
+    (api.delete)(snapshot as *mut c_void);
+    if stream.panicked {
+        Err(SnapshotError::SinkPanicked)
+    } else if stream.aborted {
+        Err(SnapshotError::Aborted)
+    } else {
+        Ok(())
+    }
+}

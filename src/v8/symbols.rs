@@ -1,0 +1,189 @@
+//! Run-time lookup of the few V8 C++ entry points heapdiff calls.
+//!
+//! Node-API has no GC hook and no snapshot stream, so these come from V8's C++ API, which every
+//! official Node binary exports. They are resolved with `dlsym(RTLD_DEFAULT, …)` rather than
+//! linked: a Rust cdylib is linked BIND_NOW, so a single import that one Node version lacks would
+//! make `require()` fail on that version, and a lazily bound one would kill the process on first
+//! call. Looking them up lets one binary load everywhere and degrade feature by feature.
+//!
+//! Every name here was checked present with the same mangling on Node 20, 22, 24 and 26
+//! (`nm -D --defined-only`, see the README's compatibility table). Non-virtual member
+//! functions are called as plain C functions with `this` first (Itanium C++ ABI).
+
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::OnceLock;
+
+/// Opaque V8 objects; only ever handled by pointer.
+pub type Isolate = c_void;
+pub type HeapProfiler = c_void;
+pub type HeapSnapshot = c_void;
+
+/// `void (*)(Isolate*, GCType, GCCallbackFlags, void* data)`.
+pub type GcCallback = unsafe extern "C" fn(*mut Isolate, u32, u32, *mut c_void);
+
+type GetCurrentFn = unsafe extern "C" fn() -> *mut Isolate;
+type AddGcCallbackFn = unsafe extern "C" fn(*mut Isolate, GcCallback, *mut c_void, u32);
+type RemoveGcCallbackFn = unsafe extern "C" fn(*mut Isolate, GcCallback, *mut c_void);
+type IsolateVoidFn = unsafe extern "C" fn(*mut Isolate);
+type GetHeapStatisticsFn = unsafe extern "C" fn(*mut Isolate, *mut c_void);
+type HeapStatisticsCtorFn = unsafe extern "C" fn(*mut c_void);
+type GetHeapProfilerFn = unsafe extern "C" fn(*mut Isolate) -> *mut HeapProfiler;
+type TakeHeapSnapshotFn = unsafe extern "C" fn(*mut HeapProfiler, *const c_void) -> *const HeapSnapshot;
+type SerializeFn = unsafe extern "C" fn(*const HeapSnapshot, *mut c_void, c_int);
+type DeleteSnapshotFn = unsafe extern "C" fn(*mut HeapSnapshot);
+type GetVersionFn = unsafe extern "C" fn() -> *const c_char;
+
+/// The resolved entry points, grouped by the feature that needs them so that a missing symbol
+/// switches off one feature (with a reason) instead of the whole module.
+pub struct V8Api {
+    pub v8_version: String,
+    pub v8_major: u32,
+    pub get_current: GetCurrentFn,
+    pub gc: Result<GcApi, String>,
+    pub heap_stats: Result<HeapStatsApi, String>,
+    pub low_memory_notification: Result<IsolateVoidFn, String>,
+    pub snapshot: Result<SnapshotApi, String>,
+}
+
+pub struct GcApi {
+    pub add_prologue: AddGcCallbackFn,
+    pub add_epilogue: AddGcCallbackFn,
+    pub remove_prologue: RemoveGcCallbackFn,
+    pub remove_epilogue: RemoveGcCallbackFn,
+}
+
+pub struct HeapStatsApi {
+    pub ctor: HeapStatisticsCtorFn,
+    pub get: GetHeapStatisticsFn,
+}
+
+pub struct SnapshotApi {
+    pub get_heap_profiler: GetHeapProfilerFn,
+    pub take: TakeHeapSnapshotFn,
+    pub serialize: SerializeFn,
+    pub delete: DeleteSnapshotFn,
+}
+
+const GET_CURRENT: &CStr = c"_ZN2v87Isolate10GetCurrentEv";
+const GET_VERSION: &CStr = c"_ZN2v82V810GetVersionEv";
+const ADD_PROLOGUE: &CStr =
+    c"_ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_";
+const ADD_EPILOGUE: &CStr =
+    c"_ZN2v87Isolate21AddGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_";
+const REMOVE_PROLOGUE: &CStr =
+    c"_ZN2v87Isolate24RemoveGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_";
+const REMOVE_EPILOGUE: &CStr =
+    c"_ZN2v87Isolate24RemoveGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_";
+const HEAP_STATS_CTOR: &CStr = c"_ZN2v814HeapStatisticsC1Ev";
+const GET_HEAP_STATS: &CStr = c"_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE";
+const LOW_MEMORY: &CStr = c"_ZN2v87Isolate21LowMemoryNotificationEv";
+const GET_HEAP_PROFILER: &CStr = c"_ZN2v87Isolate15GetHeapProfilerEv";
+/// The options-struct overload: its mangled name is stable from V8 11 to 14, unlike the
+/// four-argument one whose resolver type was renamed in V8 14 (Node 26).
+const TAKE_SNAPSHOT: &CStr =
+    c"_ZN2v812HeapProfiler16TakeHeapSnapshotERKNS0_19HeapSnapshotOptionsE";
+const SERIALIZE: &CStr =
+    c"_ZNK2v812HeapSnapshot9SerializeEPNS_12OutputStreamENS0_19SerializationFormatE";
+const DELETE_SNAPSHOT: &CStr = c"_ZN2v812HeapSnapshot6DeleteEv";
+
+/// Lets tests and users prove the fallback path: with this set, no V8 symbol is used at all.
+pub const DISABLE_ENV: &str = "HEAPDIFF_DISABLE_V8_HOOKS";
+
+#[cfg(windows)]
+fn lookup(name: &CStr) -> Result<*mut c_void, String> {
+    // MSVC mangles C++ names differently and exports need GetProcAddress on node.exe; until that
+    // table is measured, Windows uses the perf_hooks fallback.
+    Err(format!(
+        "V8 symbol lookup is not implemented on Windows ({})",
+        name.to_string_lossy()
+    ))
+}
+
+#[cfg(unix)]
+fn lookup(name: &CStr) -> Result<*mut c_void, String> {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no preconditions.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    if p.is_null() {
+        Err(format!(
+            "V8 symbol {} is not exported by this Node binary",
+            name.to_string_lossy()
+        ))
+    } else {
+        Ok(p)
+    }
+}
+
+macro_rules! resolve {
+    ($name:expr, $ty:ty) => {
+        // SAFETY: the symbol's C++ signature matches `$ty` under the Itanium ABI on every
+        // supported Node version (checked per version, see module docs).
+        lookup($name).map(|p| unsafe { std::mem::transmute::<*mut c_void, $ty>(p) })
+    };
+}
+
+fn resolve_all() -> Result<V8Api, String> {
+    if std::env::var_os(DISABLE_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+        return Err(format!("disabled by {DISABLE_ENV}"));
+    }
+    let get_current = resolve!(GET_CURRENT, GetCurrentFn)?;
+    let get_version = resolve!(GET_VERSION, GetVersionFn)?;
+    // SAFETY: returns a pointer to a static NUL-terminated version string.
+    let v8_version = unsafe { CStr::from_ptr(get_version()) }
+        .to_string_lossy()
+        .into_owned();
+    let v8_major = v8_version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| format!("unrecognised V8 version {v8_version:?}"))?;
+    let gc = (|| {
+        Ok(GcApi {
+            add_prologue: resolve!(ADD_PROLOGUE, AddGcCallbackFn)?,
+            add_epilogue: resolve!(ADD_EPILOGUE, AddGcCallbackFn)?,
+            remove_prologue: resolve!(REMOVE_PROLOGUE, RemoveGcCallbackFn)?,
+            remove_epilogue: resolve!(REMOVE_EPILOGUE, RemoveGcCallbackFn)?,
+        })
+    })();
+    let heap_stats = (|| {
+        Ok(HeapStatsApi {
+            ctor: resolve!(HEAP_STATS_CTOR, HeapStatisticsCtorFn)?,
+            get: resolve!(GET_HEAP_STATS, GetHeapStatisticsFn)?,
+        })
+    })();
+    let snapshot = (|| {
+        Ok(SnapshotApi {
+            get_heap_profiler: resolve!(GET_HEAP_PROFILER, GetHeapProfilerFn)?,
+            take: resolve!(TAKE_SNAPSHOT, TakeHeapSnapshotFn)?,
+            serialize: resolve!(SERIALIZE, SerializeFn)?,
+            delete: resolve!(DELETE_SNAPSHOT, DeleteSnapshotFn)?,
+        })
+    })();
+    Ok(V8Api {
+        v8_version,
+        v8_major,
+        get_current,
+        gc,
+        heap_stats,
+        low_memory_notification: resolve!(LOW_MEMORY, IsolateVoidFn),
+        snapshot,
+    })
+}
+
+static API: OnceLock<Result<V8Api, String>> = OnceLock::new();
+
+/// The process-wide table; `Err` says why V8 cannot be reached (every feature then falls back).
+pub fn api() -> Result<&'static V8Api, &'static str> {
+    API.get_or_init(resolve_all).as_ref().map_err(|e| e.as_str())
+}
+
+/// Oldest V8 whose layouts were measured (Node 20). Older runtimes are refused rather than
+/// guessed at.
+pub const MIN_V8_MAJOR: u32 = 11;
+
+impl V8Api {
+    /// The isolate of the calling thread; null outside a V8 thread.
+    pub fn current_isolate(&self) -> *mut Isolate {
+        // SAFETY: Isolate::GetCurrent has no preconditions.
+        unsafe { (self.get_current)() }
+    }
+}
