@@ -9,14 +9,14 @@ import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
 import * as binding from './binding'
-import { checkLeakOptions, checkDiffOptions, type LeakOptions, type DiffOptions } from './lib/options'
-import { HeapDiff, toClassicDiff, type HeapDiffResult } from './lib/heapdiff'
+import { checkLeakOptions, checkDiffOptions, type LeakOptions as LeakOpts, type DiffOptions as DiffOpts } from './lib/options'
+import { HeapDiff, toClassicDiff, type HeapDiffResult as DiffResultT } from './lib/heapdiff'
 
 /** The `stats` payload: memwatch's fields plus what modern V8 reports. */
-export type GcStats = binding.GcStats
+type StatsPayload = binding.GcStats
 
 /** The `leak` payload, as memwatch emitted it, plus the number of GCs the rule looked at. */
-export interface LeakInfo {
+interface LeakPayload {
   start: Date
   end: Date
   growth: number
@@ -24,31 +24,31 @@ export interface LeakInfo {
   gcs: number
 }
 
-export interface MemwatchEvents {
-  stats: (stats: GcStats) => void
-  leak: (info: LeakInfo) => void
+interface EventMap {
+  stats: (stats: StatsPayload) => void
+  leak: (info: LeakPayload) => void
 }
 
-type WatchedEvent = keyof MemwatchEvents
+type WatchedEvent = keyof EventMap
 const WATCHED: readonly string[] = ['stats', 'leak'] satisfies WatchedEvent[]
 
 /** A major GC in perf_hooks' `detail.kind` (`NODE_PERFORMANCE_GC_MAJOR`). */
 const PERF_GC_MAJOR = 4
 
 interface Memwatch {
-  on<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  on<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
-  once<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  once<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
   once(event: string | symbol, listener: (...args: any[]) => void): this
-  addListener<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  addListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
   addListener(event: string | symbol, listener: (...args: any[]) => void): this
-  prependListener<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  prependListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
   prependListener(event: string | symbol, listener: (...args: any[]) => void): this
-  off<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  off<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
   off(event: string | symbol, listener: (...args: any[]) => void): this
-  removeListener<K extends WatchedEvent>(event: K, listener: MemwatchEvents[K]): this
+  removeListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
   removeListener(event: string | symbol, listener: (...args: any[]) => void): this
-  emit<K extends WatchedEvent>(event: K, ...args: Parameters<MemwatchEvents[K]>): boolean
+  emit<K extends WatchedEvent>(event: K, ...args: Parameters<EventMap[K]>): boolean
   emit(event: string | symbol, ...args: any[]): boolean
 }
 
@@ -77,7 +77,7 @@ class Memwatch extends EventEmitter {
   }
 
   /** Tunes the leak rule; see the README for each option. Resets the rule's history. */
-  setLeakOptions(options: LeakOptions): void {
+  setLeakOptions(options: LeakOpts): void {
     binding.gcSetLeakOptions(checkLeakOptions(options))
   }
 
@@ -87,7 +87,7 @@ class Memwatch extends EventEmitter {
   }
 
   /** Diffs two `.heapsnapshot` files of any size without blocking the event loop. */
-  diffFiles(before: string, after: string, options?: DiffOptions): Promise<HeapDiffResult> {
+  diffFiles(before: string, after: string, options?: DiffOpts): Promise<DiffResultT> {
     return diffFiles(before, after, options)
   }
 
@@ -161,7 +161,7 @@ function fallbackGc(): void {
   exposedGc()
 }
 
-async function diffFiles(before: string, after: string, options?: DiffOptions): Promise<HeapDiffResult> {
+async function diffFiles(before: string, after: string, options?: DiffOpts): Promise<DiffResultT> {
   if (typeof before !== 'string' || typeof after !== 'string') {
     throw new TypeError('diffFiles(before, after) takes two file paths')
   }
@@ -172,6 +172,20 @@ async function diffFiles(before: string, after: string, options?: DiffOptions): 
   return toClassicDiff(raw, started, new Date())
 }
 
-const memwatch = new Memwatch()
+// `var` so that the type-only namespace below can merge with it.
+// eslint-disable-next-line no-var
+var memwatch = new Memwatch()
+
+// Types travel with the CommonJS export (`import type { GcStats } from 'heapdiff'`).
+// eslint-disable-next-line @typescript-eslint/no-namespace
+namespace memwatch {
+  export type GcStats = StatsPayload
+  export type LeakInfo = LeakPayload
+  export type MemwatchEvents = EventMap
+  export type LeakOptions = LeakOpts
+  export type DiffOptions = DiffOpts
+  export type HeapDiffResult = DiffResultT
+  export type HookStatus = binding.HookStatus
+}
 
 export = memwatch

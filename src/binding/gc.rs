@@ -30,7 +30,7 @@ pub struct GcKindFigures {
 }
 
 /// The `stats` event payload: the classic fields first, then what modern V8 adds.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct GcStats {
     #[napi(js_name = "num_full_gc")]
     pub num_full_gc: f64,

@@ -94,7 +94,6 @@ fn take_snapshot(env: &Env) -> Result<Snapshot> {
     // SAFETY: on the isolate's JS thread, outside GC callbacks, with a live isolate.
     let streamed = unsafe { take_and_stream(snap_api, state.isolate, &mut sink) };
     state.snapshot_depth.fetch_sub(1, Ordering::AcqRel);
-    drop(sink);
     drop(tx);
     let parsed = parser
         .join()
@@ -241,7 +240,7 @@ impl Task for DiffTask {
 }
 
 /// The same diff on the libuv thread pool, for services that must not block.
-#[napi]
+#[napi(ts_return_type = "Promise<DiffJs>")]
 pub fn diff_snapshots_async(
     before: &HeapSnapshotHandle,
     after: &HeapSnapshotHandle,
@@ -329,7 +328,7 @@ impl FileDiffJob {
         })
     }
 
-    #[napi]
+    #[napi(ts_return_type = "Promise<DiffJs>")]
     pub fn run(&self) -> AsyncTask<FileDiffTask> {
         AsyncTask::new(FileDiffTask {
             before: self.before.clone(),

@@ -19,10 +19,7 @@ pub enum ParseError {
     /// The input ended before the snapshot was complete; `inside` names where it stopped.
     Truncated { offset: u64, inside: String },
     /// The input is a heap snapshot whose content is malformed or inconsistent.
-    Corrupt {
-        offset: Option<u64>,
-        detail: String,
-    },
+    Corrupt { offset: Option<u64>, detail: String },
     /// A well-formed snapshot exceeding a limit of the compact tables (e.g. over 2^32 nodes).
     Unsupported { detail: String },
 }

@@ -28,6 +28,9 @@ enum State {
 /// checking each multiplication for overflow.
 const MAX_DIGITS: u32 = 19;
 
+/// Bytes that must remain in the chunk for the fast path: a maximal number plus separators.
+const FAST_WINDOW: usize = 32;
+
 #[derive(Debug)]
 pub(crate) struct IntArrayScanner {
     state: State,
@@ -107,9 +110,12 @@ impl IntArrayScanner {
                         break 'scan;
                     }
                     if let Err(msg) = sink.push(cur) {
+                        // The number's last digit may sit in the previous chunk, so count back
+                        // from the absolute offset rather than from `i`.
+                        let last_digit = base + i as u64 - 1;
                         return Err(ParseError::corrupt_at(
-                            base + i as u64,
-                            format!("{msg} (number ending at byte {})", base + i as u64),
+                            last_digit,
+                            format!("{msg} (number ending at byte {last_digit})"),
                         ));
                     }
                     state = State::AfterValue;
@@ -135,6 +141,48 @@ impl IntArrayScanner {
                     }
                 }
                 State::Value | State::FirstValue => {
+                    // Fast path for the common shape `123,45\n,6`: while a whole number and
+                    // its separator surely fit in the chunk, skip the per-byte state dispatch.
+                    // Anything unusual (whitespace runs, `]`, errors, long numbers) falls back
+                    // to the general states below, which also produce the error messages.
+                    while n - i >= FAST_WINDOW {
+                        let w: &[u8; FAST_WINDOW] =
+                            buf[i..i + FAST_WINDOW].try_into().expect("window fits");
+                        let d = w[0].wrapping_sub(b'0');
+                        if d >= 10 {
+                            break;
+                        }
+                        let mut v = u64::from(d);
+                        let mut k = 1;
+                        while k < MAX_DIGITS as usize {
+                            let d = w[k].wrapping_sub(b'0');
+                            if d >= 10 {
+                                break;
+                            }
+                            v = v * 10 + u64::from(d);
+                            k += 1;
+                        }
+                        if k == MAX_DIGITS as usize && w[k].is_ascii_digit() {
+                            break;
+                        }
+                        if let Err(msg) = sink.push(v) {
+                            let last_digit = base + (i + k) as u64 - 1;
+                            return Err(ParseError::corrupt_at(
+                                last_digit,
+                                format!("{msg} (number ending at byte {last_digit})"),
+                            ));
+                        }
+                        if w[k] == b',' {
+                            i += k + 1;
+                        } else if w[k] == b'\n' && w[k + 1] == b',' {
+                            i += k + 2;
+                        } else {
+                            i += k;
+                            state = State::AfterValue;
+                            continue 'scan;
+                        }
+                        state = State::Value;
+                    }
                     while i < n && is_ws(buf[i]) {
                         i += 1;
                     }
@@ -247,7 +295,7 @@ mod tests {
         let e = scan_in_pieces(b"[1,666,2]", 4).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "corrupt heap snapshot: evil (number ending at byte 6)"
+            "corrupt heap snapshot: evil (number ending at byte 5)"
         );
     }
 }

@@ -29,12 +29,15 @@ pub(crate) struct Meta {
 
 /// The largest record width accepted; real snapshots use 6 or 7 node fields and 3 edge fields,
 /// and a bound keeps a hostile header from making per-record buffers huge.
-const MAX_FIELDS: usize = 64;
+pub(crate) const MAX_FIELDS: usize = 64;
 
 impl Meta {
     pub(crate) fn from_json(raw: &[u8], offset: u64) -> Result<Meta, ParseError> {
         let header: Value = serde_json::from_slice(raw).map_err(|e| {
-            ParseError::corrupt_at(offset, format!("the `snapshot` object is not valid JSON: {e}"))
+            ParseError::corrupt_at(
+                offset,
+                format!("the `snapshot` object is not valid JSON: {e}"),
+            )
         })?;
         let obj = header.as_object().ok_or_else(|| {
             ParseError::corrupt_at(offset, "the top-level `snapshot` value is not an object")
@@ -85,9 +88,9 @@ impl Meta {
 }
 
 fn string_list(v: Option<&Value>, what: &str, offset: u64) -> Result<Vec<String>, ParseError> {
-    let arr = v
-        .and_then(Value::as_array)
-        .ok_or_else(|| ParseError::corrupt_at(offset, format!("{what} is missing or not a list")))?;
+    let arr = v.and_then(Value::as_array).ok_or_else(|| {
+        ParseError::corrupt_at(offset, format!("{what} is missing or not a list"))
+    })?;
     arr.iter()
         .map(|s| {
             s.as_str().map(str::to_owned).ok_or_else(|| {

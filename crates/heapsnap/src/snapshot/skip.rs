@@ -110,6 +110,24 @@ impl ValueSkipper {
                     i += 1;
                     continue;
                 }
+                State::InScalar | State::Between if self.depth > 0 => {
+                    // Skipped sections are mostly flat number lists (`locations`,
+                    // `trace_tree`); run through digits and separators without the per-byte
+                    // dispatch. Inside a container a split number is harmlessly seen as two.
+                    let run = buf[i..]
+                        .iter()
+                        .position(|&b| !matches!(b, b'0'..=b'9' | b',' | b' ' | b'\n'))
+                        .unwrap_or(n - i);
+                    if run > 0 {
+                        i += run;
+                        self.state = State::Between;
+                        continue;
+                    }
+                    if self.state == State::InScalar {
+                        self.state = State::Between;
+                        continue;
+                    }
+                }
                 State::InScalar => {
                     if is_scalar_byte(buf[i]) {
                         i += 1;
@@ -146,10 +164,7 @@ impl ValueSkipper {
             if cap.len() + (i - start) > self.capture_limit {
                 return Err(ParseError::corrupt_at(
                     base + i as u64,
-                    format!(
-                        "{} is larger than {} bytes",
-                        self.what, self.capture_limit
-                    ),
+                    format!("{} is larger than {} bytes", self.what, self.capture_limit),
                 ));
             }
             cap.extend_from_slice(&buf[start..i]);

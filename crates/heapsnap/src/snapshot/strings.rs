@@ -170,7 +170,10 @@ impl StringArrayScanner {
     fn finish_string<S: StringSink>(&mut self, sink: &mut S, at: u64) -> Result<(), ParseError> {
         let index = self.index;
         let bad = |msg: String| {
-            ParseError::corrupt_at(at, format!("{msg} in string #{index} (ending at byte {at})"))
+            ParseError::corrupt_at(
+                at,
+                format!("{msg} in string #{index} (ending at byte {at})"),
+            )
         };
         let value: &str = if self.has_escape {
             self.decoded.clear();
@@ -181,8 +184,7 @@ impl StringArrayScanner {
                 Ok(s) => s,
                 Err(_) => {
                     self.decoded.clear();
-                    self.decoded
-                        .push_str(&String::from_utf8_lossy(&self.raw));
+                    self.decoded.push_str(&String::from_utf8_lossy(&self.raw));
                     &self.decoded
                 }
             }
@@ -266,7 +268,7 @@ mod tests {
     }
     impl StringSink for Keep {
         fn wants(&mut self, index: u64) -> bool {
-            !self.every_other || index % 2 == 0
+            !self.every_other || index.is_multiple_of(2)
         }
         fn keep(&mut self, index: u64, value: &str) -> Result<(), String> {
             self.kept.push((index, value.to_owned()));

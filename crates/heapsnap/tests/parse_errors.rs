@@ -1,0 +1,279 @@
+//! Malformed, foreign, truncated and random input: clear errors, never a panic.
+
+mod common;
+
+use common::*;
+use heapsnap::{parse_file, ParseError, ParseOptions};
+
+fn small() -> String {
+    let mut root = n("synthetic", "", 1, 0);
+    root.edges = vec![prop("a", 1), elem(0, 2)];
+    let mut obj = n("object", "Obj", 3, 16);
+    obj.edges = vec![prop("s", 2)];
+    build(
+        Layout::Node20,
+        &[root, obj, n("string", "hello \"world\"", 5, 24)],
+    )
+}
+
+fn err(doc: &str) -> String {
+    parse(doc).expect_err("should fail").to_string()
+}
+
+#[test]
+fn the_small_document_is_valid() {
+    let s = parse(&small()).unwrap();
+    assert_eq!(s.node_count(), 3);
+}
+
+#[test]
+fn truncation_names_the_section_and_offset() {
+    let doc = small();
+    let cut = doc.find("\"edges\":[").unwrap() + 12;
+    let e = parse(&doc[..cut]).unwrap_err();
+    assert!(matches!(e, ParseError::Truncated { .. }));
+    assert_eq!(
+        e.to_string(),
+        format!("truncated heap snapshot: input ended inside the `edges` array at byte {cut}")
+    );
+    let cut = doc.find("\"strings\"").unwrap() - 2;
+    assert_eq!(
+        err(&doc[..cut]),
+        format!("truncated heap snapshot: input ended after the `locations` value at byte {cut}")
+    );
+    let cut = doc.find("\"strings\"").unwrap() + 14;
+    assert!(err(&doc[..cut]).contains("inside the `strings` array"));
+    assert!(err(&doc[..30]).contains("inside the `snapshot` object"));
+    assert_eq!(
+        err(&doc[..doc.len() - 2]),
+        format!(
+            "truncated heap snapshot: input ended after the `strings` value at byte {}",
+            doc.len() - 2
+        )
+    );
+}
+
+#[test]
+fn truncation_at_every_position_fails_cleanly() {
+    let doc = small();
+    let full_end = doc.trim_end().len();
+    for cut in 0..full_end {
+        for chunk in [1, 3, 4096] {
+            let r = parse_chunked(&doc.as_bytes()[..cut], chunk, true);
+            assert!(r.is_err(), "cut at {cut} parsed");
+        }
+    }
+    assert!(parse(&doc[..full_end]).is_ok());
+}
+
+#[test]
+fn foreign_files_are_not_snapshots() {
+    let pkg = r#"{"name": "demo", "version": "1.0.0", "dependencies": {}}"#;
+    assert_eq!(
+        err(pkg),
+        "not a V8 heap snapshot: expected top-level key `snapshot`, found `name`"
+    );
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    let e = parse_chunked(png, 4096, false).unwrap_err();
+    assert!(matches!(e, ParseError::NotASnapshot { offset: 0, .. }));
+    assert_eq!(
+        e.to_string(),
+        "not a V8 heap snapshot: expected a JSON object, found byte 0x89 at byte 0"
+    );
+    assert_eq!(err(""), "not a V8 heap snapshot: the input is empty");
+    assert_eq!(err("  \n"), "not a V8 heap snapshot: the input is empty");
+    assert_eq!(
+        err("{}"),
+        "not a V8 heap snapshot: the top-level object is empty"
+    );
+    assert!(err("[1,2,3]").starts_with("not a V8 heap snapshot"));
+    assert!(err("{\"nodes\":[]}").contains("found `nodes`"));
+    assert!(err("{1:2}").starts_with("not a V8 heap snapshot"));
+}
+
+#[test]
+fn bad_bytes_in_arrays_name_the_offset() {
+    let doc = small();
+    let at = doc.find("\"nodes\":[").unwrap() + 11;
+    let mut bad = doc.clone().into_bytes();
+    bad[at] = b'x';
+    let e = parse_chunked(&bad, 7, false).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "corrupt heap snapshot: unexpected byte 'x' at byte {at} in the `nodes` array \
+             (expected a non-negative integer)"
+        )
+    );
+    assert_eq!(e.offset(), Some(at as u64));
+    assert!(err(&doc.replacen("\"edges\":[", "\"edges\":[-", 1)).contains("in the `edges` array"));
+    assert!(err(&doc.replacen("\"edges\":[", "\"edges\":{", 1)).contains("is not an array"));
+    assert!(err(&doc.replacen("\"strings\":[", "\"strings\":[7,", 1)).contains("`strings` array"));
+}
+
+#[test]
+fn header_problems() {
+    let doc = small();
+    assert_eq!(
+        err(&doc.replacen("\"id\",", "", 1)),
+        "corrupt heap snapshot: meta.node_fields lacks `id`"
+    );
+    assert!(err(&doc.replacen("\"to_node\"", "\"target\"", 1))
+        .contains("meta.edge_fields lacks `to_node`"));
+    assert!(err(&doc.replacen("\"meta\"", "\"mesa\"", 1)).contains("lacks a `meta` object"));
+    assert!(err(&doc.replacen("{\"meta\"", "[{\"meta\"", 1).replacen(
+        ",\n\"nodes\"",
+        "],\n\"nodes\"",
+        1
+    ))
+    .contains("not an object"));
+}
+
+#[test]
+fn counts_must_agree() {
+    let doc = small();
+    assert_eq!(
+        err(&doc.replacen("\"node_count\":3", "\"node_count\":4", 1)),
+        "corrupt heap snapshot: snapshot.node_count is 4 but the `nodes` array holds 3 nodes"
+    );
+    assert_eq!(
+        err(&doc.replacen("\"edge_count\":3", "\"edge_count\":2", 1)),
+        "corrupt heap snapshot: snapshot.edge_count is 2 but the `edges` array holds 3 edges"
+    );
+    // Root claims 3 edges instead of 2: the sum no longer matches the edges array.
+    let bad = doc.replacen("[9,1,1,0,2,", "[9,1,1,0,3,", 1);
+    assert_ne!(bad, doc);
+    assert_eq!(
+        err(&bad),
+        "corrupt heap snapshot: the nodes' edge_count fields add up to 4 but the `edges` array holds 3 edges"
+    );
+    // A node record cut short.
+    let bad = doc.replacen("[9,1,1,0,2,0,0", "[9,1,1,0,2,0", 1);
+    assert!(
+        err(&bad).contains("not a multiple of the 7 node fields"),
+        "{}",
+        err(&bad)
+    );
+}
+
+#[test]
+fn references_must_be_in_range() {
+    let doc = small();
+    let edges_at = doc.find("\"edges\":[").unwrap();
+    let (head, tail) = doc.split_at(edges_at);
+    // First edge: property "a" to node 1 (offset 7). Offset 8 is not a node start.
+    let bad = format!("{head}{}", tail.replacen(",7\n", ",8\n", 1));
+    assert!(err(&bad).contains("to_node 8, which is not a multiple of the node field count 7"));
+    let bad = format!("{head}{}", tail.replacen(",7\n", ",70\n", 1));
+    assert_eq!(
+        err(&bad),
+        format!(
+            "corrupt heap snapshot: edge #0 points to node #10, but snapshot.node_count is 3 \
+             (number ending at byte {})",
+            edges_at + 14
+        )
+    );
+    let bad = format!("{head}{}", tail.replacen("[2,", "[9,", 1));
+    assert!(
+        err(&bad).contains("edge #0 has type index 9, but meta.edge_types[0] lists only 7 types")
+    );
+    // Node names and node types.
+    let bad = doc.replacen("[9,1,1,", "[9,99,1,", 1);
+    assert_eq!(
+        err(&bad),
+        "corrupt heap snapshot: string index out of range: a node name refers to string #99, \
+         but the `strings` array holds 6 strings"
+    );
+    let bad = doc.replacen("[9,1,1,", "[16,1,1,", 1);
+    assert!(
+        err(&bad).contains("node #0 has type index 16, but meta.node_types[0] lists only 16 types")
+    );
+    let bad = format!("{head}{}", tail.replacen("[2,2,7", "[2,42,7", 1));
+    assert!(
+        err(&bad).contains("edge #0 is named by string #42"),
+        "{}",
+        err(&bad)
+    );
+}
+
+#[test]
+fn numbers_that_overflow() {
+    let doc = small();
+    assert!(
+        err(&doc.replacen("[9,1,1,", "[9,1,123456789012345678901,", 1))
+            .contains("number too large")
+    );
+    assert!(err(&doc.replacen("[9,1,1,", "[9,4294967296,1,", 1))
+        .contains("name index 4294967296 (overflow)"));
+}
+
+#[test]
+fn structure_problems() {
+    let doc = small();
+    assert!(err(&format!("{doc}x")).contains("after the end of the snapshot"));
+    let dup = doc.replacen("\"samples\":[]", "\"nodes\":[]", 1);
+    assert!(err(&dup).contains("duplicate top-level key `nodes`"));
+    let missing = doc.replacen("\"edges\":[", "\"edgez\":[", 1);
+    assert!(
+        err(&missing).contains("has no `edges` array"),
+        "{}",
+        err(&missing)
+    );
+    assert!(err(&doc.replacen("\"samples\":[]", "\"samples\":[}", 1))
+        .contains("in the `samples` value"));
+}
+
+#[test]
+fn missing_file_error_names_the_path() {
+    let path = std::path::Path::new("/nonexistent/dir/x.heapsnapshot");
+    let e = parse_file(path, ParseOptions::default(), &mut |_, _| {}).unwrap_err();
+    assert!(matches!(e, ParseError::Io { .. }));
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("cannot read heap snapshot /nonexistent/dir/x.heapsnapshot: "),
+        "{msg}"
+    );
+    assert!(std::error::Error::source(&e).is_some());
+}
+
+#[test]
+fn random_damage_never_panics() {
+    let doc = small().into_bytes();
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let noise = b"0123456789,[]{}\":\\u \n-.eEtrufalsn\x00\xff\xc3";
+    for round in 0..4000 {
+        let mut bad = doc.clone();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(bad.len());
+            match rng.below(3) {
+                0 => bad[at] = noise[rng.below(noise.len())],
+                1 => {
+                    bad.remove(at);
+                }
+                _ => bad.insert(at, noise[rng.below(noise.len())]),
+            }
+        }
+        let chunk = 1 + rng.below(16);
+        // Damage may happen to keep the document valid (e.g. a digit swapped); only panics and
+        // hangs are failures here.
+        if let Ok(s) = parse_chunked(&bad, chunk, round % 2 == 0) {
+            let _ = fingerprint(&s);
+        }
+    }
+}
+
+#[test]
+fn random_garbage_is_rejected() {
+    let mut rng = XorShift(12345);
+    for _ in 0..2000 {
+        let len = rng.below(300);
+        let mut junk: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        if rng.below(2) == 0 {
+            // Give half of them a plausible start, to get past the first byte.
+            let mut start = b"{\"snapshot\":".to_vec();
+            start.append(&mut junk);
+            junk = start;
+        }
+        assert!(parse_chunked(&junk, 1 + rng.below(64), true).is_err());
+    }
+}

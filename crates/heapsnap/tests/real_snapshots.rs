@@ -1,0 +1,397 @@
+//! Snapshots written by real Node.js processes, checked against an independent reading.
+//!
+//! The reference side parses the whole file with serde_json and diffs with hash maps: slow and
+//! simple, sharing no code with the crate. Runs with every Node found (`node` on PATH and the
+//! `node20`..`node26` packages in the workspace's node_modules); prints a note and passes when
+//! none is installed.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use heapsnap::{diff, parse_file, ClassChange, DiffOptions, Grouping, ParseOptions, Snapshot};
+use serde_json::Value;
+
+const SCRIPT: &str = r#"
+const v8 = require('v8');
+const [before, after] = process.argv.slice(1);
+class LeakyThing { constructor(i) { this.i = i; } }
+globalThis.keep = [];
+globalThis.temp = Array.from({ length: 500 }, (_, i) => ({ i, label: 'temp' + i }));
+globalThis.odd = ['\ud800 lone', 'emoji \u{1F600}', 'quote " back \\ nl \n'].map(s => s + Math.random());
+v8.writeHeapSnapshot(before);
+globalThis.temp = null;
+for (let i = 0; i < 1234; i++) keep.push(new LeakyThing(i));
+v8.writeHeapSnapshot(after);
+"#;
+
+/// One binary per distinct Node version.
+fn node_binaries() -> Vec<(String, PathBuf)> {
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules");
+    let candidates = std::iter::once(PathBuf::from("node")).chain(
+        ["node20", "node22", "node24", "node26"]
+            .iter()
+            .map(|v| modules.join(v).join("bin/node")),
+    );
+    let mut found: Vec<(String, PathBuf)> = Vec::new();
+    for bin in candidates {
+        let Ok(out) = Command::new(&bin).arg("--version").output() else {
+            continue;
+        };
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if out.status.success() && !found.iter().any(|(v, _)| *v == version) {
+            found.push((version, bin));
+        }
+    }
+    found
+}
+
+/// Writes the before/after snapshots with one Node; `None` if that Node cannot run here.
+fn write_pair(label: &str, node: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("heapsnap-real-{}-{label}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (b, a) = (
+        dir.join("before.heapsnapshot"),
+        dir.join("after.heapsnapshot"),
+    );
+    let out = Command::new(node)
+        .arg("-e")
+        .arg(SCRIPT)
+        .arg(&b)
+        .arg(&a)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "note: {label} failed to write snapshots: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    Some((dir, b, a))
+}
+
+/// serde_json rejects lone UTF-16 surrogates, which V8 writes for JS strings holding them; the
+/// reference swaps them for U+FFFD (what heapsnap promises) before handing the text over.
+fn replace_lone_surrogates(doc: &[u8]) -> Vec<u8> {
+    let hex = |at: usize| -> Option<u32> {
+        let s = std::str::from_utf8(doc.get(at..at + 4)?).ok()?;
+        u32::from_str_radix(s, 16).ok()
+    };
+    let mut out = Vec::with_capacity(doc.len());
+    let mut i = 0;
+    while i < doc.len() {
+        if doc[i] != b'\\' {
+            out.push(doc[i]);
+            i += 1;
+            continue;
+        }
+        if doc.get(i + 1) != Some(&b'u') {
+            out.extend_from_slice(&doc[i..(i + 2).min(doc.len())]);
+            i += 2;
+            continue;
+        }
+        let unit = hex(i + 2).unwrap();
+        let pair_low = (doc.get(i + 6..i + 8) == Some(b"\\u".as_slice()))
+            .then(|| hex(i + 8))
+            .flatten()
+            .filter(|l| (0xDC00..0xE000).contains(l));
+        if (0xD800..0xDC00).contains(&unit) && pair_low.is_some() {
+            out.extend_from_slice(&doc[i..i + 12]);
+            i += 12;
+        } else if (0xD800..0xE000).contains(&unit) {
+            out.extend_from_slice(b"\\uFFFD");
+            i += 6;
+        } else {
+            out.extend_from_slice(&doc[i..i + 6]);
+            i += 6;
+        }
+    }
+    out
+}
+
+struct RefNode {
+    id: u64,
+    ty: String,
+    name: String,
+    size: u64,
+    edges: Vec<(String, String, usize)>,
+}
+
+fn reference_read(path: &Path) -> (Vec<RefNode>, usize) {
+    let doc = replace_lone_surrogates(&std::fs::read(path).unwrap());
+    let v: Value = serde_json::from_slice(&doc).unwrap();
+    let meta = &v["snapshot"]["meta"];
+    let names_of = |k: &str| -> Vec<String> {
+        meta[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let nf = names_of("node_fields");
+    let ef = names_of("edge_fields");
+    let pos = |fields: &[String], f: &str| fields.iter().position(|x| x == f).unwrap();
+    let types: Vec<String> = meta["node_types"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let etypes: Vec<String> = meta["edge_types"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let strings: Vec<&str> = v["strings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let nums = |k: &str| -> Vec<u64> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect()
+    };
+    let nodes = nums("nodes");
+    let edges = nums("edges");
+    let mut out = Vec::new();
+    let mut e = 0;
+    for rec in nodes.chunks(nf.len()) {
+        let mut node = RefNode {
+            id: rec[pos(&nf, "id")],
+            ty: types[rec[pos(&nf, "type")] as usize].clone(),
+            name: strings[rec[pos(&nf, "name")] as usize].to_string(),
+            size: rec[pos(&nf, "self_size")],
+            edges: Vec::new(),
+        };
+        for _ in 0..rec[pos(&nf, "edge_count")] {
+            let er = &edges[e * ef.len()..(e + 1) * ef.len()];
+            let et = etypes[er[pos(&ef, "type")] as usize].clone();
+            let raw = er[pos(&ef, "name_or_index")];
+            let name = if et == "element" || et == "hidden" {
+                format!("#{raw}")
+            } else {
+                strings[raw as usize].to_string()
+            };
+            node.edges
+                .push((et, name, (er[pos(&ef, "to_node")] as usize) / nf.len()));
+            e += 1;
+        }
+        out.push(node);
+    }
+    (out, nf.len())
+}
+
+fn check_tables(s: &Snapshot, r: &[RefNode]) {
+    assert_eq!(s.node_count(), r.len());
+    let t = s.edges().expect("edges kept");
+    let mut total = 0;
+    for (i, n) in r.iter().enumerate() {
+        assert_eq!(s.node_id(i), n.id, "node {i}");
+        assert_eq!(s.node_type_name(i), n.ty, "node {i}");
+        assert_eq!(s.node_name(i), n.name, "node {i}");
+        assert_eq!(s.self_size(i), n.size, "node {i}");
+        assert_eq!(s.node_edge_count(i) as usize, n.edges.len(), "node {i}");
+        for (e, (ty, name, to)) in t.range(i).zip(&n.edges) {
+            assert_eq!(&s.edge_type_names()[t.edge_type_index(e) as usize], ty);
+            assert_eq!(t.to_node(e), *to);
+            let got = match s.edge_name(e).unwrap() {
+                heapsnap::snapshot::EdgeName::Name(x) => x.to_string(),
+                heapsnap::snapshot::EdgeName::Index(k) => format!("#{k}"),
+            };
+            assert_eq!(&got, name);
+        }
+        total += n.size;
+    }
+    assert_eq!(s.total_self_size(), total);
+    assert_eq!(
+        s.edge_count(),
+        r.iter().map(|n| n.edges.len()).sum::<usize>()
+    );
+}
+
+fn reference_class(grouping: Grouping, ty: &str, name: &str) -> Option<String> {
+    match grouping {
+        Grouping::Classic => Some(
+            match ty {
+                "hidden" | "synthetic" => return None,
+                "object" => name,
+                "array" => "Array",
+                "string" | "concatenated string" | "sliced string" => "String",
+                "code" => "Code",
+                "closure" => "Closure",
+                "regexp" => "RegExp",
+                "number" => "Number",
+                "native" => "Native",
+                "symbol" => "Symbol",
+                "bigint" => "BigInt",
+                "object shape" => "ObjectShape",
+                "wasm object" => "WasmObject",
+                other => other,
+            }
+            .to_string(),
+        ),
+        Grouping::DevTools => Some(match ty {
+            "hidden" => "(system)".to_string(),
+            "object" | "native" => {
+                let prefix = if name.starts_with("Detached <") {
+                    10
+                } else {
+                    1
+                };
+                if name.starts_with('<') || name.starts_with("Detached <") {
+                    match name[prefix..].find(' ') {
+                        Some(k) => format!("{}>", &name[..prefix + k]),
+                        None => name.to_string(),
+                    }
+                } else {
+                    name.to_string()
+                }
+            }
+            "code" => "(compiled code)".to_string(),
+            "closure" => "Function".to_string(),
+            "regexp" => "RegExp".to_string(),
+            other => format!("({other})"),
+        }),
+    }
+}
+
+fn reference_diff(before: &[RefNode], after: &[RefNode], grouping: Grouping) -> heapsnap::Diff {
+    let index = |nodes: &[RefNode]| -> HashMap<u64, (String, u64)> {
+        nodes
+            .iter()
+            .filter(|n| grouping == Grouping::Classic || n.size > 0)
+            .filter_map(|n| Some((n.id, (reference_class(grouping, &n.ty, &n.name)?, n.size))))
+            .collect()
+    };
+    let (b, a) = (index(before), index(after));
+    let mut rows: BTreeMap<String, ClassChange> = BTreeMap::new();
+    let mut d = heapsnap::Diff::default();
+    for (id, (class, size)) in &a {
+        if !b.contains_key(id) {
+            let r = rows.entry(class.clone()).or_default();
+            r.allocated += 1;
+            r.allocated_bytes += size;
+            d.allocated_nodes += 1;
+        }
+    }
+    for (id, (class, size)) in &b {
+        if !a.contains_key(id) {
+            let r = rows.entry(class.clone()).or_default();
+            r.freed += 1;
+            r.freed_bytes += size;
+            d.freed_nodes += 1;
+        }
+    }
+    d.details = rows
+        .into_iter()
+        .map(|(what, mut r)| {
+            r.what = what;
+            r.size_bytes = r.allocated_bytes as i64 - r.freed_bytes as i64;
+            r
+        })
+        .collect();
+    if grouping == Grouping::DevTools {
+        d.details
+            .sort_by(|x, y| y.size_bytes.cmp(&x.size_bytes).then(x.what.cmp(&y.what)));
+    }
+    d.before.nodes = b.len() as u64;
+    d.before.size_bytes = b.values().map(|v| v.1).sum();
+    d.after.nodes = a.len() as u64;
+    d.after.size_bytes = a.values().map(|v| v.1).sum();
+    d.size_bytes = d.after.size_bytes as i64 - d.before.size_bytes as i64;
+    d
+}
+
+#[test]
+fn real_snapshots_match_an_independent_reading() {
+    let nodes = node_binaries();
+    if nodes.is_empty() {
+        eprintln!("note: no `node` found; skipping the real-snapshot tests");
+        return;
+    }
+    for (label, bin) in nodes {
+        let Some((dir, bp, ap)) = write_pair(&label, &bin) else {
+            continue;
+        };
+        let opts = ParseOptions { keep_edges: true };
+        let before = parse_file(&bp, opts, &mut |_, _| {}).unwrap();
+        let after = parse_file(&ap, opts, &mut |_, _| {}).unwrap();
+        let (rb, width) = reference_read(&bp);
+        let (ra, _) = reference_read(&ap);
+        eprintln!(
+            "{label}: {} node fields, {} -> {} nodes",
+            width,
+            rb.len(),
+            ra.len()
+        );
+        check_tables(&before, &rb);
+        check_tables(&after, &ra);
+
+        // Chunked feeding gives the same tables as the file reader.
+        let doc = std::fs::read(&ap).unwrap();
+        for chunk in [4093, 65536] {
+            let s = common::parse_chunked(&doc, chunk, true).unwrap();
+            assert_eq!(
+                common::fingerprint(&s),
+                common::fingerprint(&after),
+                "{label}"
+            );
+        }
+
+        for grouping in [Grouping::Classic, Grouping::DevTools] {
+            let opts = DiffOptions {
+                grouping,
+                exclude_ids: vec![],
+            };
+            let got = diff(&before, &after, &opts);
+            let want = reference_diff(&rb, &ra, grouping);
+            assert_eq!(got, want, "{label} {grouping:?}");
+        }
+
+        let classic = diff(&before, &after, &DiffOptions::default());
+        let leaky = classic
+            .details
+            .iter()
+            .find(|r| r.what == "LeakyThing")
+            .expect("LeakyThing row");
+        assert_eq!((leaky.allocated, leaky.freed), (1234, 0), "{label}");
+        let temp = classic.details.iter().find(|r| r.what == "Object").unwrap();
+        assert!(
+            temp.freed >= 500,
+            "{label}: the dropped temp objects show as freed"
+        );
+        let names: Vec<&str> = classic.details.iter().map(|r| r.what.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted, "classic details in byte order");
+
+        // Excluding the LeakyThing ids removes exactly that row.
+        let ids: Vec<u64> = (0..after.node_count())
+            .filter(|&i| after.node_type_name(i) == "object" && after.node_name(i) == "LeakyThing")
+            .map(|i| after.node_id(i))
+            .collect();
+        assert_eq!(ids.len(), 1234);
+        let without = diff(
+            &before,
+            &after,
+            &DiffOptions {
+                grouping: Grouping::Classic,
+                exclude_ids: ids,
+            },
+        );
+        assert!(without.details.iter().all(|r| r.what != "LeakyThing"));
+        assert_eq!(without.allocated_nodes, classic.allocated_nodes - 1234);
+        assert_eq!(without.after.nodes, classic.after.nodes - 1234);
+
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

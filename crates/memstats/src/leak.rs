@@ -1,0 +1,423 @@
+//! Deciding, from the heap left after each full GC, whether the application leaks.
+//!
+//! memwatch's rule (five growing full GCs in a row) errs both ways: any monotone start-up or a
+//! cache filling to its cap trips it, while one dip resets a real but noisy leak, and a fast leak
+//! under natural GC (V8 grows the heap and runs only a few full GCs) never reaches five. Three
+//! rules are offered, each tunable:
+//!
+//! * **Trend** (default): least-squares growth over a window of full GCs that is statistically
+//!   clear, large enough to matter, and still going at the window's end (a new high-water mark by
+//!   at least half a typical step). Noise and single dips do not reset it; a warm-up or a cache
+//!   that stopped growing inside the window does not trip it.
+//! * **Classic**: memwatch's streak, minus its bugs (no growth "from 0" on the first GC, no
+//!   division by zero when GCs share a second).
+//! * **Fast path** (with either rule): a short run of full GCs over which the heap at least
+//!   doubles by a large amount: a runaway leak is reported after a handful of natural GCs.
+
+use std::collections::VecDeque;
+
+use crate::format::{format_duration, format_rate};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeakRule {
+    Classic,
+    Trend,
+}
+
+/// The rule's knobs. Defaults are listed per field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakOptions {
+    /// Which rule decides (default `Trend`). The fast path applies to both.
+    pub rule: LeakRule,
+    /// Classic: growing full GCs in a row that make a report (default 5, memwatch's number).
+    pub consecutive_growth: u32,
+    /// Trend: full GCs in the regression window (default 10, at least 3). A start-up phase or
+    /// cache fill shorter than this is never reported; a steady leak is reported after this many
+    /// full GCs.
+    pub window: u32,
+    /// Trend: bytes the fitted line must rise over the window (default 256 KiB), a noise floor.
+    pub min_growth: u64,
+    /// Trend: how clearly the slope must stand out from the scatter around it, as a t-statistic
+    /// (default 3.0; a perfect line passes any value).
+    pub significance: f64,
+    /// Fast path: growing full GCs in a row (default 2; 0 turns the fast path off).
+    pub fast_gcs: u32,
+    /// Fast path: bytes the run must have grown by (default 128 MiB).
+    pub fast_min_growth: u64,
+    /// Fast path: growth as a multiple of the run's starting heap (default 1.0: it doubled).
+    pub fast_min_ratio: f64,
+}
+
+impl Default for LeakOptions {
+    fn default() -> Self {
+        LeakOptions {
+            rule: LeakRule::Trend,
+            consecutive_growth: 5,
+            window: 10,
+            min_growth: 256 * 1024,
+            significance: 3.0,
+            fast_gcs: 2,
+            fast_min_growth: 128 * 1024 * 1024,
+            fast_min_ratio: 1.0,
+        }
+    }
+}
+
+/// One `leak` event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakReport {
+    pub start_ms: f64,
+    pub end_ms: f64,
+    pub growth: i64,
+    /// Full GCs the report spans, counted as memwatch did: growth steps for the streak rules,
+    /// samples for the trend window.
+    pub gcs: u32,
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    t: f64,
+    base: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct LeakDetector {
+    opts: LeakOptions,
+    prev: Option<Sample>,
+    /// Classic streak: where it began (the last GC before the growth) and its length.
+    streak_start: Option<Sample>,
+    streak: u32,
+    /// Fast path run, like the streak but kept independently of the rule.
+    run_start: Option<Sample>,
+    run: u32,
+    window: VecDeque<Sample>,
+    /// Highest base seen before the newest sample.
+    high_water: u64,
+}
+
+impl LeakDetector {
+    pub fn new(opts: LeakOptions) -> Result<Self, String> {
+        if opts.consecutive_growth == 0 {
+            return Err("consecutiveGrowth must be at least 1".into());
+        }
+        if opts.window < 3 {
+            return Err(format!("window must be at least 3 full GCs, got {}", opts.window));
+        }
+        if !(opts.significance.is_finite() && opts.significance > 0.0) {
+            return Err(format!("significance must be a positive number, got {}", opts.significance));
+        }
+        if !(opts.fast_min_ratio.is_finite() && opts.fast_min_ratio >= 0.0) {
+            return Err(format!("fastMinRatio must be a number >= 0, got {}", opts.fast_min_ratio));
+        }
+        Ok(LeakDetector {
+            window: VecDeque::with_capacity(opts.window as usize),
+            opts,
+            prev: None,
+            streak_start: None,
+            streak: 0,
+            run_start: None,
+            run: 0,
+            high_water: 0,
+        })
+    }
+
+    pub fn options(&self) -> &LeakOptions {
+        &self.opts
+    }
+
+    /// Feeds the heap left after one full GC at `time_ms` (ms since the epoch).
+    pub fn observe(&mut self, time_ms: f64, base: u64) -> Option<LeakReport> {
+        let now = Sample { t: time_ms, base };
+        let prev = self.prev.replace(now);
+        let grew = prev.is_some_and(|p| base > p.base);
+
+        let report = self
+            .fast_path(prev, now, grew)
+            .or_else(|| match self.opts.rule {
+                LeakRule::Classic => self.classic(prev, now, grew),
+                LeakRule::Trend => self.trend(now),
+            });
+        if report.is_some() {
+            self.reset_after_report(now);
+        }
+        self.high_water = self.high_water.max(base);
+        report
+    }
+
+    fn reset_after_report(&mut self, now: Sample) {
+        self.streak = 0;
+        self.streak_start = None;
+        self.run = 0;
+        self.run_start = Some(now);
+        self.window.clear();
+        self.window.push_back(now);
+    }
+
+    fn fast_path(&mut self, prev: Option<Sample>, now: Sample, grew: bool) -> Option<LeakReport> {
+        if !grew {
+            self.run = 0;
+            self.run_start = Some(now);
+            return None;
+        }
+        if self.run == 0 {
+            self.run_start = prev;
+        }
+        self.run += 1;
+        let start = self.run_start?;
+        let growth = now.base - start.base;
+        let fast = self.opts.fast_gcs > 0
+            && self.run >= self.opts.fast_gcs
+            && growth >= self.opts.fast_min_growth
+            && growth as f64 >= self.opts.fast_min_ratio * start.base as f64;
+        fast.then(|| report(start, now, self.run))
+    }
+
+    fn classic(&mut self, prev: Option<Sample>, now: Sample, grew: bool) -> Option<LeakReport> {
+        if !grew {
+            self.streak = 0;
+            return None;
+        }
+        if self.streak == 0 {
+            self.streak_start = prev;
+        }
+        self.streak += 1;
+        if self.streak < self.opts.consecutive_growth {
+            return None;
+        }
+        let start = self.streak_start?;
+        Some(report(start, now, self.streak))
+    }
+
+    fn trend(&mut self, now: Sample) -> Option<LeakReport> {
+        if self.window.len() == self.opts.window as usize {
+            self.window.pop_front();
+        }
+        self.window.push_back(now);
+        if self.window.len() < self.opts.window as usize {
+            return None;
+        }
+        let fit = fit_line(&self.window);
+        let n = self.window.len() as f64;
+        let fitted_growth = fit.slope * (n - 1.0);
+        if fit.slope <= 0.0 || fit.t < self.opts.significance || fitted_growth < self.opts.min_growth as f64 {
+            return None;
+        }
+        // Still growing now: the newest base tops everything before it by half a typical step.
+        // A warm-up or a cache that stopped filling inside the window fails here.
+        if (now.base as f64) < self.high_water as f64 + fit.slope / 2.0 {
+            return None;
+        }
+        let first = *self.window.front()?;
+        Some(report(first, now, self.window.len() as u32))
+    }
+}
+
+fn report(start: Sample, end: Sample, gcs: u32) -> LeakReport {
+    let growth = end.base as i64 - start.base as i64;
+    let ms = (end.t - start.t).max(0.0);
+    LeakReport {
+        start_ms: start.t,
+        end_ms: end.t,
+        growth,
+        gcs,
+        reason: format!(
+            "heap growth over {gcs} consecutive GCs ({}) - {}",
+            format_duration((ms / 1000.0).round() as u64),
+            format_rate(growth, ms.round() as u64)
+        ),
+    }
+}
+
+struct Fit {
+    slope: f64,
+    t: f64,
+}
+
+/// Least squares of base over GC index (not time: GCs are the unit the knobs count in, and
+/// forced GCs come at arbitrary times).
+fn fit_line(samples: &VecDeque<Sample>) -> Fit {
+    let n = samples.len() as f64;
+    let mean_x = (n - 1.0) / 2.0;
+    let mean_y = samples.iter().map(|s| s.base as f64).sum::<f64>() / n;
+    let (mut sxx, mut sxy) = (0.0, 0.0);
+    for (i, s) in samples.iter().enumerate() {
+        let dx = i as f64 - mean_x;
+        sxx += dx * dx;
+        sxy += dx * (s.base as f64 - mean_y);
+    }
+    let slope = sxy / sxx;
+    let sse: f64 = samples
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let r = s.base as f64 - (mean_y + slope * (i as f64 - mean_x));
+            r * r
+        })
+        .sum();
+    let se = (sse / (n - 2.0) / sxx).sqrt();
+    // Relative tolerance: integer bases on an exact line leave rounding-level residuals.
+    let t = if se <= slope.abs() * 1e-12 { f64::INFINITY } else { slope / se };
+    Fit { slope, t }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KB: f64 = 1024.0;
+    const MB: f64 = 1024.0 * 1024.0;
+
+    /// Deterministic noise in [-1, 1] without a dependency.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        }
+    }
+
+    /// Feeds `bases` at `interval_ms` apart; returns the indices (0-based GC numbers) that reported.
+    fn run(opts: LeakOptions, bases: &[f64], interval_ms: f64) -> Vec<(usize, LeakReport)> {
+        let mut d = LeakDetector::new(opts).unwrap();
+        let t0 = 1.7e12;
+        bases
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| d.observe(t0 + i as f64 * interval_ms, b.max(0.0) as u64).map(|r| (i, r)))
+            .collect()
+    }
+
+    fn classic() -> LeakOptions {
+        LeakOptions { rule: LeakRule::Classic, ..LeakOptions::default() }
+    }
+
+    /// 1 MB/min with a full GC every 30 s is 0.5 MB per GC.
+    fn steady_leak(n: usize, noise: f64, seed: u64) -> Vec<f64> {
+        let mut rng = Lcg(seed);
+        (0..n).map(|i| 60.0 * MB + i as f64 * 0.5 * MB + noise * rng.next()).collect()
+    }
+
+    #[test]
+    fn steady_leak_of_1mb_per_min_is_reported_within_the_window() {
+        let reports = run(LeakOptions::default(), &steady_leak(40, 100.0 * KB, 1), 30_000.0);
+        assert!(reports.len() >= 2, "{reports:?}");
+        let (first, r) = &reports[0];
+        assert!(*first < 10 + 3, "first report at GC {first}");
+        assert!(r.reason.starts_with("heap growth over 10 consecutive GCs (4m 30s) - "), "{}", r.reason);
+        assert!(r.reason.ends_with(" mb/hr"), "{}", r.reason);
+        // ~1 MB/min = ~60 mb/hr.
+        let rate: f64 = r.reason.split(" - ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        assert!((45.0..75.0).contains(&rate), "{rate}");
+        // Another report after another window.
+        assert!(reports[1].0 - first <= 12, "{reports:?}");
+    }
+
+    #[test]
+    fn noisy_leak_is_found_by_trend_more_reliably_than_by_classic() {
+        // Scatter of ±1 MB around a 0.5 MB/GC rise: about one GC in four is a dip.
+        let (mut trend_total, mut classic_total) = (0, 0);
+        for seed in 0..20 {
+            let bases = steady_leak(60, 1.0 * MB, seed);
+            let trend = run(LeakOptions::default(), &bases, 30_000.0);
+            assert!(!trend.is_empty() && trend[0].0 < 20, "seed {seed}: {trend:?}");
+            trend_total += trend.len();
+            classic_total += run(classic(), &bases, 30_000.0).len();
+        }
+        // Dips keep resetting the classic streak.
+        assert!(classic_total * 2 < trend_total, "classic {classic_total} vs trend {trend_total}");
+    }
+
+    fn warmup() -> Vec<f64> {
+        let mut rng = Lcg(3);
+        (0..208)
+            .map(|i| 30.0 * MB + (i.min(8) as f64) * 2.0 * MB + 50.0 * KB * rng.next())
+            .collect()
+    }
+
+    #[test]
+    fn warmup_then_plateau_is_not_reported_by_trend_but_is_by_classic() {
+        assert_eq!(run(LeakOptions::default(), &warmup(), 1000.0), vec![]);
+        assert!(!run(classic(), &warmup(), 1000.0).is_empty());
+    }
+
+    #[test]
+    fn capped_cache_is_not_reported() {
+        let mut rng = Lcg(11);
+        let bases: Vec<f64> = (0..207)
+            .map(|i| {
+                let fill = (i.min(7) as f64) * 3.0 * MB;
+                let dip = if i > 7 && i % 13 == 0 { -400.0 * KB } else { 0.0 };
+                20.0 * MB + fill + dip + 30.0 * KB * rng.next()
+            })
+            .collect();
+        assert_eq!(run(LeakOptions::default(), &bases, 1000.0), vec![]);
+    }
+
+    #[test]
+    fn steady_churn_is_never_reported() {
+        let mut rng = Lcg(5);
+        let bases: Vec<f64> = (0..500).map(|_| 40.0 * MB + 200.0 * KB * rng.next()).collect();
+        assert_eq!(run(LeakOptions::default(), &bases, 1000.0), vec![]);
+        assert_eq!(run(classic(), &bases, 1000.0).len(), 0);
+    }
+
+    fn fast_leak() -> Vec<f64> {
+        [40.0, 95.0, 180.0, 390.0, 800.0].iter().map(|m| m * MB).collect()
+    }
+
+    #[test]
+    fn fast_leak_under_natural_gc_is_reported_after_a_few_gcs() {
+        let reports = run(LeakOptions::default(), &fast_leak(), 1500.0);
+        // 40 → 95 → 180: two growth steps, 140 MB, more than doubled.
+        assert_eq!(reports[0].0, 2, "{reports:?}");
+        assert_eq!(reports[0].1.growth, (140.0 * MB) as i64);
+        assert!(reports[0].1.reason.starts_with("heap growth over 2 consecutive GCs (3s) - "));
+        let off = LeakOptions { fast_gcs: 0, ..classic() };
+        assert_eq!(run(off, &fast_leak(), 1500.0), vec![]);
+    }
+
+    #[test]
+    fn fast_path_respects_its_thresholds() {
+        // Doubling but small (a 10 MB process reaching 40 MB) is not enough by default.
+        let small: Vec<f64> = [10.0, 20.0, 40.0].iter().map(|m| m * MB).collect();
+        assert!(run(LeakOptions { rule: LeakRule::Classic, ..LeakOptions::default() }, &small, 1000.0).is_empty());
+        let strict = LeakOptions { fast_gcs: 3, ..LeakOptions::default() };
+        let r = run(strict, &fast_leak(), 1500.0);
+        assert_eq!(r[0].0, 3);
+    }
+
+    #[test]
+    fn classic_rule_matches_memwatch_and_skips_growth_from_zero() {
+        // Five growth steps after the first GC: reported at the 6th GC, not the 5th.
+        let bases: Vec<f64> = (0..6).map(|i| (10 + i) as f64 * MB).collect();
+        let r = run(LeakOptions { fast_gcs: 0, ..classic() }, &bases, 4000.0);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].0, 5);
+        assert_eq!(r[0].1.growth, (5.0 * MB) as i64);
+        assert_eq!(r[0].1.reason, "heap growth over 5 consecutive GCs (20s) - 900 mb/hr");
+        // Four steps are not enough.
+        assert!(run(LeakOptions { fast_gcs: 0, ..classic() }, &bases[..5], 4000.0).is_empty());
+    }
+
+    #[test]
+    fn gcs_within_one_second_give_a_finite_positive_rate() {
+        let bases: Vec<f64> = (0..6).map(|i| (10 + i) as f64 * MB).collect();
+        let r = run(LeakOptions { fast_gcs: 0, ..classic() }, &bases, 0.0);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].1.reason.starts_with("heap growth over 5 consecutive GCs (0s) - "));
+        assert!(!r[0].1.reason.contains('-') || !r[0].1.reason.split(" - ").nth(1).unwrap().starts_with('-'));
+        assert!(r[0].1.reason.ends_with("mb/hr"), "{}", r[0].1.reason);
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let bad = |o: LeakOptions| LeakDetector::new(o).unwrap_err();
+        assert!(bad(LeakOptions { window: 2, ..Default::default() }).contains("window"));
+        assert!(bad(LeakOptions { consecutive_growth: 0, ..Default::default() }).contains("consecutiveGrowth"));
+        assert!(bad(LeakOptions { significance: 0.0, ..Default::default() }).contains("significance"));
+        assert!(bad(LeakOptions { significance: f64::NAN, ..Default::default() }).contains("significance"));
+        assert!(bad(LeakOptions { fast_min_ratio: -1.0, ..Default::default() }).contains("fastMinRatio"));
+        assert!(LeakDetector::new(LeakOptions::default()).is_ok());
+    }
+}
