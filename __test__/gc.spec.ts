@@ -62,7 +62,9 @@ test.serial('stats after gc(): every field present and current_base matches V8 r
   t.is(s.num_full_gc, s.gc_counts.mark_sweep_compact)
   t.true(s.gc_pause_ms.mark_sweep_compact > 0)
   t.true(s.estimated_base > 0)
-  t.true(s.min > 0 && s.min <= s.current_base && s.current_base <= s.max)
+  // memwatch records min/max from the 3rd compaction on.
+  if (s.heap_compactions < 3) t.deepEqual([s.min, s.max], [0, 0])
+  else t.true(s.min > 0 && s.min <= s.current_base && s.current_base <= s.max)
   if (nodeMajor >= 26) t.is(typeof s.total_allocated_bytes, 'number')
   else t.is(s.total_allocated_bytes, null)
 })
@@ -77,6 +79,9 @@ test.serial('counts increase with every gc() and one gc() gives one stats event'
   }
   memwatch.removeListener('stats', listener)
   t.is(seen.length, 3)
+  const last = seen[2]
+  t.true(last.heap_compactions >= 3)
+  t.true(last.min > 0 && last.min <= last.current_base && last.current_base <= last.max)
   for (let i = 1; i < 3; i++) {
     t.is(seen[i].heap_compactions, seen[i - 1].heap_compactions + 1)
     // LowMemoryNotification runs two mark-compacts per call.

@@ -241,7 +241,7 @@ test('CLI: table, --json, --top, --fail-above and exit codes', (t) => {
   t.regex(table.stdout, /Widget\s+4321\s+0\s+\+4321/)
   t.regex(table.stdout, /more classes \(--top 0 shows all\)/)
   t.notRegex(table.stdout, /\x1b\[/, 'no colour when stdout is not a TTY')
-  const lines = table.stdout.split('\n').filter((l) => /^\S.*\s[+-]?\d/.test(l) && !/^(before|after|change)/.test(l))
+  const lines = table.stdout.split('\n').filter((l) => /^\S.*\s[+-]?\d/.test(l) && !/^(before|after|change|…)/.test(l))
   t.is(lines.length, 3)
 
   t.is(cli(['diff', a, b, '--fail-above', '1kb']).status, 1)

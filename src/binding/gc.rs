@@ -261,6 +261,7 @@ pub fn gc_watch(env: Env, dispatch: Function<'_, Vec<GcEventJs>, ()>) -> Result<
             // Watching must never keep a process alive.
             check(sys::napi_unref_threadsafe_function(env.raw(), tsfn))?;
         }
+        state.env.store(env.raw(), Ordering::Release);
         state.tsfn.store(tsfn, Ordering::Release);
     }
     Ok(status(state))

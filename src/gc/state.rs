@@ -60,6 +60,8 @@ pub struct EnvState {
     pub gc: Mutex<GcSide>,
     pub js: Mutex<JsSide>,
     pub tsfn: AtomicPtr<sys::napi_threadsafe_function__>,
+    /// The environment the tsfn belongs to; only used on its own thread.
+    pub env: AtomicPtr<sys::napi_env__>,
     ping_pending: AtomicBool,
     pub torn_down: AtomicBool,
 }
@@ -89,6 +91,7 @@ impl EnvState {
                 leak,
             }),
             tsfn: AtomicPtr::new(ptr::null_mut()),
+            env: AtomicPtr::new(ptr::null_mut()),
             ping_pending: AtomicBool::new(false),
             torn_down: AtomicBool::new(false),
         }
@@ -109,6 +112,10 @@ impl EnvState {
     }
 
     /// Asks the JS thread to drain the queue; at most one request is in flight.
+    ///
+    /// The tsfn is unreferenced while idle, so watching never keeps a process alive, but it is
+    /// referenced while a delivery is pending: a script that calls `gc()` and waits for its
+    /// `stats` event must not exit before the event arrives.
     pub fn ping(&self) {
         let tsfn = self.tsfn.load(Ordering::Acquire);
         if tsfn.is_null() || self.torn_down.load(Ordering::Acquire) {
@@ -124,11 +131,21 @@ impl EnvState {
         };
         if status != sys::Status::napi_ok {
             self.ping_pending.store(false, Ordering::Release);
+            return;
         }
+        // SAFETY: on the env's own thread (GC callbacks and JS calls both run there).
+        unsafe { sys::napi_ref_threadsafe_function(self.env.load(Ordering::Acquire), tsfn) };
     }
 
+    /// Called on delivery: the next GC may ping again, and the loop need not stay alive.
     pub fn ping_done(&self) {
-        self.ping_pending.store(false, Ordering::Release);
+        if self.ping_pending.swap(false, Ordering::AcqRel) {
+            let tsfn = self.tsfn.load(Ordering::Acquire);
+            if !tsfn.is_null() {
+                // SAFETY: on the env's thread, inside the tsfn's own JS callback.
+                unsafe { sys::napi_unref_threadsafe_function(self.env.load(Ordering::Acquire), tsfn) };
+            }
+        }
     }
 }
 
