@@ -58,7 +58,8 @@ async function diffCommand(argv: string[]): Promise<number> {
   let failAbove: number | undefined
   if (values['fail-above'] !== undefined) {
     failAbove = parseSize(values['fail-above'])
-    if (failAbove === undefined) throw new UsageError(`--fail-above: cannot read ${JSON.stringify(values['fail-above'])} as a size`)
+    if (failAbove === undefined)
+      throw new UsageError(`--fail-above: cannot read ${JSON.stringify(values['fail-above'])} as a size`)
   }
   let grouping: 'classic' | 'devtools'
   try {

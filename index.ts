@@ -9,7 +9,12 @@ import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
 import * as binding from './binding'
-import { checkLeakOptions, checkDiffOptions, type LeakOptions as LeakOpts, type DiffOptions as DiffOpts } from './lib/options'
+import {
+  checkLeakOptions,
+  checkDiffOptions,
+  type LeakOptions as LeakOpts,
+  type DiffOptions as DiffOpts,
+} from './lib/options'
 import { HeapDiff, toClassicDiff, type HeapDiffResult as DiffResultT } from './lib/heapdiff'
 
 /** The `stats` payload: memwatch's fields plus what modern V8 reports. */

@@ -152,7 +152,10 @@ test('bad arguments throw TypeError or RangeError naming the problem', (t) => {
   t.throws(() => memwatch.setLeakOptions({ minGrowth: 1.5 }), { instanceOf: RangeError, message: /whole number/ })
   t.throws(() => memwatch.setLeakOptions({ significance: 0 }), { instanceOf: RangeError })
   t.throws(() => memwatch.setLeakOptions({ minGrowth: '1mb' } as never), { instanceOf: TypeError })
-  t.throws(() => memwatch.setLeakOptions({ rule: 'magic' } as never), { instanceOf: TypeError, message: /'trend' or 'classic'/ })
+  t.throws(() => memwatch.setLeakOptions({ rule: 'magic' } as never), {
+    instanceOf: TypeError,
+    message: /'trend' or 'classic'/,
+  })
   t.throws(() => memwatch.setLeakOptions(null as never), { instanceOf: TypeError })
   t.throws(() => memwatch.on('stats', 42 as never), { instanceOf: TypeError })
   t.notThrows(() => memwatch.setLeakOptions({}))

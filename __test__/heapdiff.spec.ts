@@ -179,7 +179,7 @@ function referenceDiff(aPath: string, bPath: string) {
       get(n.what).size_bytes -= n.size
     }
   }
-  const details = [...rows.values()].sort((x, y) => (Buffer.from(x.what).compare(Buffer.from(y.what))))
+  const details = [...rows.values()].sort((x, y) => Buffer.from(x.what).compare(Buffer.from(y.what)))
   return { beforeNodes, beforeSize, afterNodes, afterSize, details }
 }
 
@@ -218,7 +218,9 @@ test('bad files and arguments give clear errors, never a crash', async (t) => {
   writeFileSync(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]))
   await t.throwsAsync(() => memwatch.diffFiles(png, a), { message: /not a V8 heap snapshot/ })
 
-  await t.throwsAsync(() => memwatch.diffFiles(join(dir, 'missing.heapsnapshot'), a), { message: /missing\.heapsnapshot/ })
+  await t.throwsAsync(() => memwatch.diffFiles(join(dir, 'missing.heapsnapshot'), a), {
+    message: /missing\.heapsnapshot/,
+  })
   await t.throwsAsync(() => memwatch.diffFiles(a as never, 42 as never), { instanceOf: TypeError })
   await t.throwsAsync(() => memwatch.diffFiles(a, a, { group: 'x' } as never), { instanceOf: TypeError })
 })

@@ -37,7 +37,10 @@ test('a worker gets its own stats, unaffected by the main thread, and exits clea
     w.on('error', (e) => { console.error(e); process.exit(2); });
     w.on('exit', (code) => setTimeout(() => { console.log(JSON.stringify({ code, mainStats })); }, 100));
   `)
-  const [msg, exit] = out.trim().split('\n').map((l) => JSON.parse(l))
+  const [msg, exit] = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   t.deepEqual(msg, { n: 3, installed: true, source: 'v8-gc-callback', compactions: [1, 2, 3] })
   t.is(exit.code, 0)
   t.is(exit.mainStats, 0, "the worker's GCs must not reach the main thread's listener")

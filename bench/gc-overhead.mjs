@@ -51,8 +51,12 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const base = median(results.none)
-console.log(`GC overhead on ${node === process.execPath ? 'node ' + process.version : node}, ${rounds} rounds, median ms:`)
-console.log(`  workload: 300 forced full GCs + churn; per run ${gcs.full} full and ${gcs.minor} other GCs, ${gcs.events} stats events`)
+console.log(
+  `GC overhead on ${node === process.execPath ? 'node ' + process.version : node}, ${rounds} rounds, median ms:`,
+)
+console.log(
+  `  workload: 300 forced full GCs + churn; per run ${gcs.full} full and ${gcs.minor} other GCs, ${gcs.events} stats events`,
+)
 for (const mode of modes) {
   const m = median(results[mode])
   const perGcUs = ((m - base) * 1000) / (gcs.full + gcs.minor)

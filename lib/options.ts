@@ -81,7 +81,9 @@ export function checkLeakOptions(options: unknown): LeakOptions {
     }
     if (!Number.isFinite(v) || v < min || (kind !== 'number' && !Number.isInteger(v))) {
       const what = kind === 'number' ? 'a finite number' : 'a whole number'
-      throw new RangeError(`leak option "${key}" must be ${what} >= ${min === Number.MIN_VALUE ? '> 0' : min}, got ${v}`)
+      throw new RangeError(
+        `leak option "${key}" must be ${what} >= ${min === Number.MIN_VALUE ? '> 0' : min}, got ${v}`,
+      )
     }
     ;(out as Record<string, number>)[key] = v
   }

@@ -8,7 +8,16 @@ export interface TableOptions {
   after: string
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1048576, m: 1048576, gb: 1073741824, g: 1073741824 }
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1024,
+  k: 1024,
+  mb: 1048576,
+  m: 1048576,
+  gb: 1073741824,
+  g: 1073741824,
+}
 
 /** Reads `10mb`, `512 kb`, `1.5gb` or plain bytes; undefined when it is not a size. */
 export function parseSize(text: string): number | undefined {
@@ -28,7 +37,13 @@ export function renderTable(result: HeapDiffResult, opts: TableOptions): string 
   const shown = opts.top > 0 ? rows.slice(0, opts.top) : rows
   const sign = (n: number) => (n > 0 ? `+${n}` : String(n))
   const header = ['class', 'new', 'freed', 'net', 'size change']
-  const body = shown.map((d) => [d.what, String(d['+']), String(d['-']), sign(d['+'] - d['-']), (d.size_bytes > 0 ? '+' : '') + d.size])
+  const body = shown.map((d) => [
+    d.what,
+    String(d['+']),
+    String(d['-']),
+    sign(d['+'] - d['-']),
+    (d.size_bytes > 0 ? '+' : '') + d.size,
+  ])
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)))
   const maxClass = 60
   widths[0] = Math.min(widths[0], maxClass)

@@ -203,7 +203,12 @@ fn events_js(state: &EnvState) -> Vec<GcEventJs> {
 }
 
 /// The thread-safe function's JS-thread side: drain and hand the events to the JS dispatcher.
-unsafe extern "C" fn call_js(env: sys::napi_env, js_cb: sys::napi_value, context: *mut c_void, _data: *mut c_void) {
+unsafe extern "C" fn call_js(
+    env: sys::napi_env,
+    js_cb: sys::napi_value,
+    context: *mut c_void,
+    _data: *mut c_void,
+) {
     // A null env means the function is being torn down with the environment: the state may
     // already be gone, so touch nothing.
     if env.is_null() || js_cb.is_null() || context.is_null() {
@@ -244,7 +249,12 @@ pub fn gc_watch(env: Env, dispatch: Function<'_, Vec<GcEventJs>, ()>) -> Result<
         let mut tsfn = ptr::null_mut();
         // SAFETY: plain Node-API calls on the JS thread with valid arguments.
         unsafe {
-            check(sys::napi_create_string_utf8(env.raw(), label.as_ptr().cast(), label.len() as isize, &mut name))?;
+            check(sys::napi_create_string_utf8(
+                env.raw(),
+                label.as_ptr().cast(),
+                label.len() as isize,
+                &mut name,
+            ))?;
             check(sys::napi_create_threadsafe_function(
                 env.raw(),
                 dispatch.raw(),
@@ -271,7 +281,9 @@ fn check(status: sys::napi_status) -> Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
-        Err(Error::from_reason(format!("Node-API call failed with status {status}")))
+        Err(Error::from_reason(format!(
+            "Node-API call failed with status {status}"
+        )))
     }
 }
 
@@ -326,7 +338,11 @@ pub fn gc_force(env: Env) -> Result<bool> {
     gc.forced_depth -= 1;
     if state.hook.is_ok() && state.active.load(Ordering::Relaxed) {
         if let Some(heap) = hook::read_heap(state.isolate) {
-            let pause = if gc.forced_pause_ns > 0 { gc.forced_pause_ns } else { wall };
+            let pause = if gc.forced_pause_ns > 0 {
+                gc.forced_pause_ns
+            } else {
+                wall
+            };
             let sample = FullGcSample {
                 time_ms: now_ms(),
                 pause_ns: pause,
@@ -369,7 +385,13 @@ pub struct FallbackHeap {
 /// Feeds one `perf_hooks` GC entry where the V8 hook is not installed, so that the fallback
 /// goes through the same statistics and leak rule.
 #[napi]
-pub fn gc_feed_perf_entry(env: Env, kind: u32, duration_ms: f64, forced: bool, heap: FallbackHeap) -> Result<()> {
+pub fn gc_feed_perf_entry(
+    env: Env,
+    kind: u32,
+    duration_ms: f64,
+    forced: bool,
+    heap: FallbackHeap,
+) -> Result<()> {
     let state = env_state(&env)?;
     let Some(kind) = GcKind::from_perf_hooks_kind(kind) else {
         return Ok(());
@@ -473,6 +495,8 @@ pub(super) fn teardown(state: &EnvState) {
     let tsfn = state.tsfn.swap(ptr::null_mut(), Ordering::AcqRel);
     if !tsfn.is_null() {
         // SAFETY: releasing our only reference; Node finalizes it with the environment.
-        unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort) };
+        unsafe {
+            sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort)
+        };
     }
 }

@@ -70,13 +70,16 @@ impl HeapSnapshotHandle {
 /// written. GCs that V8 runs for the snapshot are hidden from `stats`.
 fn take_snapshot(env: &Env) -> Result<Snapshot> {
     let state = env_state(env)?;
-    let api = crate::v8::api().map_err(|e| Error::from_reason(format!("cannot take a heap snapshot: {e}")))?;
+    let api = crate::v8::api()
+        .map_err(|e| Error::from_reason(format!("cannot take a heap snapshot: {e}")))?;
     let snap_api = api
         .snapshot
         .as_ref()
         .map_err(|e| Error::from_reason(format!("cannot take a heap snapshot: {e}")))?;
     if state.isolate.is_null() {
-        return Err(Error::from_reason("cannot take a heap snapshot: no V8 isolate on this thread"));
+        return Err(Error::from_reason(
+            "cannot take a heap snapshot: no V8 isolate on this thread",
+        ));
     }
     let (tx, rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
     let parser = thread::Builder::new()
@@ -102,8 +105,12 @@ fn take_snapshot(env: &Env) -> Result<Snapshot> {
         (Ok(()), Ok(snapshot)) => Ok(snapshot),
         // The parser's error explains an abort it caused.
         (_, Err(e)) => Err(Error::from_reason(e.to_string())),
-        (Err(SnapshotError::NotTaken), _) => Err(Error::from_reason("V8 did not produce a heap snapshot")),
-        (Err(e), _) => Err(Error::from_reason(format!("heap snapshot streaming failed: {e:?}"))),
+        (Err(SnapshotError::NotTaken), _) => {
+            Err(Error::from_reason("V8 did not produce a heap snapshot"))
+        }
+        (Err(e), _) => Err(Error::from_reason(format!(
+            "heap snapshot streaming failed: {e:?}"
+        ))),
     }
 }
 
@@ -217,7 +224,11 @@ pub fn diff_snapshots(
     after: &HeapSnapshotHandle,
     opts: Option<DiffOptionsJs>,
 ) -> Result<DiffJs> {
-    Ok(diff_js(diff(before.get()?, after.get()?, &diff_options(opts)?)))
+    Ok(diff_js(diff(
+        before.get()?,
+        after.get()?,
+        &diff_options(opts)?,
+    )))
 }
 
 pub struct DiffTask {
@@ -273,7 +284,10 @@ pub struct FileDiffTask {
     progress: [Arc<Progress>; 2],
 }
 
-fn parse_with_progress(path: PathBuf, progress: Arc<Progress>) -> std::result::Result<Snapshot, String> {
+fn parse_with_progress(
+    path: PathBuf,
+    progress: Arc<Progress>,
+) -> std::result::Result<Snapshot, String> {
     parse_file(&path, ParseOptions::default(), &mut |read, total| {
         progress.read.store(read, Ordering::Relaxed);
         progress.total.store(total, Ordering::Relaxed);
@@ -298,7 +312,10 @@ impl Task for FileDiffTask {
         let before = other
             .join()
             .map_err(|_| Error::from_reason("a snapshot parser thread panicked"))?;
-        let (before, after) = (before.map_err(Error::from_reason)?, after.map_err(Error::from_reason)?);
+        let (before, after) = (
+            before.map_err(Error::from_reason)?,
+            after.map_err(Error::from_reason)?,
+        );
         Ok(diff(&before, &after, &self.opts))
     }
 

@@ -45,4 +45,3 @@ pub fn drain(state: &EnvState) -> Vec<GcEvent> {
     }
     events
 }
-

@@ -19,14 +19,24 @@ use crate::v8::{self, heap_stats, symbols::Isolate};
 /// `kGCTypeAll`.
 const ALL_GC_TYPES: u32 = 31;
 
-pub unsafe extern "C" fn on_prologue(_isolate: *mut Isolate, _gc_type: u32, _flags: u32, data: *mut c_void) {
+pub unsafe extern "C" fn on_prologue(
+    _isolate: *mut Isolate,
+    _gc_type: u32,
+    _flags: u32,
+    data: *mut c_void,
+) {
     // SAFETY: `data` is the EnvState registered with this callback; it outlives the
     // registration (removed in the env cleanup hook before the state is freed).
     let state = unsafe { &*(data as *const EnvState) };
     state.prologue_ns.store(now_ns(), Ordering::Relaxed);
 }
 
-pub unsafe extern "C" fn on_epilogue(isolate: *mut Isolate, gc_type: u32, _flags: u32, data: *mut c_void) {
+pub unsafe extern "C" fn on_epilogue(
+    isolate: *mut Isolate,
+    gc_type: u32,
+    _flags: u32,
+    data: *mut c_void,
+) {
     // SAFETY: as in `on_prologue`.
     let state = unsafe { &*(data as *const EnvState) };
     // Nothing below should panic, but a panic must never unwind into V8's frames.
@@ -85,7 +95,10 @@ pub fn read_heap(isolate: *mut Isolate) -> Option<heap_stats::HeapFigures> {
 pub fn install(state: &EnvState) -> Result<(), String> {
     let api = v8::api().map_err(str::to_owned)?;
     if api.v8_major < v8::symbols::MIN_V8_MAJOR {
-        return Err(format!("V8 {} is older than any measured layout", api.v8_version));
+        return Err(format!(
+            "V8 {} is older than any measured layout",
+            api.v8_version
+        ));
     }
     let gc = api.gc.as_ref().map_err(Clone::clone)?;
     api.heap_stats.as_ref().map_err(Clone::clone)?;

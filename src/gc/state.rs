@@ -7,8 +7,8 @@
 
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use memstats::leak::{LeakDetector, LeakOptions};
@@ -127,7 +127,11 @@ impl EnvState {
         // SAFETY: the tsfn is live until the cleanup hook releases it, after which `torn_down`
         // is set (checked above). Non-blocking: never waits inside a GC.
         let status = unsafe {
-            sys::napi_call_threadsafe_function(tsfn, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking)
+            sys::napi_call_threadsafe_function(
+                tsfn,
+                ptr::null_mut(),
+                sys::ThreadsafeFunctionCallMode::nonblocking,
+            )
         };
         if status != sys::Status::napi_ok {
             self.ping_pending.store(false, Ordering::Release);
@@ -143,7 +147,9 @@ impl EnvState {
             let tsfn = self.tsfn.load(Ordering::Acquire);
             if !tsfn.is_null() {
                 // SAFETY: on the env's thread, inside the tsfn's own JS callback.
-                unsafe { sys::napi_unref_threadsafe_function(self.env.load(Ordering::Acquire), tsfn) };
+                unsafe {
+                    sys::napi_unref_threadsafe_function(self.env.load(Ordering::Acquire), tsfn)
+                };
             }
         }
     }

@@ -67,7 +67,11 @@ unsafe extern "C" fn write_ascii_chunk(this: *mut c_void, data: *mut c_char, siz
     }
 }
 
-unsafe extern "C" fn write_heap_stats_chunk(_this: *mut c_void, _d: *mut c_void, _n: c_int) -> c_int {
+unsafe extern "C" fn write_heap_stats_chunk(
+    _this: *mut c_void,
+    _d: *mut c_void,
+    _n: c_int,
+) -> c_int {
     K_ABORT
 }
 

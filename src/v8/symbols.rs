@@ -28,7 +28,8 @@ type IsolateVoidFn = unsafe extern "C" fn(*mut Isolate);
 type GetHeapStatisticsFn = unsafe extern "C" fn(*mut Isolate, *mut c_void);
 type HeapStatisticsCtorFn = unsafe extern "C" fn(*mut c_void);
 type GetHeapProfilerFn = unsafe extern "C" fn(*mut Isolate) -> *mut HeapProfiler;
-type TakeHeapSnapshotFn = unsafe extern "C" fn(*mut HeapProfiler, *const c_void) -> *const HeapSnapshot;
+type TakeHeapSnapshotFn =
+    unsafe extern "C" fn(*mut HeapProfiler, *const c_void) -> *const HeapSnapshot;
 type SerializeFn = unsafe extern "C" fn(*const HeapSnapshot, *mut c_void, c_int);
 type DeleteSnapshotFn = unsafe extern "C" fn(*mut HeapSnapshot);
 type GetVersionFn = unsafe extern "C" fn() -> *const c_char;
@@ -80,8 +81,7 @@ const LOW_MEMORY: &CStr = c"_ZN2v87Isolate21LowMemoryNotificationEv";
 const GET_HEAP_PROFILER: &CStr = c"_ZN2v87Isolate15GetHeapProfilerEv";
 /// The options-struct overload: its mangled name is stable from V8 11 to 14, unlike the
 /// four-argument one whose resolver type was renamed in V8 14 (Node 26).
-const TAKE_SNAPSHOT: &CStr =
-    c"_ZN2v812HeapProfiler16TakeHeapSnapshotERKNS0_19HeapSnapshotOptionsE";
+const TAKE_SNAPSHOT: &CStr = c"_ZN2v812HeapProfiler16TakeHeapSnapshotERKNS0_19HeapSnapshotOptionsE";
 const SERIALIZE: &CStr =
     c"_ZNK2v812HeapSnapshot9SerializeEPNS_12OutputStreamENS0_19SerializationFormatE";
 const DELETE_SNAPSHOT: &CStr = c"_ZN2v812HeapSnapshot6DeleteEv";
@@ -173,7 +173,9 @@ static API: OnceLock<Result<V8Api, String>> = OnceLock::new();
 
 /// The process-wide table; `Err` says why V8 cannot be reached (every feature then falls back).
 pub fn api() -> Result<&'static V8Api, &'static str> {
-    API.get_or_init(resolve_all).as_ref().map_err(|e| e.as_str())
+    API.get_or_init(resolve_all)
+        .as_ref()
+        .map_err(|e| e.as_str())
 }
 
 /// Oldest V8 whose layouts were measured (Node 20). Older runtimes are refused rather than

@@ -102,13 +102,22 @@ impl LeakDetector {
             return Err("consecutiveGrowth must be at least 1".into());
         }
         if opts.window < 3 {
-            return Err(format!("window must be at least 3 full GCs, got {}", opts.window));
+            return Err(format!(
+                "window must be at least 3 full GCs, got {}",
+                opts.window
+            ));
         }
         if !(opts.significance.is_finite() && opts.significance > 0.0) {
-            return Err(format!("significance must be a positive number, got {}", opts.significance));
+            return Err(format!(
+                "significance must be a positive number, got {}",
+                opts.significance
+            ));
         }
         if !(opts.fast_min_ratio.is_finite() && opts.fast_min_ratio >= 0.0) {
-            return Err(format!("fastMinRatio must be a number >= 0, got {}", opts.fast_min_ratio));
+            return Err(format!(
+                "fastMinRatio must be a number >= 0, got {}",
+                opts.fast_min_ratio
+            ));
         }
         Ok(LeakDetector {
             window: VecDeque::with_capacity(opts.window as usize),
@@ -200,7 +209,10 @@ impl LeakDetector {
         let fit = fit_line(&self.window);
         let n = self.window.len() as f64;
         let fitted_growth = fit.slope * (n - 1.0);
-        if fit.slope <= 0.0 || fit.t < self.opts.significance || fitted_growth < self.opts.min_growth as f64 {
+        if fit.slope <= 0.0
+            || fit.t < self.opts.significance
+            || fitted_growth < self.opts.min_growth as f64
+        {
             return None;
         }
         // Still growing now: the newest base tops everything before it by half a typical step.
@@ -257,7 +269,11 @@ fn fit_line(samples: &VecDeque<Sample>) -> Fit {
         .sum();
     let se = (sse / (n - 2.0) / sxx).sqrt();
     // Relative tolerance: integer bases on an exact line leave rounding-level residuals.
-    let t = if se <= slope.abs() * 1e-12 { f64::INFINITY } else { slope / se };
+    let t = if se <= slope.abs() * 1e-12 {
+        f64::INFINITY
+    } else {
+        slope / se
+    };
     Fit { slope, t }
 }
 
@@ -272,7 +288,10 @@ mod tests {
     struct Lcg(u64);
     impl Lcg {
         fn next(&mut self) -> f64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         }
     }
@@ -284,30 +303,56 @@ mod tests {
         bases
             .iter()
             .enumerate()
-            .filter_map(|(i, b)| d.observe(t0 + i as f64 * interval_ms, b.max(0.0) as u64).map(|r| (i, r)))
+            .filter_map(|(i, b)| {
+                d.observe(t0 + i as f64 * interval_ms, b.max(0.0) as u64)
+                    .map(|r| (i, r))
+            })
             .collect()
     }
 
     fn classic() -> LeakOptions {
-        LeakOptions { rule: LeakRule::Classic, ..LeakOptions::default() }
+        LeakOptions {
+            rule: LeakRule::Classic,
+            ..LeakOptions::default()
+        }
     }
 
     /// 1 MB/min with a full GC every 30 s is 0.5 MB per GC.
     fn steady_leak(n: usize, noise: f64, seed: u64) -> Vec<f64> {
         let mut rng = Lcg(seed);
-        (0..n).map(|i| 60.0 * MB + i as f64 * 0.5 * MB + noise * rng.next()).collect()
+        (0..n)
+            .map(|i| 60.0 * MB + i as f64 * 0.5 * MB + noise * rng.next())
+            .collect()
     }
 
     #[test]
     fn steady_leak_of_1mb_per_min_is_reported_within_the_window() {
-        let reports = run(LeakOptions::default(), &steady_leak(40, 100.0 * KB, 1), 30_000.0);
+        let reports = run(
+            LeakOptions::default(),
+            &steady_leak(40, 100.0 * KB, 1),
+            30_000.0,
+        );
         assert!(reports.len() >= 2, "{reports:?}");
         let (first, r) = &reports[0];
         assert!(*first < 10 + 3, "first report at GC {first}");
-        assert!(r.reason.starts_with("heap growth over 10 consecutive GCs (4m 30s) - "), "{}", r.reason);
+        assert!(
+            r.reason
+                .starts_with("heap growth over 10 consecutive GCs (4m 30s) - "),
+            "{}",
+            r.reason
+        );
         assert!(r.reason.ends_with(" mb/hr"), "{}", r.reason);
         // ~1 MB/min = ~60 mb/hr.
-        let rate: f64 = r.reason.split(" - ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        let rate: f64 = r
+            .reason
+            .split(" - ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((45.0..75.0).contains(&rate), "{rate}");
         // Another report after another window.
         assert!(reports[1].0 - first <= 12, "{reports:?}");
@@ -320,12 +365,18 @@ mod tests {
         for seed in 0..20 {
             let bases = steady_leak(60, 1.0 * MB, seed);
             let trend = run(LeakOptions::default(), &bases, 30_000.0);
-            assert!(!trend.is_empty() && trend[0].0 < 20, "seed {seed}: {trend:?}");
+            assert!(
+                !trend.is_empty() && trend[0].0 < 20,
+                "seed {seed}: {trend:?}"
+            );
             trend_total += trend.len();
             classic_total += run(classic(), &bases, 30_000.0).len();
         }
         // Dips keep resetting the classic streak.
-        assert!(classic_total * 2 < trend_total, "classic {classic_total} vs trend {trend_total}");
+        assert!(
+            classic_total * 2 < trend_total,
+            "classic {classic_total} vs trend {trend_total}"
+        );
     }
 
     fn warmup() -> Vec<f64> {
@@ -347,7 +398,11 @@ mod tests {
         let bases: Vec<f64> = (0..207)
             .map(|i| {
                 let fill = (i.min(7) as f64) * 3.0 * MB;
-                let dip = if i > 7 && i % 13 == 0 { -400.0 * KB } else { 0.0 };
+                let dip = if i > 7 && i % 13 == 0 {
+                    -400.0 * KB
+                } else {
+                    0.0
+                };
                 20.0 * MB + fill + dip + 30.0 * KB * rng.next()
             })
             .collect();
@@ -357,13 +412,18 @@ mod tests {
     #[test]
     fn steady_churn_is_never_reported() {
         let mut rng = Lcg(5);
-        let bases: Vec<f64> = (0..500).map(|_| 40.0 * MB + 200.0 * KB * rng.next()).collect();
+        let bases: Vec<f64> = (0..500)
+            .map(|_| 40.0 * MB + 200.0 * KB * rng.next())
+            .collect();
         assert_eq!(run(LeakOptions::default(), &bases, 1000.0), vec![]);
         assert_eq!(run(classic(), &bases, 1000.0).len(), 0);
     }
 
     fn fast_leak() -> Vec<f64> {
-        [40.0, 95.0, 180.0, 390.0, 800.0].iter().map(|m| m * MB).collect()
+        [40.0, 95.0, 180.0, 390.0, 800.0]
+            .iter()
+            .map(|m| m * MB)
+            .collect()
     }
 
     #[test]
@@ -372,8 +432,14 @@ mod tests {
         // 40 → 95 → 180: two growth steps, 140 MB, more than doubled.
         assert_eq!(reports[0].0, 2, "{reports:?}");
         assert_eq!(reports[0].1.growth, (140.0 * MB) as i64);
-        assert!(reports[0].1.reason.starts_with("heap growth over 2 consecutive GCs (3s) - "));
-        let off = LeakOptions { fast_gcs: 0, ..classic() };
+        assert!(reports[0]
+            .1
+            .reason
+            .starts_with("heap growth over 2 consecutive GCs (3s) - "));
+        let off = LeakOptions {
+            fast_gcs: 0,
+            ..classic()
+        };
         assert_eq!(run(off, &fast_leak(), 1500.0), vec![]);
     }
 
@@ -381,8 +447,19 @@ mod tests {
     fn fast_path_respects_its_thresholds() {
         // Doubling but small (a 10 MB process reaching 40 MB) is not enough by default.
         let small: Vec<f64> = [10.0, 20.0, 40.0].iter().map(|m| m * MB).collect();
-        assert!(run(LeakOptions { rule: LeakRule::Classic, ..LeakOptions::default() }, &small, 1000.0).is_empty());
-        let strict = LeakOptions { fast_gcs: 3, ..LeakOptions::default() };
+        assert!(run(
+            LeakOptions {
+                rule: LeakRule::Classic,
+                ..LeakOptions::default()
+            },
+            &small,
+            1000.0
+        )
+        .is_empty());
+        let strict = LeakOptions {
+            fast_gcs: 3,
+            ..LeakOptions::default()
+        };
         let r = run(strict, &fast_leak(), 1500.0);
         assert_eq!(r[0].0, 3);
     }
@@ -391,33 +468,84 @@ mod tests {
     fn classic_rule_matches_memwatch_and_skips_growth_from_zero() {
         // Five growth steps after the first GC: reported at the 6th GC, not the 5th.
         let bases: Vec<f64> = (0..6).map(|i| (10 + i) as f64 * MB).collect();
-        let r = run(LeakOptions { fast_gcs: 0, ..classic() }, &bases, 4000.0);
+        let r = run(
+            LeakOptions {
+                fast_gcs: 0,
+                ..classic()
+            },
+            &bases,
+            4000.0,
+        );
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].0, 5);
         assert_eq!(r[0].1.growth, (5.0 * MB) as i64);
-        assert_eq!(r[0].1.reason, "heap growth over 5 consecutive GCs (20s) - 900 mb/hr");
+        assert_eq!(
+            r[0].1.reason,
+            "heap growth over 5 consecutive GCs (20s) - 900 mb/hr"
+        );
         // Four steps are not enough.
-        assert!(run(LeakOptions { fast_gcs: 0, ..classic() }, &bases[..5], 4000.0).is_empty());
+        assert!(run(
+            LeakOptions {
+                fast_gcs: 0,
+                ..classic()
+            },
+            &bases[..5],
+            4000.0
+        )
+        .is_empty());
     }
 
     #[test]
     fn gcs_within_one_second_give_a_finite_positive_rate() {
         let bases: Vec<f64> = (0..6).map(|i| (10 + i) as f64 * MB).collect();
-        let r = run(LeakOptions { fast_gcs: 0, ..classic() }, &bases, 0.0);
+        let r = run(
+            LeakOptions {
+                fast_gcs: 0,
+                ..classic()
+            },
+            &bases,
+            0.0,
+        );
         assert_eq!(r.len(), 1);
-        assert!(r[0].1.reason.starts_with("heap growth over 5 consecutive GCs (0s) - "));
-        assert!(!r[0].1.reason.contains('-') || !r[0].1.reason.split(" - ").nth(1).unwrap().starts_with('-'));
+        assert!(r[0]
+            .1
+            .reason
+            .starts_with("heap growth over 5 consecutive GCs (0s) - "));
+        assert!(
+            !r[0].1.reason.contains('-')
+                || !r[0].1.reason.split(" - ").nth(1).unwrap().starts_with('-')
+        );
         assert!(r[0].1.reason.ends_with("mb/hr"), "{}", r[0].1.reason);
     }
 
     #[test]
     fn options_are_validated() {
         let bad = |o: LeakOptions| LeakDetector::new(o).unwrap_err();
-        assert!(bad(LeakOptions { window: 2, ..Default::default() }).contains("window"));
-        assert!(bad(LeakOptions { consecutive_growth: 0, ..Default::default() }).contains("consecutiveGrowth"));
-        assert!(bad(LeakOptions { significance: 0.0, ..Default::default() }).contains("significance"));
-        assert!(bad(LeakOptions { significance: f64::NAN, ..Default::default() }).contains("significance"));
-        assert!(bad(LeakOptions { fast_min_ratio: -1.0, ..Default::default() }).contains("fastMinRatio"));
+        assert!(bad(LeakOptions {
+            window: 2,
+            ..Default::default()
+        })
+        .contains("window"));
+        assert!(bad(LeakOptions {
+            consecutive_growth: 0,
+            ..Default::default()
+        })
+        .contains("consecutiveGrowth"));
+        assert!(bad(LeakOptions {
+            significance: 0.0,
+            ..Default::default()
+        })
+        .contains("significance"));
+        assert!(bad(LeakOptions {
+            significance: f64::NAN,
+            ..Default::default()
+        })
+        .contains("significance"));
+        assert!(bad(LeakOptions {
+            fast_min_ratio: -1.0,
+            ..Default::default()
+        })
+        .contains("fastMinRatio"));
         assert!(LeakDetector::new(LeakOptions::default()).is_ok());
     }
 }

@@ -155,7 +155,10 @@ mod tests {
         assert_eq!(s.usage_trend, 0.0);
         let s = acc.record_full(2000); // recent = (1100·9+2000)/10 = 1190; ancient = (1100·10+2000)/11 = 1181.8
         assert_eq!(s.estimated_base, 1190);
-        assert_eq!(s.usage_trend, ((1190.0 - 13000.0 / 11.0) / (13000.0 / 11.0) * 1000.0_f64).round() / 10.0);
+        assert_eq!(
+            s.usage_trend,
+            ((1190.0 - 13000.0 / 11.0) / (13000.0 / 11.0) * 1000.0_f64).round() / 10.0
+        );
     }
 
     #[test]
