@@ -42,17 +42,17 @@ const PERF_GC_MAJOR = 4
 
 interface Memwatch {
   on<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  on(event: string | symbol, listener: (...args: any[]) => void): this
+  on<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
   once<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  once(event: string | symbol, listener: (...args: any[]) => void): this
+  once<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
   addListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  addListener(event: string | symbol, listener: (...args: any[]) => void): this
+  addListener<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
   prependListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  prependListener(event: string | symbol, listener: (...args: any[]) => void): this
+  prependListener<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
   off<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  off(event: string | symbol, listener: (...args: any[]) => void): this
+  off<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
   removeListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  removeListener(event: string | symbol, listener: (...args: any[]) => void): this
+  removeListener<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
   emit<K extends WatchedEvent>(event: K, ...args: Parameters<EventMap[K]>): boolean
   emit(event: string | symbol, ...args: any[]): boolean
 }

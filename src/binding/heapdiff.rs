@@ -217,6 +217,19 @@ fn diff_options(opts: Option<DiffOptionsJs>) -> Result<DiffOptions> {
     })
 }
 
+/// The JS class of our own snapshot handles: a `HeapDiff` creates them between its two
+/// snapshots, and like the original we leave the diff's own objects out of its result.
+const OWN_CLASS: &str = "HeapSnapshotHandle";
+
+fn in_process_options(after: &Snapshot, opts: Option<DiffOptionsJs>) -> Result<DiffOptions> {
+    let mut o = diff_options(opts)?;
+    o.exclude_ids = (0..after.node_count())
+        .filter(|&i| after.node_type_name(i) == "object" && after.node_name(i) == OWN_CLASS)
+        .map(|i| after.node_id(i))
+        .collect();
+    Ok(o)
+}
+
 /// Diffs two snapshots on the JS thread (the classic synchronous `end()`).
 #[napi]
 pub fn diff_snapshots(
@@ -224,11 +237,9 @@ pub fn diff_snapshots(
     after: &HeapSnapshotHandle,
     opts: Option<DiffOptionsJs>,
 ) -> Result<DiffJs> {
-    Ok(diff_js(diff(
-        before.get()?,
-        after.get()?,
-        &diff_options(opts)?,
-    )))
+    let (before, after) = (before.get()?, after.get()?);
+    let opts = in_process_options(after, opts)?;
+    Ok(diff_js(diff(before, after, &opts)))
 }
 
 pub struct DiffTask {
@@ -257,10 +268,11 @@ pub fn diff_snapshots_async(
     after: &HeapSnapshotHandle,
     opts: Option<DiffOptionsJs>,
 ) -> Result<AsyncTask<DiffTask>> {
+    let after = after.get()?.clone();
     Ok(AsyncTask::new(DiffTask {
         before: before.get()?.clone(),
-        after: after.get()?.clone(),
-        opts: diff_options(opts)?,
+        opts: in_process_options(&after, opts)?,
+        after,
     }))
 }
 
