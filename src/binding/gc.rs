@@ -240,7 +240,7 @@ unsafe extern "C" fn call_js(
 
 /// Starts watching this thread's isolate and routes its events to `dispatch`. Idempotent per
 /// environment; later calls only replace nothing and report the status.
-#[napi]
+#[napi(catch_unwind)]
 pub fn gc_watch(env: Env, dispatch: Function<'_, Vec<GcEventJs>, ()>) -> Result<HookStatus> {
     let state = env_state(&env)?;
     if state.tsfn.load(Ordering::Acquire).is_null() {
@@ -301,13 +301,13 @@ fn status(state: &EnvState) -> HookStatus {
     }
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn gc_status(env: Env) -> Result<HookStatus> {
     Ok(status(env_state(&env)?))
 }
 
 /// Heap figures are read inside GCs only while this is on (a `stats` or `leak` listener exists).
-#[napi]
+#[napi(catch_unwind)]
 pub fn gc_set_active(env: Env, active: bool) -> Result<()> {
     env_state(&env)?.active.store(active, Ordering::Relaxed);
     Ok(())
@@ -316,7 +316,7 @@ pub fn gc_set_active(env: Env, active: bool) -> Result<()> {
 /// A forced, compacting full GC via `LowMemoryNotification` (no `--expose-gc` needed). V8 runs
 /// two mark-compacts for it; they are reported as one `stats` event, like one classic `gc()`.
 /// Returns false where the entry point is missing (the JS layer then uses its fallback).
-#[napi]
+#[napi(catch_unwind)]
 pub fn gc_force(env: Env) -> Result<bool> {
     let state = env_state(&env)?;
     let Ok(api) = crate::v8::api() else {
@@ -384,7 +384,7 @@ pub struct FallbackHeap {
 
 /// Feeds one `perf_hooks` GC entry where the V8 hook is not installed, so that the fallback
 /// goes through the same statistics and leak rule.
-#[napi]
+#[napi(catch_unwind)]
 pub fn gc_feed_perf_entry(
     env: Env,
     kind: u32,
@@ -430,7 +430,7 @@ pub fn gc_feed_perf_entry(
 }
 
 /// Replaces the leak rule's options (validated in `memstats`); resets its history.
-#[napi]
+#[napi(catch_unwind)]
 pub fn gc_set_leak_options(env: Env, opts: LeakOptionsJs) -> Result<()> {
     let state = env_state(&env)?;
     let mut o = LeakOptions::default();

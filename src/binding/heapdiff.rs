@@ -38,29 +38,29 @@ impl HeapSnapshotHandle {
 
 #[napi]
 impl HeapSnapshotHandle {
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn node_count(&self) -> Result<f64> {
         Ok(self.get()?.node_count() as f64)
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn edge_count(&self) -> Result<f64> {
         Ok(self.get()?.edge_count() as f64)
     }
 
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn total_size(&self) -> Result<f64> {
         Ok(self.get()?.total_self_size() as f64)
     }
 
     /// Frees the tables now instead of whenever the JS wrapper is collected (they can be large).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn dispose(&mut self) {
         self.inner = None;
     }
 
     /// When the snapshot was taken (or the file parsed), ms since the epoch.
-    #[napi(getter)]
+    #[napi(catch_unwind, getter)]
     pub fn taken_ms(&self) -> f64 {
         self.taken_ms
     }
@@ -114,7 +114,7 @@ fn take_snapshot(env: &Env) -> Result<Snapshot> {
     }
 }
 
-#[napi]
+#[napi(catch_unwind)]
 pub fn take_heap_snapshot(env: Env) -> Result<HeapSnapshotHandle> {
     let snapshot = take_snapshot(&env)?;
     Ok(HeapSnapshotHandle {
@@ -231,7 +231,7 @@ fn in_process_options(after: &Snapshot, opts: Option<DiffOptionsJs>) -> Result<D
 }
 
 /// Diffs two snapshots on the JS thread (the classic synchronous `end()`).
-#[napi]
+#[napi(catch_unwind)]
 pub fn diff_snapshots(
     before: &HeapSnapshotHandle,
     after: &HeapSnapshotHandle,
@@ -253,7 +253,7 @@ impl Task for DiffTask {
     type JsValue = DiffJs;
 
     fn compute(&mut self) -> Result<Diff> {
-        Ok(diff(&self.before, &self.after, &self.opts))
+        contained(|| Ok(diff(&self.before, &self.after, &self.opts)))
     }
 
     fn resolve(&mut self, _env: Env, output: Diff) -> Result<DiffJs> {
@@ -261,8 +261,18 @@ impl Task for DiffTask {
     }
 }
 
+/// Runs work on a thread-pool thread; a panic there would abort the host process, so it
+/// becomes a JS error instead.
+fn contained<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::from_reason(
+            "internal error: heapdiff panicked (please report)",
+        ))
+    })
+}
+
 /// The same diff on the libuv thread pool, for services that must not block.
-#[napi(ts_return_type = "Promise<DiffJs>")]
+#[napi(catch_unwind, ts_return_type = "Promise<DiffJs>")]
 pub fn diff_snapshots_async(
     before: &HeapSnapshotHandle,
     after: &HeapSnapshotHandle,
@@ -312,6 +322,16 @@ impl Task for FileDiffTask {
     type JsValue = DiffJs;
 
     fn compute(&mut self) -> Result<Diff> {
+        contained(|| self.parse_and_diff())
+    }
+
+    fn resolve(&mut self, _env: Env, output: Diff) -> Result<DiffJs> {
+        Ok(diff_js(output))
+    }
+}
+
+impl FileDiffTask {
+    fn parse_and_diff(&self) -> Result<Diff> {
         // Both files parse at once: on a multi-core machine that halves the wall time, and the
         // memory is the two compact tables either way.
         let (pa, pb) = (self.progress[0].clone(), self.progress[1].clone());
@@ -330,10 +350,6 @@ impl Task for FileDiffTask {
         );
         Ok(diff(&before, &after, &self.opts))
     }
-
-    fn resolve(&mut self, _env: Env, output: Diff) -> Result<DiffJs> {
-        Ok(diff_js(output))
-    }
 }
 
 /// A running diff of two `.heapsnapshot` files. Start it with `run()`; poll `progress()`.
@@ -347,7 +363,7 @@ pub struct FileDiffJob {
 
 #[napi]
 impl FileDiffJob {
-    #[napi(constructor)]
+    #[napi(catch_unwind, constructor)]
     pub fn new(before: String, after: String, opts: Option<DiffOptionsJs>) -> Result<Self> {
         Ok(FileDiffJob {
             before: before.into(),
@@ -357,7 +373,7 @@ impl FileDiffJob {
         })
     }
 
-    #[napi(ts_return_type = "Promise<DiffJs>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<DiffJs>")]
     pub fn run(&self) -> AsyncTask<FileDiffTask> {
         AsyncTask::new(FileDiffTask {
             before: self.before.clone(),
@@ -370,7 +386,7 @@ impl FileDiffJob {
         })
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn progress(&self) -> ProgressJs {
         let sum = |f: fn(&Progress) -> u64| self.progress.iter().map(|p| f(p)).sum::<u64>() as f64;
         ProgressJs {
