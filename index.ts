@@ -15,7 +15,7 @@ import {
   type LeakOptions as LeakOpts,
   type DiffOptions as DiffOpts,
 } from './lib/options'
-import { HeapDiff, toClassicDiff, type HeapDiffResult as DiffResultT } from './lib/heapdiff'
+import { HeapDiff, snapshotWindows, toClassicDiff, type HeapDiffResult as DiffResultT } from './lib/heapdiff'
 
 /** The `stats` payload: memwatch's fields plus what modern V8 reports. */
 type StatsPayload = binding.GcStats
@@ -114,6 +114,7 @@ class Memwatch extends EventEmitter {
   private startFallback(): void {
     const obs = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
+        if (snapshotWindows.some(([from, to]) => entry.startTime >= from && entry.startTime <= to)) continue
         const detail = (entry as { detail?: { kind?: number } }).detail
         const kind = detail?.kind ?? (entry as { kind?: number }).kind ?? 0
         const heap = kind === PERF_GC_MAJOR ? v8.getHeapStatistics() : EMPTY_HEAP

@@ -258,3 +258,24 @@ test('CLI: table, --json, --top, --fail-above and exit codes', (t) => {
   t.regex(bad.stderr, /not a V8 heap snapshot/)
   t.is(cli(['diff', a, join(dir, 'nope.heapsnapshot')]).status, 3)
 })
+
+test('without the V8 entry points HeapDiff falls back to v8.writeHeapSnapshot and still counts exactly', (t) => {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `const mw = require(${JSON.stringify(root)});
+       let stats = 0;
+       mw.on('stats', () => stats++);
+       class Fallback { constructor(i) { this.i = i } }
+       const keep = [];
+       const hd = new mw.HeapDiff();
+       for (let i = 0; i < 321; i++) keep.push(new Fallback(i));
+       const d = hd.end();
+       const row = d.change.details.find((x) => x.what === 'Fallback');
+       setTimeout(() => console.log(JSON.stringify({ native: mw.status().nativeSnapshot, plus: row['+'], stats })), 200);`,
+    ],
+    { env: { ...process.env, HEAPDIFF_DISABLE_V8_HOOKS: '1' }, encoding: 'utf8', timeout: 60000 },
+  )
+  t.deepEqual(JSON.parse(out), { native: false, plus: 321, stats: 0 })
+})

@@ -3,6 +3,11 @@
  * and grouped by class. Snapshots are parsed into compact Rust tables as V8 streams them, so
  * neither the JSON nor the graph ever sits on the JS heap.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as v8 from 'node:v8'
+
 import * as binding from '../binding'
 import { checkDiffOptions, type DiffOptions } from './options'
 
@@ -54,6 +59,30 @@ export function toClassicDiff(raw: binding.DiffJs, beforeTime: Date, afterTime: 
   }
 }
 
+/**
+ * Time windows (performance.now() ms) in which this thread took fallback snapshots: the
+ * perf_hooks fallback drops GC entries that started inside them, as the native hook does.
+ */
+export const snapshotWindows: Array<[number, number]> = []
+
+/**
+ * A snapshot of this thread's heap: streamed natively where V8's entry points are reachable,
+ * otherwise written by `v8.writeHeapSnapshot()` to a temporary file and parsed from there.
+ */
+export function takeSnapshot(): binding.HeapSnapshotHandle {
+  if (binding.gcStatus().nativeSnapshot) return binding.takeHeapSnapshot()
+  const dir = mkdtempSync(join(tmpdir(), 'heapdiff-'))
+  const start = performance.now()
+  try {
+    const file = v8.writeHeapSnapshot(join(dir, 'snapshot.heapsnapshot'))
+    return binding.parseSnapshotFile(file)
+  } finally {
+    snapshotWindows.push([start, performance.now()])
+    if (snapshotWindows.length > 64) snapshotWindows.shift()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 export class HeapDiff {
   private before: binding.HeapSnapshotHandle | null
   private readonly beforeTime: Date
@@ -63,13 +92,13 @@ export class HeapDiff {
   constructor(options?: DiffOptions) {
     this.grouping = checkDiffOptions(options).grouping
     this.beforeTime = new Date()
-    this.before = binding.takeHeapSnapshot()
+    this.before = takeSnapshot()
   }
 
   /** Takes the second snapshot and compares; the classic, synchronous form. */
   end(): HeapDiffResult {
     const before = this.claim()
-    const after = binding.takeHeapSnapshot()
+    const after = takeSnapshot()
     const afterTime = new Date()
     const raw = binding.diffSnapshots(before, after, { grouping: this.grouping })
     before.dispose()
@@ -83,7 +112,7 @@ export class HeapDiff {
    */
   async endAsync(): Promise<HeapDiffResult> {
     const before = this.claim()
-    const after = binding.takeHeapSnapshot()
+    const after = takeSnapshot()
     const afterTime = new Date()
     try {
       const raw = await binding.diffSnapshotsAsync(before, after, { grouping: this.grouping })

@@ -1,7 +1,7 @@
 //! JS-facing snapshot and diff functions: conversion only; parsing and diffing live in
 //! `heapsnap`, V8 access in `crate::v8::snapshot`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
@@ -117,6 +117,18 @@ fn take_snapshot(env: &Env) -> Result<Snapshot> {
 #[napi(catch_unwind)]
 pub fn take_heap_snapshot(env: Env) -> Result<HeapSnapshotHandle> {
     let snapshot = take_snapshot(&env)?;
+    Ok(HeapSnapshotHandle {
+        inner: Some(Arc::new(snapshot)),
+        taken_ms: crate::gc::state::now_ms(),
+    })
+}
+
+/// Parses a `.heapsnapshot` file on the JS thread. The fallback `HeapDiff` uses it where V8's
+/// snapshot entry points cannot be reached: `v8.writeHeapSnapshot()` then this, synchronously.
+#[napi(catch_unwind)]
+pub fn parse_snapshot_file(path: String) -> Result<HeapSnapshotHandle> {
+    let snapshot = parse_file(Path::new(&path), ParseOptions::default(), &mut |_, _| {})
+        .map_err(|e| Error::from_reason(format!("{path}: {e}")))?;
     Ok(HeapSnapshotHandle {
         inner: Some(Arc::new(snapshot)),
         taken_ms: crate::gc::state::now_ms(),
