@@ -61,17 +61,41 @@ class Memwatch extends EventEmitter {
   /** `new memwatch.HeapDiff()` takes a snapshot; `end()` takes another and compares them. */
   readonly HeapDiff = HeapDiff
   private fallback: PerformanceObserver | null = null
+  private active = false
   private readonly hook: binding.HookStatus
 
   constructor() {
     super()
     this.hook = binding.gcWatch((events) => this.dispatch(events))
-    this.on('newListener', (event: string | symbol) => {
-      if (typeof event === 'string' && WATCHED.includes(event)) this.setActive(true)
-    })
-    this.on('removeListener', (event: string | symbol) => {
-      if (typeof event === 'string' && WATCHED.includes(event)) this.setActive(this.watching())
-    })
+  }
+
+  // Heap figures are read only while someone listens. Every way of adding or removing a listener
+  // funnels through these (`once` uses `on`, `prependOnceListener` uses `prependListener`), which
+  // unlike 'newListener'/'removeListener' handlers survive `removeAllListeners()`.
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.addListener(event, listener)
+    return this.sync()
+  }
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener)
+    return this.sync()
+  }
+  override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.prependListener(event, listener)
+    return this.sync()
+  }
+  override removeListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.removeListener(event, listener)
+    return this.sync()
+  }
+  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.off(event, listener)
+    return this.sync()
+  }
+  override removeAllListeners(event?: string | symbol): this {
+    if (event === undefined) super.removeAllListeners()
+    else super.removeAllListeners(event)
+    return this.sync()
   }
 
   /** Forces a full, compacting GC (no `--expose-gc` needed); a `stats` event follows. */
@@ -100,7 +124,14 @@ class Memwatch extends EventEmitter {
     return WATCHED.some((e) => this.listenerCount(e) > 0)
   }
 
+  private sync(): this {
+    const active = this.watching()
+    if (active !== this.active) this.setActive(active)
+    return this
+  }
+
   private setActive(active: boolean): void {
+    this.active = active
     binding.gcSetActive(active)
     if (this.hook.installed) return
     if (active && !this.fallback) this.startFallback()

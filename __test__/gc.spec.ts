@@ -122,6 +122,19 @@ test.serial('once() fires once; removed listeners stop; no work without listener
   memwatch.removeAllListeners('stats')
   t.is(late, 0)
   t.false(memwatch.status().active)
+
+  // removeAllListeners() with no argument must not break the bookkeeping.
+  memwatch.on('leak', () => {})
+  t.true(memwatch.status().active)
+  memwatch.removeAllListeners()
+  t.false(memwatch.status().active)
+  let after = 0
+  memwatch.prependOnceListener('stats', () => after++)
+  t.true(memwatch.status().active)
+  memwatch.gc()
+  await settle()
+  t.is(after, 1)
+  t.false(memwatch.status().active)
 })
 
 test.serial('natural full GCs produce stats without gc()', async (t) => {
