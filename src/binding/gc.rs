@@ -118,6 +118,10 @@ pub struct HookStatus {
     /// Whether a listener currently asks for heap figures.
     pub active: bool,
     pub counts: GcKindFigures,
+    /// Prologue and epilogue invocations of our callbacks so far.
+    pub callbacks: f64,
+    /// Total time spent inside them, ms: the hook's direct cost to GC pauses.
+    pub callback_ms: f64,
 }
 
 #[napi(object)]
@@ -298,6 +302,8 @@ fn status(state: &EnvState) -> HookStatus {
         v8_version: api.map(|a| a.v8_version.clone()),
         active: state.active.load(Ordering::Relaxed),
         counts: kind_figures(&counters.counts, 1.0),
+        callbacks: state.callbacks.load(Ordering::Relaxed) as f64,
+        callback_ms: state.callback_ns.load(Ordering::Relaxed) as f64 / 1e6,
     }
 }
 

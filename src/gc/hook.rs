@@ -28,7 +28,9 @@ pub unsafe extern "C" fn on_prologue(
     // SAFETY: `data` is the EnvState registered with this callback; it outlives the
     // registration (removed in the env cleanup hook before the state is freed).
     let state = unsafe { &*(data as *const EnvState) };
-    state.prologue_ns.store(now_ns(), Ordering::Relaxed);
+    let now = now_ns();
+    state.prologue_ns.store(now, Ordering::Relaxed);
+    state.account(now);
 }
 
 pub unsafe extern "C" fn on_epilogue(
@@ -39,16 +41,20 @@ pub unsafe extern "C" fn on_epilogue(
 ) {
     // SAFETY: as in `on_prologue`.
     let state = unsafe { &*(data as *const EnvState) };
+    let entered = now_ns();
     // Nothing below should panic, but a panic must never unwind into V8's frames.
-    let _ = catch_unwind(AssertUnwindSafe(|| epilogue(state, isolate, gc_type)));
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        epilogue(state, isolate, gc_type, entered)
+    }));
+    state.account(entered);
 }
 
-fn epilogue(state: &EnvState, isolate: *mut Isolate, gc_type: u32) {
+fn epilogue(state: &EnvState, isolate: *mut Isolate, gc_type: u32, now: u64) {
     let Some(kind) = GcKind::from_v8_type(gc_type) else {
         return;
     };
     let start = state.prologue_ns.load(Ordering::Relaxed);
-    let pause = now_ns().saturating_sub(start);
+    let pause = now.saturating_sub(start);
     // GCs that V8 runs while taking a HeapDiff snapshot are not the application's.
     if state.snapshot_depth.load(Ordering::Relaxed) > 0 {
         return;

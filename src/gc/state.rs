@@ -54,6 +54,10 @@ pub struct EnvState {
     /// `perf_hooks` entries instead).
     pub hook: Result<(), String>,
     pub prologue_ns: AtomicU64,
+    /// Time spent inside our own GC callbacks, and how many ran: the hook's direct cost to GC
+    /// pauses, reported by `status()` and the overhead benchmark.
+    pub callback_ns: AtomicU64,
+    pub callbacks: AtomicU64,
     pub snapshot_depth: AtomicU32,
     /// True while a `stats` or `leak` listener exists: only then are heap figures read.
     pub active: AtomicBool,
@@ -77,6 +81,8 @@ impl EnvState {
             isolate,
             hook: Err("not installed yet".into()),
             prologue_ns: AtomicU64::new(now_ns()),
+            callback_ns: AtomicU64::new(0),
+            callbacks: AtomicU64::new(0),
             snapshot_depth: AtomicU32::new(0),
             active: AtomicBool::new(false),
             gc: Mutex::new(GcSide {
@@ -109,6 +115,13 @@ impl EnvState {
 
     pub fn js_side(&self) -> MutexGuard<'_, JsSide> {
         self.js.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds the time since `entered` to the hook's own cost.
+    pub fn account(&self, entered: u64) {
+        self.callback_ns
+            .fetch_add(now_ns().saturating_sub(entered), Ordering::Relaxed);
+        self.callbacks.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Asks the JS thread to drain the queue; at most one request is in flight.
