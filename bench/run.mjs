@@ -1,0 +1,148 @@
+// `npm run bench`: heapdiff against the tools users would otherwise pick, side by side in one run.
+//
+// Every tool runs in a fresh process per task (so peak RSS is its own), on the same snapshot
+// pairs written by one Node process (ids comparable), in three sizes; the largest is past
+// JSON.parse's string limit. Prints a table with time and memory ratios against heapdiff and
+// writes it to bench/results/latest.md; then runs the GC overhead benchmark.
+//
+// Usage: node bench/run.mjs [--quick] [--no-gc] [--sizes small,medium,large]
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const results = join(here, 'results')
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const sizeArg = args.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length)
+
+/** Live heap to build, in "records" (~200 bytes each); JSON is about 2-3x the heap. */
+const SIZES = { small: 100_000, medium: 500_000, large: 1_600_000 }
+const sizes = sizeArg ? sizeArg.split(',') : quick ? ['small'] : Object.keys(SIZES)
+const TOOLS = ['heapdiff', 'json-parse', 'toolkit', 'memlab']
+const TIMEOUT_MS = 10 * 60 * 1000
+/** The JS tools get a heap limit far above their needs, so that only real limits stop them. */
+const BIG_HEAP = '--max-old-space-size=16000'
+
+function installPeers() {
+  if (existsSync(join(here, 'node_modules', '@memlab', 'core'))) return
+  console.log('installing benchmark peers (memlab, heap-snapshot-toolkit) into bench/node_modules ...')
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], {
+    cwd: here,
+    stdio: 'inherit',
+    env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: '1' },
+  })
+  if (r.status !== 0) throw new Error('npm install in bench/ failed')
+}
+
+/** Two snapshots of one process: `records` live objects, then 20% more plus some freed. */
+function generate(name, records) {
+  const a = join(results, `${name}-a.heapsnapshot`)
+  const b = join(results, `${name}-b.heapsnapshot`)
+  if (existsSync(a) && existsSync(b)) return [a, b]
+  console.log(`writing ${name} snapshots (${records} records) ...`)
+  const script = `
+    const v8 = require('v8');
+    class Order { constructor(i) { this.id = i; this.customer = 'customer-' + (i % 5000); this.items = [i, i + 1]; this.meta = { at: i * 7 }; } }
+    class Session { constructor(i) { this.token = 't' + i.toString(36); this.hits = i; } }
+    const orders = Array.from({ length: ${records} }, (_, i) => new Order(i));
+    let sessions = Array.from({ length: ${Math.round(records / 10)} }, (_, i) => new Session(i));
+    const index = new Map(orders.slice(0, ${Math.round(records / 4)}).map((o) => [o.id, o]));
+    v8.writeHeapSnapshot(${JSON.stringify(a)});
+    for (let i = 0; i < ${Math.round(records / 5)}; i++) orders.push(new Order(${records} + i));
+    sessions = sessions.slice(${Math.round(records / 20)});
+    v8.writeHeapSnapshot(${JSON.stringify(b)});
+    console.log(orders.length + sessions.length + index.size);
+  `
+  execFileSync(process.execPath, ['--max-old-space-size=8000', '-e', script], { stdio: 'ignore' })
+  return [a, b]
+}
+
+function runTool(tool, task, files) {
+  const r = spawnSync(process.execPath, [BIG_HEAP, join(here, 'tools', `${tool}.mjs`), task, ...files], {
+    cwd: here,
+    encoding: 'utf8',
+    timeout: TIMEOUT_MS,
+    maxBuffer: 64 << 20,
+  })
+  if (r.error?.code === 'ETIMEDOUT') return { failed: `timeout after ${TIMEOUT_MS / 60000} min` }
+  if (r.status !== 0) {
+    const why = /ERR_STRING_TOO_LONG|Cannot create a string longer/.test(r.stderr)
+      ? 'fails: file exceeds V8 max string length'
+      : /heap out of memory|Allocation failed/.test(r.stderr)
+        ? 'fails: out of memory'
+        : `fails (exit ${r.status ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0]?.slice(0, 80)}`
+    return { failed: why }
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop())
+}
+
+function fmtRatio(x) {
+  return x >= 10 ? `${x.toFixed(0)}×` : `${x.toFixed(1)}×`
+}
+
+installPeers()
+mkdirSync(results, { recursive: true })
+const lines = []
+const out = (s = '') => {
+  console.log(s)
+  lines.push(s)
+}
+const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown cpu'
+const peers = ['@memlab/core', 'heap-snapshot-toolkit'].map(
+  (p) => `${p} ${JSON.parse(readFileSync(join(here, 'node_modules', p, 'package.json'), 'utf8')).version}`,
+)
+out(`# heapdiff benchmarks`)
+out()
+out(`${cpu}, ${cpus().length} cores, node ${process.version}; ${peers.join(', ')}.`)
+out(`Each cell: wall time, peak RSS; ratios are the tool's time and memory over heapdiff's.`)
+out(`JS tools run with ${BIG_HEAP}. Snapshots: written by v8.writeHeapSnapshot on this Node.`)
+
+const pairs = Object.fromEntries(sizes.map((size) => [size, generate(size, SIZES[size])]))
+for (const task of ['diff', 'parse']) {
+  out()
+  out(
+    task === 'diff'
+      ? '## Diff two snapshots (heapdiff: `diffFiles`, both files parsed in parallel; others: parse both, then compare)'
+      : '## Parse one snapshot (heapdiff: `parseSnapshotFile`, one thread)',
+  )
+  out()
+  out(`| snapshot | ${TOOLS.join(' | ')} |`)
+  out(`|---|${TOOLS.map(() => '---').join('|')}|`)
+  for (const size of sizes) {
+    const [a, b] = pairs[size]
+    const files = task === 'diff' ? [a, b] : [a]
+    const mb = files.map((f) => (statSync(f).size / 1048576).toFixed(0)).join(' + ')
+    const cells = []
+    let ref = null
+    for (const tool of TOOLS) {
+      const r = runTool(tool, task, files)
+      if (tool === 'heapdiff') ref = r
+      if (r.failed) {
+        cells.push(r.failed)
+        continue
+      }
+      const base = `${(r.ms / 1000).toFixed(2)} s, ${r.rssMb.toFixed(0)} MB`
+      cells.push(
+        tool === 'heapdiff' || !ref || ref.failed
+          ? base
+          : `${base} (${fmtRatio(r.ms / ref.ms)} time, ${fmtRatio(r.rssMb / ref.rssMb)} mem)`,
+      )
+    }
+    out(`| ${size}: ${mb} MB${ref?.nodes ? `, ${ref.nodes} nodes` : ''} | ${cells.join(' | ')} |`)
+  }
+}
+
+if (!args.includes('--no-gc')) {
+  out()
+  out('## GC overhead of the hook (`node bench/gc-overhead.mjs 7`)')
+  out()
+  out('```')
+  const gc = execFileSync(process.execPath, [join(here, 'gc-overhead.mjs'), '7'], { encoding: 'utf8' })
+  for (const l of gc.trim().split('\n')) out(l)
+  out('```')
+}
+writeFileSync(join(results, 'latest.md'), lines.join('\n') + '\n')
+console.log(`\nwritten to ${join(results, 'latest.md')}`)
