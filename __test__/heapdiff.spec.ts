@@ -279,3 +279,22 @@ test('without the V8 entry points HeapDiff falls back to v8.writeHeapSnapshot an
   )
   t.deepEqual(JSON.parse(out), { native: false, plus: 321, stats: 0 })
 })
+
+test('CLI: `snapshot -- script` runs a script whose SIGUSR2 writes a snapshot, and lists it', (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'heapdiff-snap-'))
+  const script = join(out, 'app.js')
+  writeFileSync(
+    script,
+    `globalThis.keep = Array.from({ length: 1000 }, (_, i) => ({ i }));
+     process.kill(process.pid, 'SIGUSR2');
+     setTimeout(() => {}, 1500);`,
+  )
+  const r = cli(['snapshot', '--out', out, '--', script])
+  t.is(r.status, 0, r.stderr)
+  const files = r.stdout.trim().split('\n').filter(Boolean)
+  t.is(files.length, 1)
+  t.regex(files[0], /\.heapsnapshot$/)
+  t.regex(readFileSync(files[0], 'latin1').slice(0, 30), /^\{"snapshot":\{"meta":/)
+  t.is(cli(['snapshot', '--pid', 'abc']).status, 2)
+  t.is(cli(['snapshot']).status, 2)
+})

@@ -12,8 +12,8 @@ use napi_derive::napi;
 use super::env_state;
 use crate::gc::deliver::{self, GcEvent};
 use crate::gc::hook;
-use crate::gc::sample::{FullGcSample, GcKind, Source};
-use crate::gc::state::{now_ms, EnvState};
+use crate::gc::sample::{GcKind, Source};
+use crate::gc::state::EnvState;
 use crate::v8::heap_stats::HeapFigures;
 
 #[napi(object)]
@@ -349,15 +349,7 @@ pub fn gc_force(env: Env) -> Result<bool> {
             } else {
                 wall
             };
-            let sample = FullGcSample {
-                time_ms: now_ms(),
-                pause_ns: pause,
-                forced: true,
-                source: Source::V8Callback,
-                heap,
-                counters: gc.counters,
-            };
-            gc.push(sample);
+            gc.record_full(heap, pause, true, Source::V8Callback);
             drop(gc);
             state.ping();
         }
@@ -407,28 +399,21 @@ pub fn gc_feed_perf_entry(
     gc.counters.record(kind, pause_ns);
     if kind == GcKind::MarkSweepCompact && state.active.load(Ordering::Relaxed) {
         let u = |v: f64| v.max(0.0) as u64;
-        let sample = FullGcSample {
-            time_ms: now_ms(),
-            pause_ns,
-            forced,
-            source: Source::PerfHooks,
-            heap: HeapFigures {
-                total_heap_size: u(heap.total_heap_size),
-                total_heap_size_executable: 0,
-                total_physical_size: u(heap.total_physical_size),
-                total_available_size: u(heap.total_available_size),
-                used_heap_size: u(heap.used_heap_size),
-                heap_size_limit: u(heap.heap_size_limit),
-                malloced_memory: u(heap.malloced_memory),
-                external_memory: u(heap.external_memory),
-                peak_malloced_memory: 0,
-                number_of_native_contexts: u(heap.number_of_native_contexts),
-                number_of_detached_contexts: u(heap.number_of_detached_contexts),
-                total_allocated_bytes: None,
-            },
-            counters: gc.counters,
+        let figures = HeapFigures {
+            total_heap_size: u(heap.total_heap_size),
+            total_heap_size_executable: 0,
+            total_physical_size: u(heap.total_physical_size),
+            total_available_size: u(heap.total_available_size),
+            used_heap_size: u(heap.used_heap_size),
+            heap_size_limit: u(heap.heap_size_limit),
+            malloced_memory: u(heap.malloced_memory),
+            external_memory: u(heap.external_memory),
+            peak_malloced_memory: 0,
+            number_of_native_contexts: u(heap.number_of_native_contexts),
+            number_of_detached_contexts: u(heap.number_of_detached_contexts),
+            total_allocated_bytes: None,
         };
-        gc.push(sample);
+        gc.record_full(figures, pause_ns, forced, Source::PerfHooks);
         drop(gc);
         state.ping();
     }

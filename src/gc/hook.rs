@@ -12,8 +12,8 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
-use super::sample::{FullGcSample, GcKind, Source};
-use super::state::{now_ms, now_ns, EnvState};
+use super::sample::{GcKind, Source};
+use super::state::{now_ns, EnvState};
 use crate::v8::{self, heap_stats, symbols::Isolate};
 
 /// `kGCTypeAll`.
@@ -76,15 +76,7 @@ fn epilogue(state: &EnvState, isolate: *mut Isolate, gc_type: u32, now: u64) {
     let Some(heap) = read_heap(isolate) else {
         return;
     };
-    let sample = FullGcSample {
-        time_ms: now_ms(),
-        pause_ns: pause,
-        forced: false,
-        source: Source::V8Callback,
-        heap,
-        counters: gc.counters,
-    };
-    gc.push(sample);
+    gc.record_full(heap, pause, false, Source::V8Callback);
     drop(gc);
     state.ping();
 }

@@ -15,7 +15,8 @@ use memstats::leak::{LeakDetector, LeakOptions};
 use memstats::stats::StatsAccumulator;
 use napi::sys;
 
-use super::sample::{FullGcSample, GcCounters};
+use super::sample::{FullGcSample, GcCounters, Source};
+use crate::v8::heap_stats::HeapFigures;
 use crate::v8::symbols::Isolate;
 
 /// Samples kept while the JS thread is busy; beyond this the oldest are dropped (and counted)
@@ -33,7 +34,20 @@ pub struct GcSide {
 }
 
 impl GcSide {
-    pub fn push(&mut self, sample: FullGcSample) {
+    /// Queues the figures of a full GC that just ended, stamped with the counters so far.
+    pub fn record_full(&mut self, heap: HeapFigures, pause_ns: u64, forced: bool, source: Source) {
+        let sample = FullGcSample {
+            time_ms: now_ms(),
+            pause_ns,
+            forced,
+            source,
+            heap,
+            counters: self.counters,
+        };
+        self.push(sample);
+    }
+
+    fn push(&mut self, sample: FullGcSample) {
         if self.queue.len() >= QUEUE_CAP {
             self.queue.remove(0);
             self.dropped += 1;
