@@ -108,9 +108,7 @@ struct NodeColumns {
     total_self_size: u64,
     edge_sum: u64,
     max_name: Option<u32>,
-    rec: [u64; MAX_FIELDS],
-    width: usize,
-    field: usize,
+    rec: RecordBuf,
 }
 
 #[derive(Debug)]
@@ -126,9 +124,38 @@ struct EdgeColumns {
     /// Largest target node index, with the edge number.
     max_to: Option<(u32, u64)>,
     node_width: Divisor,
-    rec: [u64; MAX_FIELDS],
+    rec: RecordBuf,
+}
+
+/// Collects the fields of one flat-array record (a node or an edge) as the integers stream by.
+#[derive(Debug)]
+struct RecordBuf {
+    vals: [u64; MAX_FIELDS],
     width: usize,
     field: usize,
+}
+
+impl RecordBuf {
+    fn new(width: usize) -> Self {
+        RecordBuf {
+            vals: [0; MAX_FIELDS],
+            width,
+            field: 0,
+        }
+    }
+
+    /// Stores the next field; true when that completed a record (now in `vals`).
+    #[inline(always)]
+    fn push(&mut self, value: u64) -> bool {
+        self.vals[self.field] = value;
+        self.field += 1;
+        if self.field == self.width {
+            self.field = 0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -175,9 +202,7 @@ impl Builder {
                 total_self_size: 0,
                 edge_sum: 0,
                 max_name: None,
-                rec: [0; MAX_FIELDS],
-                width: meta.node_width,
-                field: 0,
+                rec: RecordBuf::new(meta.node_width),
             },
             edges: EdgeColumns {
                 keep: keep_edges,
@@ -189,9 +214,7 @@ impl Builder {
                 max_name: None,
                 max_to: None,
                 node_width: Divisor::new(meta.node_width as u64),
-                rec: [0; MAX_FIELDS],
-                width: meta.edge_width,
-                field: 0,
+                rec: RecordBuf::new(meta.edge_width),
             },
             meta,
             needed: NeededStrings::default(),
@@ -243,9 +266,9 @@ impl Builder {
     /// Checks that the `nodes` array held whole records; `offset` is where it closed.
     pub(crate) fn end_nodes(&mut self, offset: u64) -> Result<(), ParseError> {
         self.nodes_done = true;
-        if self.nodes.field != 0 {
+        if self.nodes.rec.field != 0 {
             let numbers = self.nodes.types.len() as u64 * self.meta.node_width as u64
-                + self.nodes.field as u64;
+                + self.nodes.rec.field as u64;
             return Err(ParseError::corrupt_at(
                 offset,
                 format!(
@@ -259,9 +282,9 @@ impl Builder {
 
     pub(crate) fn end_edges(&mut self, offset: u64) -> Result<(), ParseError> {
         self.edges_done = true;
-        if self.edges.field != 0 {
+        if self.edges.rec.field != 0 {
             let numbers =
-                self.edges.records * self.meta.edge_width as u64 + self.edges.field as u64;
+                self.edges.records * self.meta.edge_width as u64 + self.edges.rec.field as u64;
             return Err(ParseError::corrupt_at(
                 offset,
                 format!(
@@ -400,7 +423,7 @@ impl NodeSink<'_> {
     fn record(&mut self) -> Result<(), String> {
         let c = &mut *self.cols;
         let m = self.meta;
-        let r = &c.rec;
+        let r = &c.rec.vals;
         let index = c.types.len();
         let ty = r[m.node_type];
         if ty >= m.node_type_names.len() as u64 {
@@ -439,11 +462,7 @@ impl NodeSink<'_> {
 impl IntSink for NodeSink<'_> {
     #[inline(always)]
     fn push(&mut self, value: u64) -> Result<(), String> {
-        let c = &mut *self.cols;
-        c.rec[c.field] = value;
-        c.field += 1;
-        if c.field == c.width {
-            c.field = 0;
+        if self.cols.rec.push(value) {
             self.record()?;
         }
         Ok(())
@@ -460,7 +479,7 @@ impl EdgeSink<'_> {
     fn record(&mut self) -> Result<(), String> {
         let c = &mut *self.cols;
         let m = self.meta;
-        let r = &c.rec;
+        let r = &c.rec.vals;
         let edge = c.records;
         let ty = r[m.edge_type];
         if ty >= m.edge_type_names.len() as u64 {
@@ -518,11 +537,7 @@ impl EdgeSink<'_> {
 impl IntSink for EdgeSink<'_> {
     #[inline(always)]
     fn push(&mut self, value: u64) -> Result<(), String> {
-        let c = &mut *self.cols;
-        c.rec[c.field] = value;
-        c.field += 1;
-        if c.field == c.width {
-            c.field = 0;
+        if self.cols.rec.push(value) {
             self.record()?;
         }
         Ok(())
