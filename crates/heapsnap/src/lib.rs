@@ -29,6 +29,7 @@
 
 mod classes;
 pub mod diff;
+pub mod graph;
 pub mod snapshot;
 
 pub use diff::{diff, ClassChange, Diff, DiffOptions, Grouping, Totals};

@@ -1,0 +1,276 @@
+//! Shortest retaining paths from the root, grouped by shape.
+//!
+//! A diff says which class grew; the question that follows is "what still holds these
+//! objects?". One breadth-first search from the root gives every node its shortest retaining
+//! path; instances that hang off the same structure (the same Map, the same listener array)
+//! share a path *shape* (node classes and edge names, element indices ignored), so thousands
+//! of leaked objects collapse into a few lines with counts.
+
+use std::collections::HashMap;
+
+use super::{edges_of, EdgeRule, GraphError, NONE};
+use crate::snapshot::{EdgeName, EdgeTable, Snapshot};
+
+/// One hop of a retaining path: the edge taken and the node it reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathStep {
+    /// Edge name (`cache`, `[12]`); `None` for the first step, reached from the synthetic root.
+    pub edge: Option<String>,
+    /// Edge type (`property`, `element`, `context`, `internal`, ...); `None` like `edge`.
+    pub edge_type: Option<String>,
+    /// The node's label: constructor or node name, `(string)`, `(number)`, or `(type)`.
+    pub node: String,
+    pub node_type: String,
+    pub id: u64,
+    pub index: usize,
+}
+
+/// Targets that share one path shape, with the concrete path of the first of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathGroup {
+    pub steps: Vec<PathStep>,
+    pub count: u64,
+    /// `global.cache → Map.table → (object elements)[12] → LeakingClass`.
+    pub text: String,
+}
+
+/// Breadth-first parents of every node reachable from the root.
+#[derive(Debug, Clone)]
+pub struct ShortestPaths {
+    /// Per node: the edge through which the search first reached it; `NONE` for the root and
+    /// unreachable nodes.
+    parent_edge: Vec<u32>,
+}
+
+impl ShortestPaths {
+    /// Searches from the root over retaining edges. The root's shortcut edges (user roots such
+    /// as `global`) go first, so that among equally short paths the one a developer recognises
+    /// (through their globals and modules) wins over one through V8's internal root lists.
+    pub fn compute(snap: &Snapshot) -> Result<Self, GraphError> {
+        let table = edges_of(snap)?;
+        let rule = EdgeRule::new(snap);
+        let n = snap.node_count();
+        let mut parent_edge = vec![NONE; n];
+        let mut seen = vec![false; n];
+        let mut queue: Vec<u32> = Vec::new();
+        seen[0] = true;
+        for pass_shortcuts in [true, false] {
+            for e in table.range(0) {
+                if rule.is_shortcut(table.types[e]) != pass_shortcuts || !rule.retains(table, 0, e)
+                {
+                    continue;
+                }
+                let w = table.to_node[e] as usize;
+                if !seen[w] {
+                    seen[w] = true;
+                    parent_edge[w] = e as u32;
+                    queue.push(w as u32);
+                }
+            }
+        }
+        let mut head = 0;
+        while head < queue.len() {
+            let v = queue[head] as usize;
+            head += 1;
+            for e in table.range(v) {
+                if !rule.retains(table, v, e) {
+                    continue;
+                }
+                let w = table.to_node[e] as usize;
+                if !seen[w] {
+                    seen[w] = true;
+                    parent_edge[w] = e as u32;
+                    queue.push(w as u32);
+                }
+            }
+        }
+        Ok(ShortestPaths { parent_edge })
+    }
+
+    /// Whether node `i` has a retaining path (the root has the empty one).
+    pub fn is_reachable(&self, i: usize) -> bool {
+        i == 0 || self.parent_edge[i] != NONE
+    }
+
+    /// Edge indices from the root to node `i`, root first; `None` if `i` is unreachable.
+    pub fn path_edges(&self, snap: &Snapshot, i: usize) -> Option<Vec<usize>> {
+        let table = snap.edges()?;
+        if !self.is_reachable(i) {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut v = i;
+        while v != 0 {
+            let e = self.parent_edge[v] as usize;
+            out.push(e);
+            v = source_of(table, e);
+        }
+        out.reverse();
+        Some(out)
+    }
+
+    /// The steps from the root to node `i`, as `PathGroup::steps` shows them.
+    pub fn path_steps(&self, snap: &Snapshot, i: usize) -> Option<Vec<PathStep>> {
+        let edges = self.path_edges(snap, i)?;
+        let table = snap.edges()?;
+        Some(
+            edges
+                .iter()
+                .enumerate()
+                .map(|(k, &e)| {
+                    let to = table.to_node(e);
+                    let (edge, edge_type) = if k == 0 {
+                        (None, None)
+                    } else {
+                        (
+                            Some(edge_label(snap, e)),
+                            Some(snap.edge_type_names()[table.types[e] as usize].clone()),
+                        )
+                    };
+                    PathStep {
+                        edge,
+                        edge_type,
+                        node: node_label(snap, to),
+                        node_type: snap.node_type_name(to).to_owned(),
+                        id: snap.node_id(to),
+                        index: to,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Groups `targets` by the shape of their shortest retaining path, largest group first,
+    /// at most `max_groups` groups (the rest are dropped; their targets are not counted).
+    /// Unreachable targets are skipped.
+    pub fn group(&self, snap: &Snapshot, targets: &[u32], max_groups: usize) -> Vec<PathGroup> {
+        let Some(table) = snap.edges() else {
+            return Vec::new();
+        };
+        let mut shapes = ShapeInterner::default();
+        let mut counts: HashMap<u32, (u64, u32)> = HashMap::new();
+        let mut climb: Vec<u32> = Vec::new();
+        for &t in targets {
+            let t = t as usize;
+            if !self.is_reachable(t) || t == 0 {
+                continue;
+            }
+            // Climb until a node whose shape is known (or the root), then intern back down:
+            // targets under one structure share all but the last few steps.
+            climb.clear();
+            let mut v = t;
+            let mut shape = ROOT_SHAPE;
+            while v != 0 {
+                if let Some(&s) = shapes.of_node.get(&(v as u32)) {
+                    shape = s;
+                    break;
+                }
+                climb.push(v as u32);
+                v = source_of(table, self.parent_edge[v] as usize);
+            }
+            for &u in climb.iter().rev() {
+                let e = self.parent_edge[u as usize] as usize;
+                shape = shapes.intern(shape, step_key(snap, table, e));
+                shapes.of_node.insert(u, shape);
+            }
+            let c = counts.entry(shape).or_insert((0, t as u32));
+            c.0 += 1;
+        }
+        let mut groups: Vec<(u64, u32)> = counts.into_values().collect();
+        groups.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        groups.truncate(max_groups);
+        groups
+            .into_iter()
+            .filter_map(|(count, example)| {
+                let steps = self.path_steps(snap, example as usize)?;
+                Some(PathGroup {
+                    text: render(&steps),
+                    steps,
+                    count,
+                })
+            })
+            .collect()
+    }
+}
+
+const ROOT_SHAPE: u32 = u32::MAX;
+
+/// Path shapes as a trie: (parent shape, step) → shape id.
+#[derive(Default)]
+struct ShapeInterner {
+    ids: HashMap<(u32, u64), u32>,
+    of_node: HashMap<u32, u32>,
+}
+
+impl ShapeInterner {
+    fn intern(&mut self, parent: u32, step: u64) -> u32 {
+        let next = self.ids.len() as u32;
+        *self.ids.entry((parent, step)).or_insert(next)
+    }
+}
+
+/// What makes two steps "the same" in a shape: edge type, edge name (not element index), and
+/// the target's type and name.
+fn step_key(snap: &Snapshot, table: &EdgeTable, e: usize) -> u64 {
+    let to = table.to_node(e);
+    let edge_name = if table.named_type[table.types[e] as usize] {
+        u64::from(table.name_or_index[e]) + 1
+    } else {
+        0
+    };
+    let node = (u64::from(snap.name_index(to)) << 8) | u64::from(snap.node_type_index(to));
+    // Names and types fit well under these widths in any real snapshot; a collision would only
+    // merge two groups' counts, never break a path.
+    (edge_name << 40) ^ (u64::from(table.types[e]) << 36) ^ node
+}
+
+/// The node whose edge range holds edge `e`: the last node whose first edge is at or before it.
+pub(crate) fn source_of(table: &EdgeTable, e: usize) -> usize {
+    table.first.partition_point(|&f| f as usize <= e) - 1
+}
+
+fn edge_label(snap: &Snapshot, e: usize) -> String {
+    match snap.edge_name(e) {
+        Some(EdgeName::Name(s)) => s.to_owned(),
+        Some(EdgeName::Index(i)) => format!("[{i}]"),
+        None => String::new(),
+    }
+}
+
+/// How a node reads in a path: strings by kind (their names are their contents), everything
+/// else by name (constructor, function or system name), or by type when nameless.
+pub(crate) fn node_label(snap: &Snapshot, i: usize) -> String {
+    let ty = snap.node_type_name(i);
+    match ty {
+        "string" | "concatenated string" | "sliced string" => "(string)".into(),
+        "number" => "(number)".into(),
+        _ => {
+            let name = snap.node_name(i);
+            if name.is_empty() {
+                format!("({ty})")
+            } else {
+                name.to_owned()
+            }
+        }
+    }
+}
+
+/// `global.cache → Map.table → (object elements)[12] → LeakingClass`: each node followed by
+/// the edge that leaves it.
+pub(crate) fn render(steps: &[PathStep]) -> String {
+    let mut out = String::new();
+    for (k, s) in steps.iter().enumerate() {
+        if k > 0 {
+            out.push_str(" → ");
+        }
+        out.push_str(&s.node);
+        if let Some(next) = steps.get(k + 1) {
+            let name = next.edge.as_deref().unwrap_or("");
+            if !name.starts_with('[') {
+                out.push('.');
+            }
+            out.push_str(name);
+        }
+    }
+    out
+}

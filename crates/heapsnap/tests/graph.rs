@@ -1,0 +1,384 @@
+//! Graph analyses against references computed the slow, obvious way: dominance by deleting a
+//! node and seeing what becomes unreachable, distances by a plain breadth-first search.
+
+mod common;
+
+use std::collections::{HashMap, VecDeque};
+
+use common::*;
+use heapsnap::graph::{
+    class_retained_sizes, find_leaks, retention_of_new, top_retainers, DominatorTree, LeakOptions,
+    ShortestPaths,
+};
+use heapsnap::Snapshot;
+
+fn edge(ty: &'static str, name: common::EdgeName, to: usize) -> E {
+    E { ty, name, to }
+}
+
+fn named(ty: &'static str, name: &'static str, to: usize) -> E {
+    edge(ty, common::EdgeName::Str(name), to)
+}
+
+/// Reference rule: weak edges never retain; shortcut edges only from the root.
+fn retains(ty: &str, from: usize) -> bool {
+    ty != "weak" && (ty != "shortcut" || from == 0)
+}
+
+/// Nodes reachable from the root without passing through `removed`.
+fn reachable(nodes: &[N], removed: &[usize]) -> Vec<bool> {
+    let mut seen = vec![false; nodes.len()];
+    if removed.contains(&0) {
+        return seen;
+    }
+    let mut stack = vec![0usize];
+    seen[0] = true;
+    while let Some(v) = stack.pop() {
+        for e in &nodes[v].edges {
+            if retains(e.ty, v) && !seen[e.to] && !removed.contains(&e.to) {
+                seen[e.to] = true;
+                stack.push(e.to);
+            }
+        }
+    }
+    seen
+}
+
+fn removal_retained(nodes: &[N], removed: &[usize]) -> u64 {
+    let all = reachable(nodes, &[]);
+    let rest = reachable(nodes, removed);
+    (0..nodes.len())
+        .filter(|&i| all[i] && !rest[i])
+        .map(|i| nodes[i].size)
+        .sum()
+}
+
+fn dominates(nodes: &[N], x: usize, y: usize) -> bool {
+    x == y || (reachable(nodes, &[])[y] && !reachable(nodes, &[x])[y])
+}
+
+fn bfs_distance(nodes: &[N]) -> Vec<Option<usize>> {
+    let mut d = vec![None; nodes.len()];
+    d[0] = Some(0);
+    let mut q = VecDeque::from([0usize]);
+    while let Some(v) = q.pop_front() {
+        for e in &nodes[v].edges {
+            if retains(e.ty, v) && d[e.to].is_none() {
+                d[e.to] = Some(d[v].unwrap() + 1);
+                q.push_back(e.to);
+            }
+        }
+    }
+    d
+}
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % bound as u64) as usize
+    }
+}
+
+fn random_graph(seed: u64, n: usize, edges: usize) -> Vec<N> {
+    let mut r = Lcg(seed);
+    let mut nodes: Vec<N> = (0..n)
+        .map(|i| {
+            let ty = if i == 0 { "synthetic" } else { "object" };
+            n_sized(ty, i as u64 * 2 + 1, 1 + r.next(1000) as u64)
+        })
+        .collect();
+    for _ in 0..edges {
+        let from = r.next(n);
+        let to = r.next(n);
+        let ty = match r.next(10) {
+            0 => "weak",
+            1 => "shortcut",
+            2 => "element",
+            3 => "internal",
+            _ => "property",
+        };
+        let name = if ty == "element" {
+            common::EdgeName::Idx(r.next(50) as u32)
+        } else {
+            common::EdgeName::Str(["a", "b", "c", "next", "table"][r.next(5)])
+        };
+        nodes[from].edges.push(edge(ty, name, to));
+    }
+    nodes
+}
+
+fn n_sized(ty: &'static str, id: u64, size: u64) -> N {
+    n(ty, if ty == "object" { "Obj" } else { "" }, id, size)
+}
+
+fn parsed(nodes: &[N]) -> Snapshot {
+    parse(&build(Layout::Node24, nodes)).expect("valid synthetic snapshot")
+}
+
+#[test]
+fn dominators_and_retained_sizes_match_removal_on_random_graphs() {
+    for seed in 0..40u64 {
+        let n = 12 + (seed as usize % 5) * 9;
+        let nodes = random_graph(seed, n, n * 3);
+        let snap = parsed(&nodes);
+        let dom = DominatorTree::compute(&snap).unwrap();
+        let reach = reachable(&nodes, &[]);
+        for y in 0..n {
+            assert_eq!(dom.is_reachable(y), reach[y], "seed {seed} node {y}");
+            let want = if reach[y] {
+                removal_retained(&nodes, &[y])
+            } else {
+                0
+            };
+            assert_eq!(dom.retained_size(y), want, "seed {seed} retained({y})");
+            if y == 0 || !reach[y] {
+                assert_eq!(dom.idom(y), None);
+                continue;
+            }
+            let d = dom.idom(y).expect("reachable nodes have an idom");
+            assert!(
+                d != y && dominates(&nodes, d, y),
+                "seed {seed}: {d} idom of {y}"
+            );
+            // Every other strict dominator of y dominates d: d is the nearest.
+            for z in 0..n {
+                if z != y && dominates(&nodes, z, y) {
+                    assert!(dominates(&nodes, z, d), "seed {seed}: {z} dom {y} not {d}");
+                }
+            }
+        }
+        let order = dom.preorder();
+        let pos: HashMap<u32, usize> = order.iter().enumerate().map(|(k, &v)| (v, k)).collect();
+        for &v in &order[1..] {
+            assert!(pos[&(dom.idom(v as usize).unwrap() as u32)] < pos[&v]);
+        }
+    }
+}
+
+#[test]
+fn deep_chains_do_not_recurse() {
+    // A 200k-long linked list: recursion would overflow the stack; retained sizes telescope.
+    let len = 200_000usize;
+    let mut nodes: Vec<N> = vec![n("synthetic", "", 1, 0)];
+    for i in 0..len {
+        let mut node = n("object", "Link", 3 + 2 * i as u64, 2);
+        if i + 1 < len {
+            node.edges.push(named("property", "next", i + 2));
+        }
+        nodes.push(node);
+    }
+    nodes[0].edges.push(named("shortcut", "1", 1));
+    let snap = parsed(&nodes);
+    let dom = DominatorTree::compute(&snap).unwrap();
+    assert_eq!(dom.retained_size(1), 2 * len as u64);
+    assert_eq!(dom.retained_size(len), 2);
+    assert_eq!(dom.idom(len), Some(len - 1));
+    let paths = ShortestPaths::compute(&snap).unwrap();
+    assert_eq!(paths.path_edges(&snap, len).unwrap().len(), len);
+    // Every link is a "Link", so only the first one counts towards the class.
+    let targets: Vec<(u32, u32)> = (1..=len as u32).map(|i| (i, 0)).collect();
+    assert_eq!(
+        class_retained_sizes(&dom, &targets, 1),
+        vec![2 * len as u64]
+    );
+}
+
+#[test]
+fn shortest_paths_are_valid_and_shortest_on_random_graphs() {
+    for seed in 100..140u64 {
+        let n = 30;
+        let nodes = random_graph(seed, n, 80);
+        let snap = parsed(&nodes);
+        let sp = ShortestPaths::compute(&snap).unwrap();
+        let dist = bfs_distance(&nodes);
+        let t = snap.edges().unwrap();
+        for y in 0..n {
+            let Some(edges) = sp.path_edges(&snap, y) else {
+                assert!(dist[y].is_none(), "seed {seed}: {y} should be reachable");
+                continue;
+            };
+            assert_eq!(
+                Some(edges.len()),
+                dist[y],
+                "seed {seed}: path length to {y}"
+            );
+            let mut at = 0usize;
+            for &e in &edges {
+                assert!(t.range(at).contains(&e), "edge {e} does not leave {at}");
+                let ty = &snap.edge_type_names()[t.edge_type_index(e) as usize];
+                assert!(retains(ty, at));
+                at = t.to_node(e);
+            }
+            assert_eq!(at, y);
+        }
+    }
+}
+
+/// root ─shortcut→ global ─cache→ Map ─table→ (object elements) ─[i]→ Leak_i ─payload→ Payload_i
+/// plus: Leak_0 and Leak_1 share `Shared`; a weak-only object; a second path to Leak_2 through
+/// (GC roots) that is longer.
+fn leak_graph() -> Vec<N> {
+    let mut nodes = vec![
+        n("synthetic", "", 1, 0),                  // 0
+        n("synthetic", "(GC roots)", 3, 0),        // 1
+        n("object", "global", 5, 100),             // 2
+        n("object", "Map", 7, 40),                 // 3
+        n("array", "(object elements)", 9, 64),    // 4
+        n("object", "Shared", 11, 1000),           // 5
+        n("object", "WeakOnly", 13, 5000),         // 6
+        n("synthetic", "(Global handles)", 15, 0), // 7
+    ];
+    nodes[0].edges.push(named("element", "1", 1));
+    nodes[0].edges.push(named("shortcut", "2", 2));
+    nodes[1]
+        .edges
+        .push(edge("element", common::EdgeName::Idx(1), 7));
+    nodes[2].edges.push(named("property", "cache", 3));
+    nodes[2].edges.push(named("weak", "w", 6));
+    nodes[3].edges.push(named("internal", "table", 4));
+    for i in 0..4usize {
+        let leak = nodes.len();
+        nodes.push(n("object", "Leak", 101 + 4 * i as u64, 32));
+        nodes.push(n("object", "Payload", 103 + 4 * i as u64, 200));
+        nodes[leak]
+            .edges
+            .push(named("property", "payload", leak + 1));
+        nodes[4]
+            .edges
+            .push(edge("element", common::EdgeName::Idx(i as u32), leak));
+    }
+    nodes[8].edges.push(named("property", "shared", 5));
+    nodes[10].edges.push(named("property", "shared", 5));
+    // A longer second path: (GC roots) → (Global handles) → Leak #3 (node 14).
+    nodes[7]
+        .edges
+        .push(edge("element", common::EdgeName::Idx(0), 14));
+    nodes
+}
+
+#[test]
+fn retention_on_a_hand_built_leak() {
+    let nodes = leak_graph();
+    let snap = parsed(&nodes);
+    let dom = DominatorTree::compute(&snap).unwrap();
+    // Map retains itself, the table, four leaks, their payloads and Shared, minus Leak #3 and
+    // its payload (also held through a global handle).
+    assert_eq!(dom.retained_size(3), 40 + 64 + 3 * (32 + 200) + 1000);
+    assert_eq!(
+        dom.idom(5),
+        Some(4),
+        "Shared is held by two leaks: the table dominates it"
+    );
+    assert!(!dom.is_reachable(6), "weak edges do not retain");
+    assert_eq!(dom.idom(14), Some(0));
+    for i in 0..nodes.len() {
+        let want = if reachable(&nodes, &[])[i] {
+            removal_retained(&nodes, &[i])
+        } else {
+            0
+        };
+        assert_eq!(dom.retained_size(i), want, "node {i}");
+    }
+
+    let sp = ShortestPaths::compute(&snap).unwrap();
+    let leaks: Vec<u32> = vec![8, 10, 12, 14];
+    let groups = sp.group(&snap, &leaks, 5);
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0].count, 3);
+    assert_eq!(
+        groups[0].text,
+        "global.cache → Map.table → (object elements)[0] → Leak"
+    );
+    assert_eq!(groups[0].steps[0].edge, None);
+    assert_eq!(groups[0].steps[1].edge.as_deref(), Some("cache"));
+    assert_eq!(groups[0].steps[1].edge_type.as_deref(), Some("property"));
+    assert_eq!(groups[0].steps[3].id, 101);
+    assert_eq!(groups[1].count, 1);
+    assert_eq!(groups[1].text, "(GC roots)[1] → (Global handles)[0] → Leak");
+
+    // Class retained size: the union's removal size, here equal to the per-instance sum since
+    // no leak dominates another; Shared is jointly held, so neither leak's size includes it.
+    let targets: Vec<(u32, u32)> = leaks.iter().map(|&i| (i, 0)).collect();
+    assert_eq!(
+        class_retained_sizes(&dom, &targets, 1),
+        vec![4 * (32 + 200)]
+    );
+    assert_eq!(
+        removal_retained(&nodes, &[8, 10, 12, 14]),
+        4 * (32 + 200) + 1000
+    );
+
+    let top = top_retainers(&snap, &dom, 3);
+    assert_eq!(top, vec![2, 3, 4], "global, then Map, then its table");
+}
+
+#[test]
+fn three_snapshots_keep_only_what_survived() {
+    // s1: root, global. s2: adds Leak x3 (ids 21..25) and Temp x2 (31, 33). s3: Temp gone, one
+    // more Leak allocated after s2 (id 41, not reported: it was not allocated by the action).
+    let base = |extra: &[(&'static str, u64)]| {
+        let mut nodes = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
+        nodes[0].edges.push(named("shortcut", "g", 1));
+        for (k, &(name, id)) in extra.iter().enumerate() {
+            nodes.push(n("object", name, id, 16));
+            nodes[1]
+                .edges
+                .push(edge("element", common::EdgeName::Idx(k as u32), k + 2));
+        }
+        nodes
+    };
+    let s1 = parsed(&base(&[]));
+    let s2 = parsed(&base(&[
+        ("Leak", 21),
+        ("Leak", 23),
+        ("Leak", 25),
+        ("Temp", 31),
+        ("Temp", 33),
+    ]));
+    let s3 = parsed(&base(&[
+        ("Leak", 21),
+        ("Leak", 23),
+        ("Leak", 25),
+        ("Leak", 41),
+    ]));
+    let report = find_leaks(&s1, &s2, &s3, &LeakOptions::default()).unwrap();
+    assert_eq!(report.allocated, 5);
+    assert_eq!(report.leaked, 3);
+    assert_eq!(report.classes.len(), 1);
+    let c = &report.classes[0];
+    assert_eq!((c.what.as_str(), c.count, c.size_bytes), ("Leak", 3, 48));
+    assert_eq!(c.retained_size, Some(48));
+    assert_eq!(c.paths[0].count, 3);
+    assert_eq!(c.paths[0].text, "global[0] → Leak");
+
+    let r = retention_of_new(
+        &s1,
+        &s3,
+        &["Leak".into(), "Nope".into()],
+        Default::default(),
+        &[23],
+        2,
+    )
+    .unwrap();
+    assert_eq!(
+        (r[0].count, r[0].retained_size),
+        (3, Some(48)),
+        "21, 25, 41; 23 excluded"
+    );
+    assert_eq!((r[1].count, r[1].retained_size), (0, Some(0)));
+}
+
+#[test]
+fn graph_analyses_need_edges() {
+    let doc = build(Layout::Node24, &leak_graph());
+    let snap = parse_chunked(doc.as_bytes(), 4096, false).unwrap();
+    assert_eq!(
+        DominatorTree::compute(&snap).unwrap_err(),
+        heapsnap::graph::GraphError::NoEdges
+    );
+    assert!(ShortestPaths::compute(&snap).is_err());
+}
