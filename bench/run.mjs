@@ -6,7 +6,7 @@
 // writes it to bench/results/latest.md; then runs the GC overhead benchmark.
 //
 // Usage: node bench/run.mjs [--quick] [--no-gc] [--sizes=small,medium,large,xlarge] [--tools=heapdiff,memlab]
-// (xlarge, about 2 GB per file, is not in the default run: heapdiff alone takes seconds, the
+// (xlarge, about 3 GB per file, is not in the default run: heapdiff alone takes seconds, the
 // JS tools minutes and many GB.)
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -20,8 +20,11 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const sizeArg = args.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length)
 
-/** Live heap to build, in "records" (~200 bytes each); JSON is about 2-3x the heap. */
-const SIZES = { small: 100_000, medium: 500_000, large: 1_600_000, xlarge: 5_000_000 }
+/**
+ * Live heap to build, in "records"; the first file of a pair takes about 390 bytes of JSON per
+ * record (the second ~17% more), so these give ~100 MB, ~700 MB and ~1.5 GB per file.
+ */
+const SIZES = { small: 256_000, medium: 1_800_000, large: 3_850_000, xlarge: 8_000_000 }
 const sizes = sizeArg ? sizeArg.split(',') : quick ? ['small'] : ['small', 'medium', 'large']
 const toolArg = args.find((a) => a.startsWith('--tools='))?.slice('--tools='.length)
 const TOOLS = toolArg ? toolArg.split(',') : ['heapdiff', 'json-parse', 'toolkit', 'memlab']

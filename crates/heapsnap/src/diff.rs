@@ -1,13 +1,15 @@
 //! Id-based comparison of two snapshots of the same process, grouped by class.
 //!
 //! Nodes are matched by snapshot object id, which V8 keeps stable for an object across snapshots
-//! of one process. Both snapshots' members are reduced to sorted `(id, node index)` keys and
-//! merge-joined: linear after the sort, no recursion (the classic memwatch recursed over the
-//! graph and crashed on long lists) and no per-node allocation, so tens of millions of nodes fit.
+//! of one process. Each snapshot's ids go into a bitset; one linear pass per snapshot then sorts
+//! its nodes into kept and allocated/freed. No recursion (the classic memwatch recursed over the
+//! graph and crashed on long lists), no sort and no per-node allocation, so tens of millions of
+//! nodes fit. Ids a bitset cannot hold cheaply fall back to sorted keys merge-joined.
 
 use std::collections::HashMap;
 
 use crate::classes::ClassRules;
+use crate::snapshot::table::IdColumn;
 use crate::snapshot::Snapshot;
 
 /// Which naming convention the `what` column follows.
@@ -28,6 +30,17 @@ pub struct DiffOptions {
     pub grouping: Grouping,
     /// Ids left out of everything (the in-process HeapDiff's own objects).
     pub exclude_ids: Vec<u64>,
+}
+
+/// How `diff_with` matches nodes by id. Both give the same result; `Sorted` exists so that the
+/// fallback can be exercised (and compared) on snapshots that would take the bitset path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// A bitset of ids per snapshot when the ids are dense and unique (V8's are), else `Sorted`.
+    #[default]
+    Auto,
+    /// Sorted id lists merge-joined: any ids, including sparse, 64-bit and duplicate ones.
+    Sorted,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,9 +78,10 @@ fn signed_difference(plus: u64, minus: u64) -> i64 {
     d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
-/// Members of one snapshot sorted by id. V8 ids fit 32 bits, so `id << 32 | index` packs a key
-/// in one `u64` (half the memory of a pair, and a plain integer sort); wider ids fall back to
-/// pairs.
+/// Members of one snapshot sorted by id: the fallback for id sets a bitset cannot hold cheaply
+/// (sparse or wider than 32 bits, as foreign writers may produce) and for duplicate ids, whose
+/// one-to-one pairing a set cannot express. V8 ids fit 32 bits, so `id << 32 | index` packs a
+/// key in one `u64` (half the memory of a pair, and a plain integer sort); wider ids use pairs.
 enum Members {
     Packed(Vec<u64>),
     Wide(Vec<(u64, u32)>),
@@ -137,6 +151,211 @@ impl Members {
     }
 }
 
+/// A set of node ids: a bit per possible id up to a limit, and a sorted list above it.
+///
+/// V8 hands out heap object ids from a counter (JS objects take odd ids), so nearly every id is
+/// below a small multiple of the node count and the bits take about a byte per node or less:
+/// far below the 8 bytes a node of a sorted key list takes, and membership replaces the sort.
+/// Embedder (native) nodes carry large hash-like ids; the few of them go to the list.
+struct IdSet {
+    bits: Vec<u64>,
+    limit: u64,
+    far: Vec<u64>,
+}
+
+impl IdSet {
+    fn new(limit: u64) -> Self {
+        IdSet {
+            bits: Vec::new(),
+            limit,
+            far: Vec::new(),
+        }
+    }
+
+    /// Adds `id`; false if a bit-held id was already there (list ids are checked by `seal`).
+    #[inline]
+    fn insert(&mut self, id: u64) -> bool {
+        if id >= self.limit {
+            self.far.push(id);
+            return true;
+        }
+        let (w, bit) = ((id / 64) as usize, 1u64 << (id % 64));
+        if w >= self.bits.len() {
+            self.bits.resize(w + 1, 0);
+        }
+        let was = self.bits[w] & bit;
+        self.bits[w] |= bit;
+        was == 0
+    }
+
+    /// Sorts the list; false if it holds an id twice.
+    fn seal(&mut self) -> bool {
+        self.far.sort_unstable();
+        self.far.windows(2).all(|p| p[0] != p[1])
+    }
+
+    #[inline]
+    fn contains(&self, id: u64) -> bool {
+        if id >= self.limit {
+            return self.far.binary_search(&id).is_ok();
+        }
+        self.bits
+            .get((id / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (id % 64)) != 0)
+    }
+
+    fn remove(&mut self, id: u64) {
+        if id >= self.limit {
+            if let Ok(k) = self.far.binary_search(&id) {
+                self.far.remove(k);
+            }
+        } else if let Some(w) = self.bits.get_mut((id / 64) as usize) {
+            *w &= !(1u64 << (id % 64));
+        }
+    }
+}
+
+/// Ids held as bits per node (of both snapshots together): the bits take at most 2 bytes per
+/// node each, and V8's ids stay below about twice the number of objects it has numbered.
+const BITSET_IDS_PER_NODE: u64 = 16;
+
+/// Headroom for tiny snapshots, whose ids start well above their node count.
+const BITSET_MIN_IDS: u64 = 1 << 20;
+
+/// Calls `f(index, id, slot)` for every node of `snap` that the rules count.
+#[inline]
+fn for_included(snap: &Snapshot, rules: &ClassRules, mut f: impl FnMut(usize, u64, u32)) {
+    match &snap.ids {
+        IdColumn::Narrow(v) => {
+            for (i, &id) in v.iter().enumerate() {
+                if let Some(slot) = rules.slot(snap, i) {
+                    f(i, u64::from(id), slot);
+                }
+            }
+        }
+        IdColumn::Wide(v) => {
+            for (i, &id) in v.iter().enumerate() {
+                if let Some(slot) = rules.slot(snap, i) {
+                    f(i, id, slot);
+                }
+            }
+        }
+    }
+}
+
+/// The included ids of one snapshot, or `None` if one occurs twice or too many are far apart
+/// for the set to beat sorting.
+fn mark(snap: &Snapshot, rules: &ClassRules, limit: u64) -> Option<IdSet> {
+    let mut set = IdSet::new(limit);
+    let mut unique = true;
+    for_included(snap, rules, |_, id, _| unique &= set.insert(id));
+    let sparse = set.far.len() > snap.node_count() / 8;
+    (unique && !sparse && set.seal()).then_some(set)
+}
+
+/// One side's result: its totals and the nodes the other side lacks, by slot.
+struct Side {
+    totals: Totals,
+    only_here: SlotCounts,
+}
+
+/// Counts the members of `snap` (included, not excluded: those in `own`) and, by class slot,
+/// those missing from `other`.
+fn classify(snap: &Snapshot, rules: &ClassRules, own: &IdSet, other: &IdSet) -> Side {
+    let mut totals = Totals::default();
+    let mut only_here = SlotCounts::new(rules.slot_count());
+    for_included(snap, rules, |i, id, slot| {
+        if !own.contains(id) {
+            return;
+        }
+        let size = snap.self_size(i);
+        totals.nodes += 1;
+        totals.size_bytes += size;
+        if !other.contains(id) {
+            only_here.add(slot, size);
+        }
+    });
+    Side { totals, only_here }
+}
+
+/// The bitset path; `None` when the ids do not suit it (see `Members`).
+fn by_bitsets(
+    (before, rules_before): (&Snapshot, &ClassRules),
+    (after, rules_after): (&Snapshot, &ClassRules),
+    exclude: &[u64],
+) -> Option<(Side, Side)> {
+    let nodes = (before.node_count() + after.node_count()) as u64;
+    let limit = nodes
+        .saturating_mul(BITSET_IDS_PER_NODE)
+        .max(BITSET_MIN_IDS);
+    // The two snapshots are independent until the end; a thread each halves the wall time.
+    let (bits_before, bits_after) = std::thread::scope(|s| {
+        let t = s.spawn(|| mark(after, rules_after, limit));
+        let b = mark(before, rules_before, limit);
+        (b, t.join().expect("marking does not panic"))
+    });
+    let (mut bits_before, mut bits_after) = (bits_before?, bits_after?);
+    for &id in exclude {
+        bits_before.remove(id);
+        bits_after.remove(id);
+    }
+    let (b, a) = (&bits_before, &bits_after);
+    Some(std::thread::scope(|s| {
+        let t = s.spawn(|| classify(after, rules_after, a, b));
+        let freed = classify(before, rules_before, b, a);
+        (freed, t.join().expect("classifying does not panic"))
+    }))
+}
+
+/// The sorted fallback: both member lists merge-joined in id order.
+fn by_sorting(
+    (before, rules_before): (&Snapshot, &ClassRules),
+    (after, rules_after): (&Snapshot, &ClassRules),
+    exclude: &[u64],
+) -> (Side, Side) {
+    let members_before = Members::collect(before, rules_before, exclude);
+    let members_after = Members::collect(after, rules_after, exclude);
+
+    let mut freed = SlotCounts::new(rules_before.slot_count());
+    let mut allocated = SlotCounts::new(rules_after.slot_count());
+    let slot_of = |rules: &ClassRules, snap: &Snapshot, i: usize| {
+        rules.slot(snap, i).expect("members are included nodes")
+    };
+
+    let (mut p, mut q) = (0usize, 0usize);
+    loop {
+        match (members_before.get(p), members_after.get(q)) {
+            (None, None) => break,
+            (Some((idb, ib)), Some((ida, _))) if idb < ida => {
+                freed.add(slot_of(rules_before, before, ib), before.self_size(ib));
+                p += 1;
+            }
+            (Some((_, ib)), None) => {
+                freed.add(slot_of(rules_before, before, ib), before.self_size(ib));
+                p += 1;
+            }
+            (Some((idb, _)), Some((ida, _))) if idb == ida => {
+                p += 1;
+                q += 1;
+            }
+            (_, Some((_, ia))) => {
+                allocated.add(slot_of(rules_after, after, ia), after.self_size(ia));
+                q += 1;
+            }
+        }
+    }
+    (
+        Side {
+            totals: members_before.totals(before),
+            only_here: freed,
+        },
+        Side {
+            totals: members_after.totals(after),
+            only_here: allocated,
+        },
+    )
+}
+
 /// Node count and self size per class slot of one snapshot; only touched slots get a row.
 struct SlotCounts {
     row_of_slot: Vec<u32>,
@@ -166,43 +385,38 @@ impl SlotCounts {
 
 /// Compares `before` and `after` (two snapshots of one process) by node id.
 pub fn diff(before: &Snapshot, after: &Snapshot, opts: &DiffOptions) -> Diff {
+    diff_with(before, after, opts, Strategy::Auto)
+}
+
+/// `diff` with the id matching chosen by the caller.
+pub fn diff_with(
+    before: &Snapshot,
+    after: &Snapshot,
+    opts: &DiffOptions,
+    strategy: Strategy,
+) -> Diff {
     let mut exclude = opts.exclude_ids.clone();
     exclude.sort_unstable();
     exclude.dedup();
 
     let rules_before = ClassRules::new(before, opts.grouping);
     let rules_after = ClassRules::new(after, opts.grouping);
-    let members_before = Members::collect(before, &rules_before, &exclude);
-    let members_after = Members::collect(after, &rules_after, &exclude);
-
-    let mut freed = SlotCounts::new(rules_before.slot_count());
-    let mut allocated = SlotCounts::new(rules_after.slot_count());
-    let slot_of = |rules: &ClassRules, snap: &Snapshot, i: usize| {
-        rules.slot(snap, i).expect("members are included nodes")
+    let sides = (before, &rules_before);
+    let sides_after = (after, &rules_after);
+    let (
+        Side {
+            totals: before_totals,
+            only_here: freed,
+        },
+        Side {
+            totals: after_totals,
+            only_here: allocated,
+        },
+    ) = match strategy {
+        Strategy::Auto => by_bitsets(sides, sides_after, &exclude)
+            .unwrap_or_else(|| by_sorting(sides, sides_after, &exclude)),
+        Strategy::Sorted => by_sorting(sides, sides_after, &exclude),
     };
-
-    let (mut p, mut q) = (0usize, 0usize);
-    loop {
-        match (members_before.get(p), members_after.get(q)) {
-            (None, None) => break,
-            (Some((idb, ib)), Some((ida, _))) if idb < ida => {
-                freed.add(slot_of(&rules_before, before, ib), before.self_size(ib));
-                p += 1;
-            }
-            (Some((_, ib)), None) => {
-                freed.add(slot_of(&rules_before, before, ib), before.self_size(ib));
-                p += 1;
-            }
-            (Some((idb, _)), Some((ida, _))) if idb == ida => {
-                p += 1;
-                q += 1;
-            }
-            (_, Some((_, ia))) => {
-                allocated.add(slot_of(&rules_after, after, ia), after.self_size(ia));
-                q += 1;
-            }
-        }
-    }
 
     let mut by_name: HashMap<String, ClassChange> = HashMap::new();
     for &(slot, count, bytes) in &freed.rows {
@@ -234,8 +448,6 @@ pub fn diff(before: &Snapshot, after: &Snapshot, opts: &DiffOptions) -> Diff {
         }),
     }
 
-    let before_totals = members_before.totals(before);
-    let after_totals = members_after.totals(after);
     Diff {
         before: before_totals,
         after: after_totals,

@@ -2,7 +2,10 @@
 //!
 //! Node names arrive as indices into `strings`, which V8 writes last. While nodes stream past we
 //! only remember which string indices are referenced (one bit each); when `strings` streams past
-//! we decode just those and give them compact ids; `finish` rewrites the name columns to those ids.
+//! we decode just those, in index order, into the names table. A string's names-table id is
+//! therefore its rank among the referenced indices, which `finish` computes from the same bits
+//! (plus a count per 64 of them) to rewrite the name columns: no per-string remap table, which
+//! cost 4 bytes for every string in the file, referenced or not.
 
 use super::error::ParseError;
 use super::ints::IntSink;
@@ -18,14 +21,14 @@ const MAX_RESERVE: usize = 1 << 26;
 /// snapshots do not reach, go to a list so a corrupt index cannot force a huge bitset.
 const BITSET_LIMIT: u64 = 1 << 28;
 
-const UNNEEDED: u32 = u32::MAX;
-
 /// String indices referenced by nodes (and by edge names when edges are kept).
 #[derive(Debug, Default)]
 struct NeededStrings {
     bits: Vec<u64>,
     far: Vec<u32>,
     far_pos: usize,
+    /// After `build_rank`: per bitset word, how many bits are set in the words before it.
+    rank_base: Vec<u32>,
 }
 
 impl NeededStrings {
@@ -60,6 +63,35 @@ impl NeededStrings {
         self.far
             .get(self.far_pos)
             .is_some_and(|&f| u64::from(f) == k)
+    }
+
+    /// Prepares `rank`; call once every reference is marked.
+    fn build_rank(&mut self) {
+        let mut at = 0u32;
+        self.rank_base = self
+            .bits
+            .iter()
+            .map(|w| {
+                let base = at;
+                at = at.wrapping_add(w.count_ones());
+                base
+            })
+            .collect();
+        self.far.sort_unstable();
+        self.far.dedup();
+    }
+
+    /// How many marked indices are below `k`, for a marked `k`: its position in index order.
+    #[inline]
+    fn rank(&self, k: u32) -> u32 {
+        if u64::from(k) < BITSET_LIMIT {
+            let w = (k / 64) as usize;
+            let below = self.bits[w] & ((1u64 << (k % 64)) - 1);
+            return self.rank_base[w] + below.count_ones();
+        }
+        let in_bits = self.rank_base.last().copied().unwrap_or(0)
+            + self.bits.last().map_or(0, |w| w.count_ones());
+        in_bits + self.far.partition_point(|&f| f < k) as u32
     }
 
     #[cfg(test)]
@@ -104,7 +136,8 @@ struct NodeColumns {
     /// String indices until `finish`, names-table ids after.
     names: Vec<u32>,
     self_sizes: SizeColumn,
-    edge_counts: Vec<u32>,
+    /// Running edge offsets (`EdgeTable::first`), only when edges are kept.
+    first_edge: Option<Vec<u32>>,
     total_self_size: u64,
     edge_sum: u64,
     max_name: Option<u32>,
@@ -164,8 +197,6 @@ pub(crate) struct Builder {
     nodes: NodeColumns,
     edges: EdgeColumns,
     needed: NeededStrings,
-    /// Per string index: its names-table id, or `UNNEEDED`. Filled while `strings` streams.
-    remap: Vec<u32>,
     name_table: NameTable,
     /// Set when `strings` came before `nodes`/`edges` (not V8's order): then every string must
     /// be kept, since we cannot yet know which will be referenced.
@@ -198,7 +229,11 @@ impl Builder {
                 types: Vec::with_capacity(n),
                 names: Vec::with_capacity(n),
                 self_sizes: SizeColumn::with_capacity(n),
-                edge_counts: Vec::with_capacity(n),
+                first_edge: keep_edges.then(|| {
+                    let mut first = Vec::with_capacity(n + 1);
+                    first.push(0);
+                    first
+                }),
                 total_self_size: 0,
                 edge_sum: 0,
                 max_name: None,
@@ -218,7 +253,6 @@ impl Builder {
             },
             meta,
             needed: NeededStrings::default(),
-            remap: Vec::new(),
             name_table: NameTable::default(),
             keep_all_strings: false,
             nodes_done: false,
@@ -246,7 +280,6 @@ impl Builder {
     pub(crate) fn string_sink(&mut self) -> NameSink<'_> {
         NameSink {
             needed: &mut self.needed,
-            remap: &mut self.remap,
             names: &mut self.name_table,
             keep_all: self.keep_all_strings,
         }
@@ -302,8 +335,9 @@ impl Builder {
             meta,
             nodes: mut n,
             edges: e,
-            remap,
+            mut needed,
             name_table,
+            keep_all_strings,
             strings_count,
             ..
         } = self;
@@ -355,9 +389,17 @@ impl Builder {
             }
         }
 
+        // Every index below was validated against `strings_count` above, and every referenced
+        // string was kept, in index order: all of them when `keep_all_strings`.
+        let to_name_id = if keep_all_strings {
+            None
+        } else {
+            needed.build_rank();
+            Some(&needed)
+        };
+        let name_id = |k: u32| to_name_id.map_or(k, |nd| nd.rank(k));
         for name in &mut n.names {
-            *name = remap[*name as usize];
-            debug_assert_ne!(*name, UNNEEDED);
+            *name = name_id(*name);
         }
 
         let edges = if e.keep {
@@ -370,17 +412,12 @@ impl Builder {
                     ),
                 });
             }
-            let mut first = Vec::with_capacity(n.edge_counts.len() + 1);
-            let mut at = 0u32;
-            first.push(0);
-            for &c in &n.edge_counts {
-                at += c;
-                first.push(at);
-            }
+            // Offsets wrapped only if there were more than u32::MAX edges, refused above.
+            let first = n.first_edge.take().expect("kept with edges");
             let mut name_or_index = e.name_or_index;
             for (v, &t) in name_or_index.iter_mut().zip(&e.types) {
                 if e.named_type[t as usize] {
-                    *v = remap[*v as usize];
+                    *v = name_id(*v);
                 }
             }
             Some(EdgeTable {
@@ -401,7 +438,6 @@ impl Builder {
             types: n.types,
             names: n.names,
             self_sizes: n.self_sizes,
-            edge_counts: n.edge_counts,
             name_table,
             total_self_size: n.total_self_size,
             edge_count: e.records as usize,
@@ -452,7 +488,9 @@ impl NodeSink<'_> {
         c.types.push(ty as u8);
         c.names.push(name);
         c.self_sizes.push(index32, self_size);
-        c.edge_counts.push(edge_count);
+        if let Some(first) = &mut c.first_edge {
+            first.push(c.edge_sum as u32);
+        }
         c.max_name = Some(c.max_name.map_or(name, |m| m.max(name)));
         self.needed.mark(name);
         Ok(())
@@ -546,7 +584,6 @@ impl IntSink for EdgeSink<'_> {
 
 pub(crate) struct NameSink<'a> {
     needed: &'a mut NeededStrings,
-    remap: &'a mut Vec<u32>,
     names: &'a mut NameTable,
     keep_all: bool,
 }
@@ -554,19 +591,14 @@ pub(crate) struct NameSink<'a> {
 impl StringSink for NameSink<'_> {
     #[inline]
     fn wants(&mut self, index: u64) -> bool {
-        let want = self.keep_all || self.needed.contains_in_order(index);
-        if !want {
-            self.remap.push(UNNEEDED);
-        }
-        want
+        self.keep_all || self.needed.contains_in_order(index)
     }
 
     fn keep(&mut self, _index: u64, value: &str) -> Result<(), String> {
         if self.names.len() >= u32::MAX as usize - 1 {
             return Err("too many distinct names".into());
         }
-        let id = self.names.push(value);
-        self.remap.push(id);
+        self.names.push(value);
         Ok(())
     }
 }
@@ -585,6 +617,21 @@ mod tests {
             for n in samples {
                 assert_eq!(div.div_rem(n), (n / d, n % d), "{n} / {d}");
             }
+        }
+    }
+
+    #[test]
+    fn rank_is_the_position_among_marked_indices() {
+        let mut s = NeededStrings::default();
+        let mut marked = vec![0u32, 1, 63, 64, 65, 200, 4095, (1 << 28) + 1, u32::MAX - 1];
+        for &k in marked.iter().rev().chain(&[64, 0]) {
+            s.mark(k);
+        }
+        s.prepare_for_scan();
+        s.build_rank();
+        marked.sort_unstable();
+        for (pos, &k) in marked.iter().enumerate() {
+            assert_eq!(s.rank(k), pos as u32, "string #{k}");
         }
     }
 

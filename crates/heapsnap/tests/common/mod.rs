@@ -235,7 +235,7 @@ pub fn fingerprint(s: &Snapshot) -> Vec<String> {
     )];
     for i in 0..s.node_count() {
         out.push(format!(
-            "{} {} {:?} {} {}",
+            "{} {} {:?} {} {:?}",
             s.node_id(i),
             s.node_type_name(i),
             s.node_name(i),
