@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util'
 import * as binding from './binding'
 import { toClassicDiff, type HeapDiffResult } from './lib/heapdiff'
 import { checkDiffOptions } from './lib/options'
-import { parseSize, renderTable } from './lib/table'
+import { parseSize, renderLeaks, renderTable, renderTop } from './lib/table'
 
 const USAGE = `usage:
   heapdiff diff <before.heapsnapshot> <after.heapsnapshot> [options]
@@ -21,15 +21,23 @@ const USAGE = `usage:
       --top N             show the N classes that grew most (default 25; 0 = all)
       --group G           classic (memwatch's 'what') or devtools (DevTools' class names; default)
       --fail-above SIZE   exit 1 if the heap grew by more than SIZE (e.g. 10mb, 512kb, 1048576)
+      --retainers         for the classes with most new instances: retained size and the shortest
+                          retaining paths from the GC roots, grouped by shape
       --no-color          no ANSI colour (default: colour on a TTY unless NO_COLOR is set)
       --quiet             no progress on stderr
+  heapdiff top <file.heapsnapshot> [--top N] [--json]
+      the objects with the largest retained sizes (dominator tree), with their retaining paths
+  heapdiff leaks <s1> <s2> <s3> [--top N] [--min-count N] [--group G] [--json] [--fail-on-leak]
+      three snapshots (baseline, after an action, after undoing it): objects the action allocated
+      that are still alive in s3, by class, with retained sizes and retaining paths;
+      --fail-on-leak exits 1 when any class is reported
   heapdiff snapshot [--out DIR] -- <script.js> [args...]
       run a Node script with --heapsnapshot-signal=SIGUSR2; each SIGUSR2 sent to it (kill -USR2 <pid>)
       writes a .heapsnapshot into DIR; the paths are printed when the script exits
   heapdiff snapshot --pid <pid>
       ask a running Node process started with --heapsnapshot-signal=SIGUSR2 to write a snapshot
 
-exit codes: 0 ok, 1 growth above --fail-above, 2 usage error, 3 bad input`
+exit codes: 0 ok, 1 growth above --fail-above (or a leak with --fail-on-leak), 2 usage error, 3 bad input`
 
 class UsageError extends Error {}
 
@@ -47,6 +55,7 @@ async function diffCommand(argv: string[]): Promise<number> {
       top: { type: 'string', default: '25' },
       group: { type: 'string', default: 'devtools' },
       'fail-above': { type: 'string' },
+      retainers: { type: 'boolean', default: false },
       'no-color': { type: 'boolean', default: false },
       color: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
@@ -67,35 +76,15 @@ async function diffCommand(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`--group: ${(e as Error).message}`)
   }
-  const [before, after] = positionals.map((p) => resolve(p))
-  for (const p of [before, after]) {
-    if (!existsSync(p)) fail(3, `${p}: no such file`)
-    if (!statSync(p).isFile()) fail(3, `${p}: not a file`)
-  }
+  const [before, after] = inputFiles(positionals)
 
-  const job = new binding.FileDiffJob(before, after, { grouping })
+  const job = new binding.FileDiffJob(before, after, { grouping, retainers: values.retainers })
   const started = new Date()
-  const showProgress = !values.quiet && process.stderr.isTTY
-  const timer = showProgress
-    ? setInterval(() => {
-        const { bytesRead, totalBytes } = job.progress()
-        if (totalBytes > 0) {
-          const pct = ((bytesRead / totalBytes) * 100).toFixed(1)
-          process.stderr.write(`\rparsing ${pct}% of ${(totalBytes / 1048576).toFixed(0)} MiB`)
-        }
-      }, 200)
-    : undefined
-  let result: HeapDiffResult
-  try {
-    result = toClassicDiff(await job.run(), started, new Date())
-  } catch (e) {
-    fail(3, (e as Error).message)
-  } finally {
-    if (timer) {
-      clearInterval(timer)
-      process.stderr.write('\r\x1b[K')
-    }
-  }
+  const result: HeapDiffResult = toClassicDiff(
+    await withProgress(job, !values.quiet, () => job.run()),
+    started,
+    new Date(),
+  )
 
   const color = values.color || (!values['no-color'] && process.stdout.isTTY && !process.env.NO_COLOR)
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
@@ -105,6 +94,108 @@ async function diffCommand(argv: string[]): Promise<number> {
     return 1
   }
   return 0
+}
+
+/** Resolves input paths, exiting with code 3 for a missing path or a directory. */
+function inputFiles(paths: string[]): string[] {
+  const files = paths.map((p) => resolve(p))
+  for (const p of files) {
+    if (!existsSync(p)) fail(3, `${p}: no such file`)
+    if (!statSync(p).isFile()) fail(3, `${p}: not a file`)
+  }
+  return files
+}
+
+/** Runs a file job with a progress line on stderr (TTY only); a failure exits with code 3. */
+async function withProgress<T>(
+  job: { progress(): binding.ProgressJs },
+  enabled: boolean,
+  run: () => Promise<T>,
+): Promise<T> {
+  const timer =
+    enabled && process.stderr.isTTY
+      ? setInterval(() => {
+          const { bytesRead, totalBytes } = job.progress()
+          if (totalBytes > 0) {
+            const pct = ((bytesRead / totalBytes) * 100).toFixed(1)
+            const phase = bytesRead >= totalBytes ? 'analysing' : `parsing ${pct}% of`
+            process.stderr.write(`\r\x1b[K${phase} ${(totalBytes / 1048576).toFixed(0)} MiB`)
+          }
+        }, 200)
+      : undefined
+  try {
+    return await run()
+  } catch (e) {
+    return fail(3, (e as Error).message)
+  } finally {
+    if (timer) {
+      clearInterval(timer)
+      process.stderr.write('\r\x1b[K')
+    }
+  }
+}
+
+function wholeNumber(flag: string, text: string, min: number): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number >= ${min}, got ${text}`)
+  return n
+}
+
+async function topCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      top: { type: 'string', default: '20' },
+      json: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  })
+  if (positionals.length !== 1) throw new UsageError('top needs exactly one snapshot file')
+  const top = wholeNumber('--top', values.top, 1)
+  const [file] = inputFiles(positionals)
+  const job = new binding.FileAnalysisJob([file])
+  const rows = await withProgress(job, !values.quiet, () => job.top({ top }))
+  if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n')
+  else process.stdout.write(renderTop(rows))
+  return 0
+}
+
+async function leaksCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      top: { type: 'string', default: '20' },
+      'min-count': { type: 'string', default: '1' },
+      group: { type: 'string', default: 'classic' },
+      json: { type: 'boolean', default: false },
+      'fail-on-leak': { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+    },
+  })
+  if (positionals.length !== 3) throw new UsageError('leaks needs three snapshot files: baseline, action, after')
+  const maxClasses = wholeNumber('--top', values.top, 1)
+  const minCount = wholeNumber('--min-count', values['min-count'], 1)
+  let grouping: 'classic' | 'devtools'
+  try {
+    grouping = checkDiffOptions({ grouping: values.group }).grouping
+  } catch (e) {
+    throw new UsageError(`--group: ${(e as Error).message}`)
+  }
+  const files = inputFiles(positionals)
+  const job = new binding.FileAnalysisJob(files)
+  const report = await withProgress(job, !values.quiet, () => job.leaks({ grouping, maxClasses, minCount }))
+  report.leaks = report.leaks.slice(0, maxClasses)
+  if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
+  else
+    process.stdout.write(
+      renderLeaks(
+        report,
+        files.map((f) => basename(f)),
+      ),
+    )
+  return values['fail-on-leak'] && report.leaks.length > 0 ? 1 : 0
 }
 
 async function snapshotCommand(argv: string[]): Promise<number> {
@@ -150,6 +241,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'diff') return diffCommand(rest)
   if (command === 'snapshot') return snapshotCommand(rest)
+  if (command === 'top') return topCommand(rest)
+  if (command === 'leaks') return leaksCommand(rest)
   throw new UsageError(`unknown command ${JSON.stringify(command)}`)
 }
 

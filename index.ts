@@ -15,7 +15,27 @@ import {
   type LeakOptions as LeakOpts,
   type DiffOptions as DiffOpts,
 } from './lib/options'
-import { HeapDiff, snapshotWindows, toClassicDiff, type HeapDiffResult as DiffResultT } from './lib/heapdiff'
+import {
+  HeapDiff,
+  snapshotWindows,
+  toClassicDiff,
+  type HeapDiffResult as DiffResultT,
+  type HeapDiffDetail as DiffDetailT,
+  type RetainerPath as RetainerPathT,
+  type RetainerStep as RetainerStepT,
+} from './lib/heapdiff'
+import {
+  assertNoLeaks,
+  checkLeaks,
+  findLeaks,
+  topRetainers,
+  type CheckLeaksOptions as CheckLeaksOptsT,
+  type LeakCheck as LeakCheckT,
+  type LeakReport as LeakReportT,
+  type LeakRow as LeakRowT,
+  type TopRetainer as TopRetainerT,
+} from './lib/leaks'
+import type { AnalysisOptions as AnalysisOptsT } from './lib/options'
 
 /** The `stats` payload: memwatch's fields plus what modern V8 reports. */
 type StatsPayload = binding.GcStats
@@ -60,6 +80,14 @@ interface Memwatch {
 class Memwatch extends EventEmitter {
   /** `new memwatch.HeapDiff()` takes a snapshot; `end()` takes another and compares them. */
   readonly HeapDiff = HeapDiff
+  /** Three snapshot files (baseline, action, after): what the action allocated that survived. */
+  readonly findLeaks = findLeaks
+  /** The objects with the largest retained sizes in a snapshot file. */
+  readonly topRetainers = topRetainers
+  /** Runs a function repeatedly between snapshots and reports the classes it leaks per call. */
+  readonly checkLeaks = checkLeaks
+  /** `checkLeaks` that throws an Error naming what leaked and what holds it. */
+  readonly assertNoLeaks = assertNoLeaks
   private fallback: PerformanceObserver | null = null
   private active = false
   private readonly hook: binding.HookStatus
@@ -203,7 +231,7 @@ async function diffFiles(before: string, after: string, options?: DiffOpts): Pro
     throw new TypeError('diffFiles(before, after) takes two file paths')
   }
   const opts = checkDiffOptions(options)
-  const job = new binding.FileDiffJob(before, after, { grouping: opts.grouping })
+  const job = new binding.FileDiffJob(before, after, opts)
   const started = new Date()
   const raw = await job.run()
   return toClassicDiff(raw, started, new Date())
@@ -222,6 +250,15 @@ namespace memwatch {
   export type LeakOptions = LeakOpts
   export type DiffOptions = DiffOpts
   export type HeapDiffResult = DiffResultT
+  export type HeapDiffDetail = DiffDetailT
+  export type RetainerPath = RetainerPathT
+  export type RetainerStep = RetainerStepT
+  export type AnalysisOptions = AnalysisOptsT
+  export type CheckLeaksOptions = CheckLeaksOptsT
+  export type LeakCheck = LeakCheckT
+  export type LeakReport = LeakReportT
+  export type LeakRow = LeakRowT
+  export type TopRetainer = TopRetainerT
   export type HookStatus = binding.HookStatus
 }
 

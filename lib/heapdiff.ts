@@ -18,12 +18,35 @@ export interface HeapTotals {
   time: Date
 }
 
+/** One hop of a retaining path: the edge taken (none for the first) and the node it reaches. */
+export interface RetainerStep {
+  edge: string | null
+  edge_type: string | null
+  /** Constructor or node name; `(string)`, `(number)` for primitives. */
+  node: string
+  type: string
+  id: number
+}
+
+/** New instances that share one shortest-path shape from the GC roots, with one example path. */
+export interface RetainerPath {
+  /** `global.cache → Map.table → (object elements)[12] → LeakingClass` */
+  path: string
+  count: number
+  steps: RetainerStep[]
+}
+
 export interface HeapDiffDetail {
   what: string
   size_bytes: number
   size: string
   '+': number
   '-': number
+  /** With `retainers`, for the classes that grew most: retained size of the new instances. */
+  retained_size_bytes?: number
+  retained_size?: string
+  /** With `retainers`: shortest retaining paths of the new instances, most common first. */
+  retainers?: RetainerPath[]
 }
 
 export interface HeapDiffResult {
@@ -48,14 +71,55 @@ export function toClassicDiff(raw: binding.DiffJs, beforeTime: Date, afterTime: 
       size: raw.size,
       freed_nodes: raw.freed_nodes,
       allocated_nodes: raw.allocated_nodes,
-      details: raw.details.map((d) => ({
-        what: d.what,
-        size_bytes: d.size_bytes,
-        size: d.size,
-        '+': d.allocated,
-        '-': d.freed,
-      })),
+      details: raw.details.map((d) => {
+        const row: HeapDiffDetail = {
+          what: d.what,
+          size_bytes: d.size_bytes,
+          size: d.size,
+          '+': d.allocated,
+          '-': d.freed,
+        }
+        if (d.retainers) {
+          if (d.retained_size_bytes !== undefined) row.retained_size_bytes = d.retained_size_bytes
+          if (d.retained_size !== undefined) row.retained_size = d.retained_size
+          row.retainers = d.retainers.map(toPath)
+        }
+        return row
+      }),
     },
+  }
+}
+
+export function toPath(p: binding.RetainerPathJs): RetainerPath {
+  return {
+    path: p.path,
+    count: p.count,
+    steps: p.steps.map((s) => ({
+      edge: s.edge ?? null,
+      edge_type: s.edge_type ?? null,
+      node: s.node,
+      type: s.type,
+      id: s.id,
+    })),
+  }
+}
+
+/** The grown classes worth explaining: most new instances first. */
+function grownClasses(raw: binding.DiffJs, n: number): string[] {
+  return raw.details
+    .filter((d) => d.allocated > 0)
+    .sort((a, b) => b.allocated - a.allocated || (a.what < b.what ? -1 : a.what > b.what ? 1 : 0))
+    .slice(0, n)
+    .map((d) => d.what)
+}
+
+function attachRetention(raw: binding.DiffJs, retention: binding.ClassRetentionJs[]): void {
+  for (const r of retention) {
+    const row = raw.details.find((d) => d.what === r.what)
+    if (!row) continue
+    row.retained_size_bytes = r.retained_size_bytes
+    row.retained_size = r.retained_size
+    row.retainers = r.retainers
   }
 }
 
@@ -69,13 +133,13 @@ export const snapshotWindows: Array<[number, number]> = []
  * A snapshot of this thread's heap: streamed natively where V8's entry points are reachable,
  * otherwise written by `v8.writeHeapSnapshot()` to a temporary file and parsed from there.
  */
-export function takeSnapshot(): binding.HeapSnapshotHandle {
-  if (binding.gcStatus().nativeSnapshot) return binding.takeHeapSnapshot()
+export function takeSnapshot(keepEdges = false): binding.HeapSnapshotHandle {
+  if (binding.gcStatus().nativeSnapshot) return binding.takeHeapSnapshot(keepEdges)
   const dir = mkdtempSync(join(tmpdir(), 'heapdiff-'))
   const start = performance.now()
   try {
     const file = v8.writeHeapSnapshot(join(dir, 'snapshot.heapsnapshot'))
-    return binding.parseSnapshotFile(file)
+    return binding.parseSnapshotFile(file, keepEdges)
   } finally {
     snapshotWindows.push([start, performance.now()])
     if (snapshotWindows.length > 64) snapshotWindows.shift()
@@ -86,41 +150,66 @@ export function takeSnapshot(): binding.HeapSnapshotHandle {
 export class HeapDiff {
   private before: binding.HeapSnapshotHandle | null
   private readonly beforeTime: Date
-  private readonly grouping: 'classic' | 'devtools'
+  private readonly options: Required<DiffOptions>
   private ended = false
 
   constructor(options?: DiffOptions) {
-    this.grouping = checkDiffOptions(options).grouping
+    this.options = checkDiffOptions(options)
     this.beforeTime = new Date()
     this.before = takeSnapshot()
   }
 
-  /** Takes the second snapshot and compares; the classic, synchronous form. */
-  end(): HeapDiffResult {
+  /**
+   * Takes the second snapshot and compares; the classic, synchronous form. Options given here
+   * (e.g. `{ retainers: true }`) override the constructor's.
+   */
+  end(options?: DiffOptions): HeapDiffResult {
+    const opts = this.merge(options)
     const before = this.claim()
-    const after = takeSnapshot()
+    const after = takeSnapshot(opts.retainers)
     const afterTime = new Date()
-    const raw = binding.diffSnapshots(before, after, { grouping: this.grouping })
-    before.dispose()
-    after.dispose()
-    return toClassicDiff(raw, this.beforeTime, afterTime)
+    try {
+      const raw = binding.diffSnapshots(before, after, { grouping: opts.grouping })
+      if (opts.retainers) {
+        const classes = grownClasses(raw, opts.retainerClasses)
+        const analysis = { grouping: opts.grouping, maxPaths: opts.maxPaths }
+        attachRetention(raw, binding.snapshotRetention(before, after, classes, analysis))
+      }
+      return toClassicDiff(raw, this.beforeTime, afterTime)
+    } finally {
+      before.dispose()
+      after.dispose()
+    }
   }
 
   /**
    * Takes the second snapshot (V8 needs the JS thread for that, as for any snapshot) and runs the
    * comparison on the thread pool, so the event loop is blocked no longer than V8's own snapshot.
    */
-  async endAsync(): Promise<HeapDiffResult> {
+  async endAsync(options?: DiffOptions): Promise<HeapDiffResult> {
+    const opts = this.merge(options)
     const before = this.claim()
-    const after = takeSnapshot()
+    const after = takeSnapshot(opts.retainers)
     const afterTime = new Date()
     try {
-      const raw = await binding.diffSnapshotsAsync(before, after, { grouping: this.grouping })
+      const raw = await binding.diffSnapshotsAsync(before, after, { grouping: opts.grouping })
+      if (opts.retainers) {
+        const classes = grownClasses(raw, opts.retainerClasses)
+        const analysis = { grouping: opts.grouping, maxPaths: opts.maxPaths }
+        attachRetention(raw, await binding.snapshotRetentionAsync(before, after, classes, analysis))
+      }
       return toClassicDiff(raw, this.beforeTime, afterTime)
     } finally {
       before.dispose()
       after.dispose()
     }
+  }
+
+  private merge(options: DiffOptions | undefined): Required<DiffOptions> {
+    if (options === undefined) return this.options
+    const given = checkDiffOptions(options)
+    const explicit = Object.keys(options) as Array<keyof DiffOptions>
+    return { ...this.options, ...Object.fromEntries(explicit.map((k) => [k, given[k]])) }
   }
 
   private claim(): binding.HeapSnapshotHandle {

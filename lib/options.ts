@@ -26,6 +26,28 @@ export interface LeakOptions {
 export interface DiffOptions {
   /** `'classic'` groups like memwatch (`what` = constructor or type); `'devtools'` like Chrome DevTools. */
   grouping?: 'classic' | 'devtools'
+  /**
+   * Also explain the growth: for the classes with the most new instances, the retained size of
+   * those instances and their shortest retaining paths from the GC roots (off by default, so the
+   * classic output stays identical).
+   */
+  retainers?: boolean
+  /** With `retainers`: how many grown classes are explained (default 10). */
+  retainerClasses?: number
+  /** With `retainers`: path groups listed per class (default 5). */
+  maxPaths?: number
+}
+
+/** Options of the graph analyses (`findLeaks`, `checkLeaks`). */
+export interface AnalysisOptions {
+  /** Class names: `'classic'` (default) or `'devtools'`. */
+  grouping?: 'classic' | 'devtools'
+  /** Path groups listed per class (default 5). */
+  maxPaths?: number
+  /** Classes that get retained sizes and paths, the largest by count (default 20). */
+  maxClasses?: number
+  /** Classes with fewer surviving instances are left out (default 1). */
+  minCount?: number
 }
 
 type Kind = 'int' | 'number' | 'bytes'
@@ -90,12 +112,53 @@ export function checkLeakOptions(options: unknown): LeakOptions {
   return out
 }
 
+function checkGrouping(name: string, value: unknown): 'classic' | 'devtools' {
+  const grouping = value ?? 'classic'
+  if (grouping !== 'classic' && grouping !== 'devtools') {
+    throw new TypeError(`${name} option "grouping" must be 'classic' or 'devtools', got ${describe(grouping)}`)
+  }
+  return grouping
+}
+
+/** A whole number option; `min` is its lowest allowed value. */
+function checkCount(name: string, key: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`${name} option "${key}" must be a number, got ${describe(value)}`)
+  }
+  if (!Number.isInteger(value) || value < min || value > 2 ** 31) {
+    throw new RangeError(`${name} option "${key}" must be a whole number >= ${min}, got ${value}`)
+  }
+  return value
+}
+
+function checkFlag(name: string, key: string, value: unknown): boolean {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean')
+    throw new TypeError(`${name} option "${key}" must be a boolean, got ${describe(value)}`)
+  return value
+}
+
 export function checkDiffOptions(options: unknown): Required<DiffOptions> {
   const obj = checkObject('diff options', options)
-  unknownKeys('diff', obj, ['grouping'])
-  const grouping = obj.grouping ?? 'classic'
-  if (grouping !== 'classic' && grouping !== 'devtools') {
-    throw new TypeError(`diff option "grouping" must be 'classic' or 'devtools', got ${describe(grouping)}`)
+  unknownKeys('diff', obj, ['grouping', 'retainers', 'retainerClasses', 'maxPaths'])
+  return {
+    grouping: checkGrouping('diff', obj.grouping),
+    retainers: checkFlag('diff', 'retainers', obj.retainers),
+    retainerClasses: checkCount('diff', 'retainerClasses', obj.retainerClasses, 10, 1),
+    maxPaths: checkCount('diff', 'maxPaths', obj.maxPaths, 5, 1),
   }
-  return { grouping }
 }
+
+export function checkAnalysisOptions(options: unknown, extra: readonly string[] = []): Required<AnalysisOptions> {
+  const obj = checkObject('analysis options', options)
+  unknownKeys('analysis', obj, ['grouping', 'maxPaths', 'maxClasses', 'minCount', ...extra])
+  return {
+    grouping: checkGrouping('analysis', obj.grouping),
+    maxPaths: checkCount('analysis', 'maxPaths', obj.maxPaths, 5, 1),
+    maxClasses: checkCount('analysis', 'maxClasses', obj.maxClasses, 20, 1),
+    minCount: checkCount('analysis', 'minCount', obj.minCount, 1, 1),
+  }
+}
+
+export { checkCount, checkObject, unknownKeys }

@@ -1,5 +1,6 @@
 /** Human-readable rendering of a diff for the CLI: largest growth first, aligned columns. */
-import type { HeapDiffResult } from './heapdiff'
+import type * as binding from '../binding'
+import type { HeapDiffResult, RetainerPath } from './heapdiff'
 
 export interface TableOptions {
   top: number
@@ -64,7 +65,49 @@ export function renderTable(result: HeapDiffResult, opts: TableOptions): string 
     const d = shown[i]
     const text = line(r)
     out.push(d.size_bytes > 0 ? paint(opts.color, 31, text) : d.size_bytes < 0 ? paint(opts.color, 32, text) : text)
+    if (d.retainers) {
+      if (d.retained_size) out.push(`    retained by ${d['+']} new instances: ${d.retained_size}`)
+      out.push(...renderPaths(d.retainers))
+    }
   }
   if (shown.length < rows.length) out.push(`… ${rows.length - shown.length} more classes (--top 0 shows all)`)
+  return out.join('\n') + '\n'
+}
+
+function renderPaths(paths: RetainerPath[] | binding.RetainerPathJs[]): string[] {
+  return paths.map((p) => `    ${String(p.count).padStart(7)} × ${p.path}`)
+}
+
+/** `heapdiff top`: largest retained sizes first. */
+export function renderTop(rows: binding.TopRetainerJs[]): string {
+  const header = ['retained', 'self', 'object', 'id']
+  const body = rows.map((r) => [r.retained_size, String(r.self_size), r.what.slice(0, 60), `@${r.id}`])
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 2 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
+  const out = [line(header)]
+  for (const [i, b] of body.entries()) {
+    out.push(line(b))
+    if (rows[i].path) out.push(`    ${rows[i].path}`)
+  }
+  return out.join('\n') + '\n'
+}
+
+/** `heapdiff leaks`: surviving classes, most instances first, with their paths. */
+export function renderLeaks(report: binding.LeakReportJs, files: string[]): string {
+  const out: string[] = []
+  out.push(
+    `${report.allocated} objects allocated between ${files[0]} and ${files[1]}; ${report.leaked} still alive in ${files[2]}`,
+  )
+  if (report.leaks.length === 0) {
+    out.push('no leaked classes')
+    return out.join('\n') + '\n'
+  }
+  out.push('')
+  for (const l of report.leaks) {
+    const retained = l.retained_size ? `, retained ${l.retained_size}` : ''
+    out.push(`${l.what}: ${l.count} leaked (${l.size}${retained})`)
+    out.push(...renderPaths(l.retainers))
+  }
   return out.join('\n') + '\n'
 }

@@ -15,7 +15,9 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::env_state;
+use super::retain::{class_js, ClassRetentionJs, RetainerPathJs};
 use crate::v8::snapshot::{take_and_stream, SnapshotError};
+use heapsnap::graph::retention_of_new;
 
 /// Chunks in flight between V8's serializer and the parser thread; bounds the copy buffer to a
 /// few MiB however large the heap is.
@@ -29,7 +31,7 @@ pub struct HeapSnapshotHandle {
 }
 
 impl HeapSnapshotHandle {
-    fn get(&self) -> Result<&Arc<Snapshot>> {
+    pub(super) fn get(&self) -> Result<&Arc<Snapshot>> {
         self.inner
             .as_ref()
             .ok_or_else(|| Error::from_reason("this heap snapshot was already disposed"))
@@ -68,7 +70,7 @@ impl HeapSnapshotHandle {
 
 /// Takes a snapshot of this thread's heap, parsing V8's JSON stream on a second thread as it is
 /// written. GCs that V8 runs for the snapshot are hidden from `stats`.
-fn take_snapshot(env: &Env) -> Result<Snapshot> {
+fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
     let state = env_state(env)?;
     let api = crate::v8::api()
         .map_err(|e| Error::from_reason(format!("cannot take a heap snapshot: {e}")))?;
@@ -85,7 +87,7 @@ fn take_snapshot(env: &Env) -> Result<Snapshot> {
     let parser = thread::Builder::new()
         .name("heapdiff-parse".into())
         .spawn(move || {
-            let mut p = SnapshotParser::new(ParseOptions::default());
+            let mut p = SnapshotParser::new(ParseOptions { keep_edges });
             for chunk in rx {
                 p.feed(&chunk)?;
             }
@@ -114,9 +116,10 @@ fn take_snapshot(env: &Env) -> Result<Snapshot> {
     }
 }
 
+/// `keep_edges` keeps the graph for retainer paths and retained sizes (about 9 bytes per edge).
 #[napi(catch_unwind)]
-pub fn take_heap_snapshot(env: Env) -> Result<HeapSnapshotHandle> {
-    let snapshot = take_snapshot(&env)?;
+pub fn take_heap_snapshot(env: Env, keep_edges: Option<bool>) -> Result<HeapSnapshotHandle> {
+    let snapshot = take_snapshot(&env, keep_edges.unwrap_or(false))?;
     Ok(HeapSnapshotHandle {
         inner: Some(Arc::new(snapshot)),
         taken_ms: crate::gc::state::now_ms(),
@@ -126,8 +129,11 @@ pub fn take_heap_snapshot(env: Env) -> Result<HeapSnapshotHandle> {
 /// Parses a `.heapsnapshot` file on the JS thread. The fallback `HeapDiff` uses it where V8's
 /// snapshot entry points cannot be reached: `v8.writeHeapSnapshot()` then this, synchronously.
 #[napi(catch_unwind)]
-pub fn parse_snapshot_file(path: String) -> Result<HeapSnapshotHandle> {
-    let snapshot = parse_file(Path::new(&path), ParseOptions::default(), &mut |_, _| {})
+pub fn parse_snapshot_file(path: String, keep_edges: Option<bool>) -> Result<HeapSnapshotHandle> {
+    let opts = ParseOptions {
+        keep_edges: keep_edges.unwrap_or(false),
+    };
+    let snapshot = parse_file(Path::new(&path), opts, &mut |_, _| {})
         .map_err(|e| Error::from_reason(format!("{path}: {e}")))?;
     Ok(HeapSnapshotHandle {
         inner: Some(Arc::new(snapshot)),
@@ -157,6 +163,13 @@ pub struct ClassChangeJs {
     pub allocated_bytes: f64,
     #[napi(js_name = "freed_bytes")]
     pub freed_bytes: f64,
+    /// With `retainers`: retained size of this class's new instances.
+    #[napi(js_name = "retained_size_bytes")]
+    pub retained_size_bytes: Option<f64>,
+    #[napi(js_name = "retained_size")]
+    pub retained_size: Option<String>,
+    /// With `retainers`: shortest retaining paths of the new instances, grouped by shape.
+    pub retainers: Option<Vec<RetainerPathJs>>,
 }
 
 #[napi(object)]
@@ -200,12 +213,15 @@ fn diff_js(d: Diff) -> DiffJs {
                 freed: c.freed as f64,
                 allocated_bytes: c.allocated_bytes as f64,
                 freed_bytes: c.freed_bytes as f64,
+                retained_size_bytes: None,
+                retained_size: None,
+                retainers: None,
             })
             .collect(),
     }
 }
 
-fn grouping(name: Option<&str>) -> Result<Grouping> {
+pub(super) fn grouping(name: Option<&str>) -> Result<Grouping> {
     match name.unwrap_or("classic") {
         "classic" => Ok(Grouping::Classic),
         "devtools" => Ok(Grouping::DevTools),
@@ -220,6 +236,14 @@ fn grouping(name: Option<&str>) -> Result<Grouping> {
 pub struct DiffOptionsJs {
     /// `'classic'` (memwatch's `what`, default) or `'devtools'` (DevTools' class names).
     pub grouping: Option<String>,
+    /// Files only: add retained sizes and retainer paths for the classes that grew most.
+    pub retainers: Option<bool>,
+    /// How many grown classes (by new instances) get retainers (default 10).
+    #[napi(js_name = "retainerClasses")]
+    pub retainer_classes: Option<u32>,
+    /// Path groups per class (default 5).
+    #[napi(js_name = "maxPaths")]
+    pub max_paths: Option<u32>,
 }
 
 fn diff_options(opts: Option<DiffOptionsJs>) -> Result<DiffOptions> {
@@ -233,12 +257,17 @@ fn diff_options(opts: Option<DiffOptionsJs>) -> Result<DiffOptions> {
 /// snapshots, and like the original we leave the diff's own objects out of its result.
 const OWN_CLASS: &str = "HeapSnapshotHandle";
 
-fn in_process_options(after: &Snapshot, opts: Option<DiffOptionsJs>) -> Result<DiffOptions> {
-    let mut o = diff_options(opts)?;
-    o.exclude_ids = (0..after.node_count())
+/// Ids of this module's own snapshot handles in `after`.
+pub(super) fn own_object_ids(after: &Snapshot) -> Vec<u64> {
+    (0..after.node_count())
         .filter(|&i| after.node_type_name(i) == "object" && after.node_name(i) == OWN_CLASS)
         .map(|i| after.node_id(i))
-        .collect();
+        .collect()
+}
+
+fn in_process_options(after: &Snapshot, opts: Option<DiffOptionsJs>) -> Result<DiffOptions> {
+    let mut o = diff_options(opts)?;
+    o.exclude_ids = own_object_ids(after);
     Ok(o)
 }
 
@@ -275,7 +304,7 @@ impl Task for DiffTask {
 
 /// Runs work on a thread-pool thread; a panic there would abort the host process, so it
 /// becomes a JS error instead.
-fn contained<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(super) fn contained<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
         Err(Error::from_reason(
             "internal error: heapdiff panicked (please report)",
@@ -300,7 +329,7 @@ pub fn diff_snapshots_async(
 
 /// Progress of a file diff, readable from JS while the work runs on other threads.
 #[derive(Default)]
-struct Progress {
+pub(super) struct Progress {
     read: AtomicU64,
     total: AtomicU64,
 }
@@ -311,18 +340,37 @@ pub struct ProgressJs {
     pub total_bytes: f64,
 }
 
+impl ProgressJs {
+    pub(super) fn sum(parts: &[Arc<Progress>]) -> Self {
+        let sum = |f: fn(&Progress) -> u64| parts.iter().map(|p| f(p)).sum::<u64>() as f64;
+        ProgressJs {
+            bytes_read: sum(|p| p.read.load(Ordering::Relaxed)),
+            total_bytes: sum(|p| p.total.load(Ordering::Relaxed)),
+        }
+    }
+}
+
 pub struct FileDiffTask {
     before: PathBuf,
     after: PathBuf,
     opts: DiffOptions,
+    retainers: Option<Retainers>,
     progress: [Arc<Progress>; 2],
 }
 
-fn parse_with_progress(
+/// What a file diff with `retainers` analyses.
+#[derive(Clone, Copy)]
+struct Retainers {
+    classes: usize,
+    max_paths: usize,
+}
+
+pub(super) fn parse_with_progress(
     path: PathBuf,
     progress: Arc<Progress>,
+    keep_edges: bool,
 ) -> std::result::Result<Snapshot, String> {
-    parse_file(&path, ParseOptions::default(), &mut |read, total| {
+    parse_file(&path, ParseOptions { keep_edges }, &mut |read, total| {
         progress.read.store(read, Ordering::Relaxed);
         progress.total.store(total, Ordering::Relaxed);
     })
@@ -330,29 +378,48 @@ fn parse_with_progress(
 }
 
 impl Task for FileDiffTask {
-    type Output = Diff;
+    type Output = DiffJs;
     type JsValue = DiffJs;
 
-    fn compute(&mut self) -> Result<Diff> {
+    fn compute(&mut self) -> Result<DiffJs> {
         contained(|| self.parse_and_diff())
     }
 
-    fn resolve(&mut self, _env: Env, output: Diff) -> Result<DiffJs> {
-        Ok(diff_js(output))
+    fn resolve(&mut self, _env: Env, output: DiffJs) -> Result<DiffJs> {
+        Ok(output)
+    }
+}
+
+/// The grown classes worth explaining: most new instances first.
+fn grown_classes(d: &Diff, n: usize) -> Vec<String> {
+    let mut rows: Vec<&heapsnap::diff::ClassChange> =
+        d.details.iter().filter(|c| c.allocated > 0).collect();
+    rows.sort_by(|a, b| b.allocated.cmp(&a.allocated).then(a.what.cmp(&b.what)));
+    rows.into_iter().take(n).map(|c| c.what.clone()).collect()
+}
+
+/// Adds retention figures to the rows of `out` they belong to.
+pub(super) fn attach_retention(out: &mut DiffJs, retention: Vec<ClassRetentionJs>) {
+    for r in retention {
+        if let Some(row) = out.details.iter_mut().find(|d| d.what == r.what) {
+            row.retained_size_bytes = r.retained_size_bytes;
+            row.retained_size = r.retained_size;
+            row.retainers = Some(r.retainers);
+        }
     }
 }
 
 impl FileDiffTask {
-    fn parse_and_diff(&self) -> Result<Diff> {
+    fn parse_and_diff(&self) -> Result<DiffJs> {
         // Both files parse at once: on a multi-core machine that halves the wall time, and the
         // memory is the two compact tables either way.
         let (pa, pb) = (self.progress[0].clone(), self.progress[1].clone());
         let before = self.before.clone();
         let other = thread::Builder::new()
             .name("heapdiff-parse".into())
-            .spawn(move || parse_with_progress(before, pa))
+            .spawn(move || parse_with_progress(before, pa, false))
             .map_err(|e| Error::from_reason(format!("cannot start a parser thread: {e}")))?;
-        let after = parse_with_progress(self.after.clone(), pb);
+        let after = parse_with_progress(self.after.clone(), pb, self.retainers.is_some());
         let before = other
             .join()
             .map_err(|_| Error::from_reason("a snapshot parser thread panicked"))?;
@@ -360,7 +427,23 @@ impl FileDiffTask {
             before.map_err(Error::from_reason)?,
             after.map_err(Error::from_reason)?,
         );
-        Ok(diff(&before, &after, &self.opts))
+        let d = diff(&before, &after, &self.opts);
+        let Some(r) = self.retainers else {
+            return Ok(diff_js(d));
+        };
+        let classes = grown_classes(&d, r.classes);
+        let retention = retention_of_new(
+            &before,
+            &after,
+            &classes,
+            self.opts.grouping,
+            &[],
+            r.max_paths,
+        )
+        .map_err(|e| Error::from_reason(e.to_string()))?;
+        let mut out = diff_js(d);
+        attach_retention(&mut out, retention.into_iter().map(class_js).collect());
+        Ok(out)
     }
 }
 
@@ -370,6 +453,7 @@ pub struct FileDiffJob {
     before: PathBuf,
     after: PathBuf,
     grouping: Grouping,
+    retainers: Option<Retainers>,
     progress: [Arc<Progress>; 2],
 }
 
@@ -377,10 +461,18 @@ pub struct FileDiffJob {
 impl FileDiffJob {
     #[napi(catch_unwind, constructor)]
     pub fn new(before: String, after: String, opts: Option<DiffOptionsJs>) -> Result<Self> {
+        let retainers = opts
+            .as_ref()
+            .filter(|o| o.retainers == Some(true))
+            .map(|o| Retainers {
+                classes: o.retainer_classes.unwrap_or(10) as usize,
+                max_paths: o.max_paths.unwrap_or(5) as usize,
+            });
         Ok(FileDiffJob {
             before: before.into(),
             after: after.into(),
             grouping: diff_options(opts)?.grouping,
+            retainers,
             progress: Default::default(),
         })
     }
@@ -394,16 +486,13 @@ impl FileDiffJob {
                 grouping: self.grouping,
                 exclude_ids: Vec::new(),
             },
+            retainers: self.retainers,
             progress: self.progress.clone(),
         })
     }
 
     #[napi(catch_unwind)]
     pub fn progress(&self) -> ProgressJs {
-        let sum = |f: fn(&Progress) -> u64| self.progress.iter().map(|p| f(p)).sum::<u64>() as f64;
-        ProgressJs {
-            bytes_read: sum(|p| p.read.load(Ordering::Relaxed)),
-            total_bytes: sum(|p| p.total.load(Ordering::Relaxed)),
-        }
+        ProgressJs::sum(&self.progress)
     }
 }

@@ -2,6 +2,7 @@
 
 mod gc;
 mod heapdiff;
+mod retain;
 
 use napi::{Env, Error, Result};
 

@@ -1,5 +1,6 @@
 //! Graph analyses against references computed the slow, obvious way: dominance by deleting a
 //! node and seeing what becomes unreachable, distances by a plain breadth-first search.
+#![allow(clippy::needless_range_loop)] // node indices are the point of these loops
 
 mod common;
 

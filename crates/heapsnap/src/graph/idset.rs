@@ -63,7 +63,7 @@ mod tests {
             IdSet::Sorted(_)
         ));
         assert!(matches!(
-            IdSet::new((1..100u64).into_iter()),
+            IdSet::new(1..100u64),
             IdSet::Bits(_)
         ));
     }

@@ -18,7 +18,7 @@ use std::fmt;
 
 pub use dominators::DominatorTree;
 pub use leaks::{find_leaks, retention_of_new, top_retainers, LeakClass, LeakOptions, LeakReport};
-pub use paths::{PathGroup, PathStep, ShortestPaths};
+pub use paths::{node_label, PathGroup, PathStep, ShortestPaths};
 pub use retained::class_retained_sizes;
 
 pub(crate) use idset::IdSet;

@@ -140,6 +140,11 @@ impl ShortestPaths {
         )
     }
 
+    /// The rendered path to node `i` (`global.cache → Map`), or `None` if it is unreachable.
+    pub fn path_text(&self, snap: &Snapshot, i: usize) -> Option<String> {
+        self.path_steps(snap, i).map(|s| render(&s))
+    }
+
     /// Groups `targets` by the shape of their shortest retaining path, largest group first,
     /// at most `max_groups` groups (the rest are dropped; their targets are not counted).
     /// Unreachable targets are skipped.
@@ -210,10 +215,13 @@ impl ShapeInterner {
 }
 
 /// What makes two steps "the same" in a shape: edge type, edge name (not element index), and
-/// the target's type and name.
+/// the target's type and name. V8 names hash-table slots (a Map's entries) with decimal strings
+/// on `internal` edges: those are indices too, or every entry of a Map would be its own shape.
 fn step_key(snap: &Snapshot, table: &EdgeTable, e: usize) -> u64 {
     let to = table.to_node(e);
-    let edge_name = if table.named_type[table.types[e] as usize] {
+    let edge_name = if table.named_type[table.types[e] as usize]
+        && !is_index(snap.name_by_index(table.name_or_index[e]))
+    {
         u64::from(table.name_or_index[e]) + 1
     } else {
         0
@@ -229,8 +237,13 @@ pub(crate) fn source_of(table: &EdgeTable, e: usize) -> usize {
     table.first.partition_point(|&f| f as usize <= e) - 1
 }
 
+fn is_index(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn edge_label(snap: &Snapshot, e: usize) -> String {
     match snap.edge_name(e) {
+        Some(EdgeName::Name(s)) if is_index(s) => format!("[{s}]"),
         Some(EdgeName::Name(s)) => s.to_owned(),
         Some(EdgeName::Index(i)) => format!("[{i}]"),
         None => String::new(),
@@ -239,7 +252,7 @@ fn edge_label(snap: &Snapshot, e: usize) -> String {
 
 /// How a node reads in a path: strings by kind (their names are their contents), everything
 /// else by name (constructor, function or system name), or by type when nameless.
-pub(crate) fn node_label(snap: &Snapshot, i: usize) -> String {
+pub fn node_label(snap: &Snapshot, i: usize) -> String {
     let ty = snap.node_type_name(i);
     match ty {
         "string" | "concatenated string" | "sliced string" => "(string)".into(),

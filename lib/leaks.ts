@@ -1,0 +1,154 @@
+/**
+ * Leak location beyond a two-snapshot diff: the three-snapshot technique (baseline, action,
+ * after the action) on files or in process, and the largest retainers of a snapshot.
+ *
+ * Why three: objects the action allocated that are still alive once it is over are what it
+ * leaked. Caches warmed before the baseline and temporaries gone by the third snapshot drop out
+ * by construction, so no size or count threshold has to guess.
+ */
+import * as binding from '../binding'
+import { takeSnapshot, toPath, type RetainerPath } from './heapdiff'
+import { checkAnalysisOptions, checkCount, checkObject, type AnalysisOptions } from './options'
+
+/** One class of surviving objects. */
+export interface LeakRow {
+  what: string
+  count: number
+  size_bytes: number
+  size: string
+  /** Retained size of the instances (for the `maxClasses` largest classes). */
+  retained_size_bytes?: number
+  retained_size?: string
+  retainers: RetainerPath[]
+}
+
+export interface LeakReport {
+  /** Objects the second snapshot had and the first had not. */
+  allocated: number
+  /** Of those, how many the third snapshot still has. */
+  leaked: number
+  /** By class, most instances first. */
+  leaks: LeakRow[]
+}
+
+export interface TopRetainer {
+  id: number
+  /** Constructor or node name (`Map`, `system / Context`, `(string)`). */
+  what: string
+  type: string
+  self_size: number
+  retained_size_bytes: number
+  retained_size: string
+  /** Shortest retaining path from the GC roots. */
+  path: string
+}
+
+export interface CheckLeaksOptions extends Omit<AnalysisOptions, 'minCount'> {
+  /** Calls between snapshots (default 10); a class is reported with at least this many survivors. */
+  iterations?: number
+  /** Calls before the first snapshot, to warm caches and lazy initialisation (default 1). */
+  warmup?: number
+}
+
+export interface LeakCheck {
+  /** Whether any class leaked at least one instance per iteration. */
+  leaked: boolean
+  iterations: number
+  /** Classes with at least `iterations` instances allocated by the calls and still alive. */
+  leaks: LeakRow[]
+  /** Objects allocated by the first round of calls, and how many survived the second round. */
+  allocated: number
+  survivors: number
+}
+
+function toRow(r: binding.ClassRetentionJs): LeakRow {
+  const row: LeakRow = { what: r.what, count: r.count, size_bytes: r.size_bytes, size: r.size, retainers: [] }
+  if (r.retained_size_bytes !== undefined) row.retained_size_bytes = r.retained_size_bytes
+  if (r.retained_size !== undefined) row.retained_size = r.retained_size
+  row.retainers = r.retainers.map(toPath)
+  return row
+}
+
+function toReport(r: binding.LeakReportJs): LeakReport {
+  return { allocated: r.allocated, leaked: r.leaked, leaks: r.leaks.map(toRow) }
+}
+
+function checkPaths(name: string, paths: unknown[]): string[] {
+  for (const p of paths) {
+    if (typeof p !== 'string') throw new TypeError(`${name} takes snapshot file paths, got ${typeof p}`)
+  }
+  return paths as string[]
+}
+
+/**
+ * Objects allocated between snapshots `s1` and `s2` that are still alive in `s3`, by class,
+ * with retained sizes and retaining paths (in `s3`). Parsing runs off the JS thread.
+ */
+export async function findLeaks(s1: string, s2: string, s3: string, options?: AnalysisOptions): Promise<LeakReport> {
+  const files = checkPaths('findLeaks(s1, s2, s3)', [s1, s2, s3])
+  const opts = checkAnalysisOptions(options)
+  return toReport(await new binding.FileAnalysisJob(files).leaks(opts))
+}
+
+/** The objects with the largest retained sizes in a snapshot file, with their retaining paths. */
+export async function topRetainers(file: string, options?: { top?: number }): Promise<TopRetainer[]> {
+  checkPaths('topRetainers(file)', [file])
+  const obj = checkObject('topRetainers options', options)
+  for (const k of Object.keys(obj))
+    if (k !== 'top') throw new TypeError(`unknown topRetainers option ${JSON.stringify(k)}; known options: top`)
+  const top = checkCount('topRetainers', 'top', obj.top, 20, 1)
+  return new binding.FileAnalysisJob([file]).top({ top })
+}
+
+/**
+ * Runs `fn` (sync or async) `warmup` times, snapshot, `iterations` times, snapshot,
+ * `iterations` times again, snapshot; reports the classes of which at least one instance per
+ * call was allocated in the first round and is still alive after the second. Usable from any
+ * test runner: `assert.equal((await checkLeaks(fn)).leaked, false)`.
+ */
+export async function checkLeaks(fn: () => unknown, options?: CheckLeaksOptions): Promise<LeakCheck> {
+  if (typeof fn !== 'function') throw new TypeError('checkLeaks(fn) takes the function to run')
+  const obj = checkObject('checkLeaks options', options)
+  const { iterations: it, warmup: wu, ...rest } = obj
+  const iterations = checkCount('checkLeaks', 'iterations', it, 10, 1)
+  const warmup = checkCount('checkLeaks', 'warmup', wu, 1, 0)
+  const analysis = checkAnalysisOptions(rest)
+  const run = async (n: number) => {
+    for (let i = 0; i < n; i++) await fn()
+  }
+  await run(warmup)
+  const handles: binding.HeapSnapshotHandle[] = []
+  try {
+    handles.push(takeSnapshot())
+    await run(iterations)
+    handles.push(takeSnapshot())
+    await run(iterations)
+    handles.push(takeSnapshot(true))
+    const [s1, s2, s3] = handles
+    const raw = await binding.findLeaksInSnapshots(s1, s2, s3, { ...analysis, minCount: iterations })
+    const leaks = raw.leaks.map(toRow)
+    return { leaked: leaks.length > 0, iterations, leaks, allocated: raw.allocated, survivors: raw.leaked }
+  } finally {
+    for (const h of handles) h.dispose()
+  }
+}
+
+/** A readable account of a leak check, for error messages and logs. */
+export function formatLeaks(check: Pick<LeakCheck, 'leaks' | 'iterations'>): string {
+  const lines: string[] = []
+  for (const l of check.leaks) {
+    const retained = l.retained_size ? `, retaining ${l.retained_size}` : ''
+    lines.push(`${l.what}: ${l.count} instances survived ${check.iterations} calls (${l.size}${retained})`)
+    for (const p of l.retainers) lines.push(`    ${p.count} × ${p.path}`)
+  }
+  return lines.join('\n')
+}
+
+/** `checkLeaks`, throwing an `Error` that names what leaked and what holds it. */
+export async function assertNoLeaks(fn: () => unknown, options?: CheckLeaksOptions): Promise<void> {
+  const check = await checkLeaks(fn, options)
+  if (!check.leaked) return
+  const err = new Error(`memory leak: objects allocated by each call are still alive\n${formatLeaks(check)}`)
+  ;(err as Error & { leaks?: LeakRow[] }).leaks = check.leaks
+  throw err
+}
