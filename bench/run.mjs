@@ -1,11 +1,14 @@
 // `npm run bench`: heapdiff against the tools users would otherwise pick, side by side in one run.
 //
 // Every tool runs in a fresh process per task (so peak RSS is its own), on the same snapshot
-// pairs written by one Node process (ids comparable), in three sizes; the largest is past
-// JSON.parse's string limit. Prints a table with time and memory ratios against heapdiff and
-// writes it to bench/results/latest.md; then runs the GC overhead benchmark.
+// pairs written by one Node process (ids comparable), in three sizes; the two larger are past
+// JSON.parse's string limit. Next to the tools sits a floor, int-scan (a Rust example that only
+// parses every integer in the files, one pass, one thread). Prints a table with time and memory
+// ratios against heapdiff and writes it to bench/results/latest.md; then runs the in-process
+// benchmark (HeapDiff against V8's own snapshot writer) and the GC overhead benchmark.
 //
-// Usage: node bench/run.mjs [--quick] [--no-gc] [--sizes=small,medium,large,xlarge] [--tools=heapdiff,memlab]
+// Usage: node bench/run.mjs [--quick] [--no-gc] [--no-inprocess] [--sizes=small,medium,large,xlarge]
+//        [--tools=heapdiff,memlab]
 // (xlarge, about 3 GB per file, is not in the default run: heapdiff alone takes seconds, the
 // JS tools minutes and many GB.)
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -27,7 +30,7 @@ const sizeArg = args.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.len
 const SIZES = { small: 256_000, medium: 1_800_000, large: 3_850_000, xlarge: 8_000_000 }
 const sizes = sizeArg ? sizeArg.split(',') : quick ? ['small'] : ['small', 'medium', 'large']
 const toolArg = args.find((a) => a.startsWith('--tools='))?.slice('--tools='.length)
-const TOOLS = toolArg ? toolArg.split(',') : ['heapdiff', 'json-parse', 'toolkit', 'memlab']
+const TOOLS = toolArg ? toolArg.split(',') : ['heapdiff', 'int-scan', 'json-parse', 'toolkit', 'memlab']
 const TIMEOUT_MS = 10 * 60 * 1000
 /** The JS tools get a heap limit far above their needs, so that only real limits stop them. */
 const BIG_HEAP = '--max-old-space-size=16000'
@@ -66,8 +69,24 @@ function generate(name, records) {
   return [a, b]
 }
 
+const repo = join(here, '..')
+const intScan = join(repo, 'target', 'release', 'examples', 'int_scan')
+
+/** Builds the int-scan floor (a Rust example of the heapsnap crate; see its doc comment). */
+function buildIntScan() {
+  const r = spawnSync('cargo', ['build', '--release', '-p', 'heapsnap', '--example', 'int_scan'], {
+    cwd: repo,
+    stdio: 'inherit',
+  })
+  if (r.status !== 0) throw new Error('cargo build --example int_scan failed')
+}
+
 function runTool(tool, task, files) {
-  const r = spawnSync(process.execPath, [BIG_HEAP, join(here, 'tools', `${tool}.mjs`), task, ...files], {
+  const [cmd, argv] =
+    tool === 'int-scan'
+      ? [intScan, files]
+      : [process.execPath, [BIG_HEAP, join(here, 'tools', `${tool}.mjs`), task, ...files]]
+  const r = spawnSync(cmd, argv, {
     cwd: here,
     encoding: 'utf8',
     timeout: TIMEOUT_MS,
@@ -90,6 +109,7 @@ function fmtRatio(x) {
 }
 
 installPeers()
+if (TOOLS.includes('int-scan')) buildIntScan()
 mkdirSync(results, { recursive: true })
 const lines = []
 const out = (s = '') => {
@@ -104,6 +124,8 @@ out(`# heapdiff benchmarks`)
 out()
 out(`${cpu}, ${cpus().length} cores, node ${process.version}; ${peers.join(', ')}.`)
 out(`Each cell: wall time, peak RSS; ratios are the tool's time and memory over heapdiff's.`)
+out(`heapdiff's cell adds its peak RSS as a share of the input; int-scan's adds heapdiff's time over`)
+out(`int-scan's (int-scan: read every file once on one thread and parse every integer; nothing else).`)
 out(`JS tools run with ${BIG_HEAP}. Snapshots: written by v8.writeHeapSnapshot on this Node.`)
 
 const pairs = Object.fromEntries(sizes.map((size) => [size, generate(size, SIZES[size])]))
@@ -120,7 +142,9 @@ for (const task of ['diff', 'parse']) {
   for (const size of sizes) {
     const [a, b] = pairs[size]
     const files = task === 'diff' ? [a, b] : [a]
-    const mb = files.map((f) => (statSync(f).size / 1048576).toFixed(0)).join(' + ')
+    const sizesMb = files.map((f) => statSync(f).size / 1048576)
+    const mb = sizesMb.map((m) => m.toFixed(0)).join(' + ')
+    const inputMb = sizesMb.reduce((x, y) => x + y, 0)
     const cells = []
     let ref = null
     for (const tool of TOOLS) {
@@ -131,14 +155,31 @@ for (const task of ['diff', 'parse']) {
         continue
       }
       const base = `${(r.ms / 1000).toFixed(2)} s, ${r.rssMb.toFixed(0)} MB`
-      cells.push(
-        tool === 'heapdiff' || !ref || ref.failed
-          ? base
-          : `${base} (${fmtRatio(r.ms / ref.ms)} time, ${fmtRatio(r.rssMb / ref.rssMb)} mem)`,
-      )
+      if (tool === 'heapdiff') {
+        cells.push(`${base} (${((100 * r.rssMb) / inputMb).toFixed(0)}% of input)`)
+      } else if (!ref || ref.failed) {
+        cells.push(base)
+      } else if (tool === 'int-scan') {
+        cells.push(`${base} (heapdiff ${(ref.ms / r.ms).toFixed(2)}× this)`)
+      } else {
+        cells.push(`${base} (${fmtRatio(r.ms / ref.ms)} time, ${fmtRatio(r.rssMb / ref.rssMb)} mem)`)
+      }
     }
     out(`| ${size}: ${mb} MB${ref?.nodes ? `, ${ref.nodes} nodes` : ''} | ${cells.join(' | ')} |`)
   }
+}
+
+if (!args.includes('--no-inprocess')) {
+  out()
+  out('## In process: `new HeapDiff()` + `end()` against V8 writing the same two snapshots')
+  out()
+  out('```')
+  const ip = execFileSync(process.execPath, ['--expose-gc', join(here, 'inprocess.mjs')], {
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  })
+  for (const l of ip.trim().split('\n')) out(l)
+  out('```')
 }
 
 if (!args.includes('--no-gc')) {
