@@ -24,6 +24,13 @@ pub struct DominatorTree {
 
 impl DominatorTree {
     /// Builds the tree from the root (node 0) over retaining edges (see the module docs).
+    ///
+    /// Memory is what limits this on big snapshots, so the working set is kept to four `u32`
+    /// per reachable node plus the stored predecessors, reusing arrays as phases end: the
+    /// semidominator seed lives in `label` until its node is processed, a processed node's
+    /// semidominator goes into the predecessor offset slot that just went dead, `parent` turns
+    /// into `idom` in place, and the preorder itself is dropped during the heavy phase and
+    /// recomputed afterwards (a second DFS costs less than holding it).
     pub fn compute(snap: &Snapshot) -> Result<Self, GraphError> {
         let table = edges_of(snap)?;
         let rule = EdgeRule::new(snap);
@@ -35,44 +42,45 @@ impl DominatorTree {
             node_pre,
         } = dfs(table, &rule, n);
         let r = order.len();
+        drop(order);
 
         // Predecessors that come earlier in preorder only lower a semidominator candidate to
-        // their own number, so they are folded into `semi` right away; only later ones (which
-        // need an `eval` over the forest) are stored. That halves the largest array.
-        let mut semi = parent.clone();
-        let (pred_first, preds) = later_predecessors(table, &rule, &order, &node_pre, &mut semi);
+        // their own number, so they are folded into the seed right away; only later ones (which
+        // need an `eval` over the forest) are stored.
+        let mut label = parent.clone();
+        let (mut first, preds) = later_predecessors(table, &rule, &node_pre, &mut label);
         drop(node_pre);
 
-        let mut label = vec![0u32; r];
         let mut ancestor = vec![NONE; r];
         let mut path: Vec<u32> = Vec::new();
         for w in (1..r).rev() {
-            let mut s = semi[w];
-            for &v in &preds[pred_first[w] as usize..pred_first[w + 1] as usize] {
-                let x = eval(v, &mut ancestor, &mut label, &mut path);
-                s = s.min(x);
+            let mut s = label[w];
+            for &v in &preds[first[w] as usize..first[w + 1] as usize] {
+                s = s.min(eval(v, &mut ancestor, &mut label, &mut path));
             }
-            semi[w] = s;
             label[w] = s;
             ancestor[w] = parent[w];
+            // `first[w + 1]` ended `w`'s range and no one reads it again: it keeps semi(w).
+            first[w + 1] = s;
         }
-        drop((preds, pred_first, label));
+        drop((preds, label, ancestor));
 
         // Nearest common ancestor step: the idom of `w` is the deepest dominator of its DFS
-        // parent that is not below its semidominator. `ancestor` is free and becomes `idom`.
-        let mut idom_pre = ancestor;
-        if r > 0 {
-            idom_pre[0] = 0;
-        }
+        // parent that is not below its semidominator. Dominators of earlier nodes are final
+        // when `w` is reached, so `parent` becomes `idom` in place.
+        let mut idom_pre = parent;
         for w in 1..r {
-            let mut x = parent[w];
-            while x > semi[w] {
+            let semi = first[w + 1];
+            let mut x = idom_pre[w];
+            while x > semi {
                 x = idom_pre[x as usize];
             }
             idom_pre[w] = x;
         }
-        drop((semi, parent));
+        drop(first);
 
+        let Dfs { order, .. } = dfs(table, &rule, n);
+        debug_assert_eq!(order.len(), r);
         let mut idom = vec![NONE; n];
         let mut retained = vec![0u64; n];
         for (p, &v) in order.iter().enumerate() {
@@ -81,6 +89,7 @@ impl DominatorTree {
                 idom[v as usize] = order[idom_pre[p] as usize];
             }
         }
+        drop(idom_pre);
         // Children come after their dominator in preorder, so a reverse sweep adds every
         // subtree into its parent exactly once.
         for p in (1..r).rev() {
@@ -189,23 +198,25 @@ fn dfs(table: &EdgeTable, rule: &EdgeRule, n: usize) -> Dfs {
 }
 
 /// Predecessor lists (in preorder numbers) holding only predecessors numbered after their
-/// target; earlier ones are folded into `semi` as they are met.
+/// target; earlier ones are folded into `seed` as they are met. Returns the offsets (one per
+/// reachable node plus one) and the lists. Sources are visited in node order, which walks the
+/// edge table sequentially.
 fn later_predecessors(
     table: &EdgeTable,
     rule: &EdgeRule,
-    order: &[u32],
     node_pre: &[u32],
-    semi: &mut [u32],
+    seed: &mut [u32],
 ) -> (Vec<u32>, Vec<u32>) {
-    let r = order.len();
+    let r = seed.len();
     let mut first = vec![0u32; r + 1];
     let each_edge = |f: &mut dyn FnMut(u32, u32)| {
-        for (p, &v) in order.iter().enumerate() {
-            let v = v as usize;
+        for (v, &p) in node_pre.iter().enumerate() {
+            if p == NONE {
+                continue;
+            }
             for e in table.range(v) {
                 if rule.retains(table, v, e) {
-                    let q = node_pre[table.to_node[e] as usize];
-                    f(p as u32, q);
+                    f(p, node_pre[table.to_node[e] as usize]);
                 }
             }
         }
@@ -215,22 +226,23 @@ fn later_predecessors(
             return;
         }
         if p < q {
-            let s = &mut semi[q as usize];
+            let s = &mut seed[q as usize];
             *s = (*s).min(p);
         } else {
-            first[q as usize + 1] += 1;
+            first[q as usize] += 1;
         }
     });
+    // Inclusive sums make `first[q]` the end of q's range; filling downwards from there leaves
+    // it at the start, with no separate cursor array.
     for i in 1..=r {
         first[i] += first[i - 1];
     }
-    let mut fill: Vec<u32> = first[..r].to_vec();
     let mut preds = vec![0u32; first[r] as usize];
     each_edge(&mut |p, q| {
         if q != 0 && p > q {
-            let at = &mut fill[q as usize];
+            let at = &mut first[q as usize];
+            *at -= 1;
             preds[*at as usize] = p;
-            *at += 1;
         }
     });
     (first, preds)
