@@ -62,9 +62,6 @@ mod tests {
             IdSet::new([1u64, 1 << 40].into_iter()),
             IdSet::Sorted(_)
         ));
-        assert!(matches!(
-            IdSet::new(1..100u64),
-            IdSet::Bits(_)
-        ));
+        assert!(matches!(IdSet::new(1..100u64), IdSet::Bits(_)));
     }
 }
