@@ -1,6 +1,6 @@
 // `npm run demo`: a small HTTP-less "service" that leaks a little on every request, with
 // heapdiff watching. It prints every `stats` event, reports the leak, then uses HeapDiff to
-// show which class is growing. Runs for about 10 seconds.
+// show which class is growing and what keeps it alive. Runs for about 10 seconds.
 'use strict'
 const memwatch = require('..')
 
@@ -55,8 +55,12 @@ setTimeout(() => {
     console.log('no leak reported (unexpected for this demo)')
     return
   }
-  const diff = hd.end()
+  const diff = hd.end({ retainers: true, retainerClasses: 3, maxPaths: 2 })
   const top = [...diff.change.details].sort((a, b) => b.size_bytes - a.size_bytes).slice(0, 5)
   console.log(`\n[diff]  heap changed by ${diff.change.size} since the leak was reported; top growth:`)
-  for (const d of top) console.log(`        ${d.what.padEnd(24)} +${d['+']} -${d['-']}  ${d.size}`)
+  for (const d of top) {
+    const retained = d.retained_size ? `, retaining ${d.retained_size}` : ''
+    console.log(`        ${d.what.padEnd(24)} +${d['+']} -${d['-']}  ${d.size}${retained}`)
+    for (const p of d.retainers ?? []) console.log(`            ${p.count} × ${p.path}`)
+  }
 }, 10000)

@@ -44,7 +44,7 @@ export interface AnalysisOptions {
   grouping?: 'classic' | 'devtools'
   /** Path groups listed per class (default 5). */
   maxPaths?: number
-  /** Classes that get retained sizes and paths, the largest by count (default 20). */
+  /** Classes reported, largest retained size first (default 20). */
   maxClasses?: number
   /** Classes with fewer surviving instances are left out (default 1). */
   minCount?: number

@@ -84,7 +84,7 @@ pub struct AnalysisOptionsJs {
     /// Path groups per class (default 5).
     #[napi(js_name = "maxPaths")]
     pub max_paths: Option<u32>,
-    /// Classes that get retained sizes and paths (default 20).
+    /// Classes reported, largest retained size first (default 20).
     #[napi(js_name = "maxClasses")]
     pub max_classes: Option<u32>,
     /// Leaks: classes with fewer surviving instances are left out (default 1).

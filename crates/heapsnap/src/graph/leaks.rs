@@ -23,7 +23,7 @@ pub struct LeakOptions {
     pub max_paths: usize,
     /// Classes with fewer surviving instances are left out.
     pub min_count: u64,
-    /// Classes that get retained sizes and paths (the largest by count); the rest get counts.
+    /// Classes reported (largest retained size first), each with sizes and paths.
     pub max_classes: usize,
     /// Object ids left out (the caller's own bookkeeping objects).
     pub exclude_ids: Vec<u64>,
@@ -48,7 +48,7 @@ pub struct LeakClass {
     pub count: u64,
     /// Self size of the instances.
     pub size_bytes: u64,
-    /// Retained size of the instances (see `class_retained_sizes`); `None` past `max_classes`.
+    /// Retained size of the instances (see `class_retained_sizes`).
     pub retained_size: Option<u64>,
     pub paths: Vec<PathGroup>,
 }
@@ -59,7 +59,7 @@ pub struct LeakReport {
     pub allocated: u64,
     /// Of those, how many the third snapshot still has.
     pub leaked: u64,
-    /// By class, most instances first.
+    /// By class, largest retained size first (the class that owns the rest leads).
     pub classes: Vec<LeakClass>,
 }
 
@@ -92,7 +92,18 @@ pub fn find_leaks(
     let mut classes = group_by_class(s3, &rules3, survivors);
     let leaked = classes.iter().map(|c| c.class.count).sum();
     classes.retain(|c| c.class.count >= opts.min_count);
-    describe(s3, &mut classes, opts.max_classes, opts.max_paths)?;
+    retained_sizes(s3, &mut classes)?;
+    // Owners before their parts: a leaked `Order` retains its `Array`s and strings, and is
+    // what the user wrote.
+    classes.sort_by(|a, b| {
+        b.class
+            .retained_size
+            .cmp(&a.class.retained_size)
+            .then(b.class.count.cmp(&a.class.count))
+            .then_with(|| a.class.what.cmp(&b.class.what))
+    });
+    classes.truncate(opts.max_classes);
+    retainer_paths(s3, &mut classes, opts.max_paths)?;
     Ok(LeakReport {
         allocated,
         leaked,
@@ -156,8 +167,8 @@ pub fn retention_of_new(
         g.class.size_bytes += after.self_size(i as usize);
         g.members.push(i);
     }
-    let n = out.len();
-    describe(after, &mut out, n, max_paths)?;
+    retained_sizes(after, &mut out)?;
+    retainer_paths(after, &mut out, max_paths)?;
     Ok(out.into_iter().map(|g| g.class).collect())
 }
 
@@ -211,32 +222,37 @@ fn group_by_class(
     out
 }
 
-/// Fills retained sizes and paths for the first `max_classes` groups, sharing one dominator
-/// tree and one search from the root among them.
-fn describe(
-    snap: &Snapshot,
-    groups: &mut [Grouped],
-    max_classes: usize,
-    max_paths: usize,
-) -> Result<(), GraphError> {
-    let k = groups.len().min(max_classes);
-    if k == 0 {
+/// Fills every group's retained size from one dominator tree, dropped before returning (the
+/// path search that follows needs its memory).
+fn retained_sizes(snap: &Snapshot, groups: &mut [Grouped]) -> Result<(), GraphError> {
+    if groups.is_empty() {
         return Ok(());
     }
-    let paths = ShortestPaths::compute(snap)?;
-    for g in groups[..k].iter_mut() {
-        g.class.paths = paths.group(snap, &g.members, max_paths);
-    }
-    drop(paths);
     let dom = DominatorTree::compute(snap)?;
-    let targets: Vec<(u32, u32)> = groups[..k]
+    let targets: Vec<(u32, u32)> = groups
         .iter()
         .enumerate()
         .flat_map(|(c, g)| g.members.iter().map(move |&i| (i, c as u32)))
         .collect();
-    let sums = class_retained_sizes(&dom, &targets, k);
-    for (g, s) in groups[..k].iter_mut().zip(sums) {
+    let sums = class_retained_sizes(&dom, &targets, groups.len());
+    for (g, s) in groups.iter_mut().zip(sums) {
         g.class.retained_size = Some(s);
+    }
+    Ok(())
+}
+
+/// Fills every group's retainer paths from one search from the root.
+fn retainer_paths(
+    snap: &Snapshot,
+    groups: &mut [Grouped],
+    max_paths: usize,
+) -> Result<(), GraphError> {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let paths = ShortestPaths::compute(snap)?;
+    for g in groups.iter_mut() {
+        g.class.paths = paths.group(snap, &g.members, max_paths);
     }
     Ok(())
 }
