@@ -26,26 +26,26 @@ pub fn class_retained_sizes(
     // Depth-first over the dominator tree with, per class, how many instances are on the
     // current root path: an instance counts only when it is the first of its class there.
     let mut active = vec![0u32; classes];
-    const EXIT: u32 = 1 << 31;
-    let mut stack: Vec<u32> = vec![0];
+    // Entries are node indices; bit 32 marks "leaving this node" (node indices are u32).
+    const EXIT: u64 = 1 << 32;
+    let mut stack: Vec<u64> = vec![0];
     while let Some(top) = stack.pop() {
+        let v = top as u32;
         if top & EXIT != 0 {
-            let v = top & !EXIT;
             if let Some(&c) = class_of.get(&v) {
                 active[c as usize] -= 1;
             }
             continue;
         }
-        if let Some(&c) = class_of.get(&top) {
+        if let Some(&c) = class_of.get(&v) {
             if active[c as usize] == 0 {
-                sums[c as usize] += dom.retained_size(top as usize);
+                sums[c as usize] += dom.retained_size(v as usize);
             }
             active[c as usize] += 1;
             stack.push(top | EXIT);
         }
-        stack.extend_from_slice(
-            &kids[first[top as usize] as usize..first[top as usize + 1] as usize],
-        );
+        let range = first[v as usize] as usize..first[v as usize + 1] as usize;
+        stack.extend(kids[range].iter().map(|&k| u64::from(k)));
     }
     sums
 }
