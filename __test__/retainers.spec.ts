@@ -6,7 +6,7 @@
  */
 import test, { type ExecutionContext } from 'ava'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -16,6 +16,8 @@ import { RefSnapshot, classicWhat, groupPaths, isIndexEdge } from './helpers/sna
 const root = resolve(__dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'heapdiff-retainers-'))
 const fixture = join(__dirname, 'fixtures', 'retention-scenario.js')
+// ~45 MB of snapshots per run.
+test.after.always(() => rmSync(dir, { recursive: true, force: true }))
 
 /** New instances per scenario, and Transients in the three-snapshot one. */
 const K = 100
