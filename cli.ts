@@ -41,9 +41,19 @@ exit codes: 0 ok, 1 growth above --fail-above (or a leak with --fail-on-leak), 2
 
 class UsageError extends Error {}
 
-function fail(code: number, message: string): never {
+/** Unwinds to `main`'s caller once the message is written; the code is already set. */
+class Exit extends Error {}
+
+function report(code: number, message: string): void {
   process.stderr.write(`heapdiff: ${message}\n`)
-  process.exit(code)
+  process.exitCode = code
+}
+
+// Exit codes are set, never `process.exit()`ed: output to a pipe is written asynchronously, and
+// exiting at once would cut a large `--json` result short.
+function fail(code: number, message: string): never {
+  report(code, message)
+  throw new Exit()
 }
 
 async function diffCommand(argv: string[]): Promise<number> {
@@ -247,11 +257,15 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    process.exitCode = code
+  },
   (e) => {
+    if (e instanceof Exit) return
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      fail(2, `${(e as Error).message}\n\n${USAGE}`)
+      report(2, `${(e as Error).message}\n\n${USAGE}`)
+      return
     }
-    fail(3, (e as Error).stack ?? String(e))
+    report(3, (e as Error).stack ?? String(e))
   },
 )

@@ -386,13 +386,13 @@ test('findLeaks: exactly the Leaky instances survive; Transients are not reporte
   t.is(row.retainers[0].count, K, row.retainers[0].path)
   t.true(inOrder(edgeNames(row.retainers[0].steps), ['retentionLeaky']))
   checkPath(t, R3, row.retainers[0], leaky!.indices, 'Leaky')
-  // Last, so that it does not hide the checks above: the contract (and lib/leaks.ts's own doc
-  // comment) says rows come most instances first; crates/heapsnap/src/graph/leaks.rs sorts them by
-  // retained size ("owners before their parts").
+  // Owners before their parts: rows come largest retained size first (the README's order).
   t.deepEqual(
-    result.leaks.map((r) => `${r.what}:${r.count}`),
-    [...result.leaks].sort((x, y) => y.count - x.count).map((r) => `${r.what}:${r.count}`),
-    'most instances first',
+    result.leaks.map((r) => `${r.what}:${r.retained_size_bytes}`),
+    [...result.leaks]
+      .sort((x, y) => (y.retained_size_bytes ?? 0) - (x.retained_size_bytes ?? 0) || y.count - x.count)
+      .map((r) => `${r.what}:${r.retained_size_bytes}`),
+    'largest retained size first',
   )
 })
 
@@ -508,7 +508,11 @@ test.serial('HeapDiff({ retainers: true }) and end({ retainers: true }) give the
 // 6. CLI
 
 function cli(args: string[]) {
-  return spawnSync(process.execPath, [join(root, 'cli.js'), ...args], { encoding: 'utf8', timeout: 120000 })
+  return spawnSync(process.execPath, [join(root, 'cli.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 120000,
+    maxBuffer: 64 << 20,
+  })
 }
 
 test('CLI: top --json lists the holder; leaks names Leaky; diff --retainers prints the path', (t) => {

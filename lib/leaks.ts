@@ -27,7 +27,7 @@ export interface LeakReport {
   allocated: number
   /** Of those, how many the third snapshot still has. */
   leaked: number
-  /** By class, most instances first. */
+  /** By class, largest retained size first (owners before their parts). */
   leaks: LeakRow[]
 }
 
@@ -110,9 +110,11 @@ export async function checkLeaks(fn: () => unknown, options?: CheckLeaksOptions)
   if (typeof fn !== 'function') throw new TypeError('checkLeaks(fn) takes the function to run')
   const obj = checkObject('checkLeaks options', options)
   const { iterations: it, warmup: wu, ...rest } = obj
+  if ('minCount' in rest)
+    throw new TypeError('checkLeaks: the minimum count is `iterations`; minCount is not an option here')
   const iterations = checkCount('checkLeaks', 'iterations', it, 10, 1)
   const warmup = checkCount('checkLeaks', 'warmup', wu, 1, 0)
-  const analysis = checkAnalysisOptions(rest)
+  const analysis = checkAnalysisOptions({ internals: false, ...rest })
   const run = async (n: number) => {
     for (let i = 0; i < n; i++) await fn()
   }

@@ -48,6 +48,11 @@ export interface AnalysisOptions {
   maxClasses?: number
   /** Classes with fewer surviving instances are left out (default 1). */
   minCount?: number
+  /**
+   * Count V8's own objects: compiled code, hidden classes, system nodes (default true for
+   * `findLeaks`, false for `checkLeaks`, where V8 optimising the function is not a leak).
+   */
+  internals?: boolean
 }
 
 type Kind = 'int' | 'number' | 'bytes'
@@ -152,8 +157,9 @@ export function checkDiffOptions(options: unknown): Required<DiffOptions> {
 
 export function checkAnalysisOptions(options: unknown, extra: readonly string[] = []): Required<AnalysisOptions> {
   const obj = checkObject('analysis options', options)
-  unknownKeys('analysis', obj, ['grouping', 'maxPaths', 'maxClasses', 'minCount', ...extra])
+  unknownKeys('analysis', obj, ['grouping', 'maxPaths', 'maxClasses', 'minCount', 'internals', ...extra])
   return {
+    internals: obj.internals === undefined ? true : checkFlag('analysis', 'internals', obj.internals),
     grouping: checkGrouping('analysis', obj.grouping),
     maxPaths: checkCount('analysis', 'maxPaths', obj.maxPaths, 5, 1),
     maxClasses: checkCount('analysis', 'maxClasses', obj.maxClasses, 20, 1),

@@ -93,7 +93,7 @@ export function renderTop(rows: binding.TopRetainerJs[]): string {
   return out.join('\n') + '\n'
 }
 
-/** `heapdiff leaks`: surviving classes, most instances first, with their paths. */
+/** `heapdiff leaks`: surviving classes, largest retained size first, with their paths. */
 export function renderLeaks(report: binding.LeakReportJs, files: string[]): string {
   const out: string[] = []
   out.push(

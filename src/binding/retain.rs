@@ -92,6 +92,8 @@ pub struct AnalysisOptionsJs {
     pub min_count: Option<u32>,
     /// Top retainers: how many (default 20).
     pub top: Option<u32>,
+    /// Leaks: count V8's own objects (code, hidden classes, system nodes); default true.
+    pub internals: Option<bool>,
 }
 
 pub(super) fn path_js(g: PathGroup) -> RetainerPathJs {
@@ -146,6 +148,7 @@ fn leak_options(opts: Option<&AnalysisOptionsJs>, exclude_ids: Vec<u64>) -> Resu
             .and_then(|o| o.min_count)
             .map_or(d.min_count, u64::from),
         exclude_ids,
+        internals: opts.and_then(|o| o.internals).unwrap_or(d.internals),
     })
 }
 

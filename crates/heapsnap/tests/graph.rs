@@ -356,6 +356,34 @@ fn three_snapshots_keep_only_what_survived() {
     assert_eq!(c.paths[0].count, 3);
     assert_eq!(c.paths[0].text, "global[0] → Leak");
 
+    // V8's own objects allocated in between (compiled code) count unless `internals` is off.
+    let with_code = |extra: &[(&'static str, u64)]| {
+        let mut nodes = base(extra);
+        let k = nodes.len();
+        nodes.push(n("code", "(code for f)", 51, 100));
+        nodes[1]
+            .edges
+            .push(edge("internal", common::EdgeName::Str("code"), k));
+        nodes
+    };
+    let s2c = parsed(&with_code(&[("Leak", 21), ("Leak", 23), ("Leak", 25)]));
+    let s3c = parsed(&with_code(&[("Leak", 21), ("Leak", 23), ("Leak", 25)]));
+    let all = find_leaks(&s1, &s2c, &s3c, &LeakOptions::default()).unwrap();
+    assert_eq!(
+        all.classes
+            .iter()
+            .map(|c| c.what.as_str())
+            .collect::<Vec<_>>(),
+        ["Code", "Leak"],
+        "largest retained size first"
+    );
+    let user = LeakOptions {
+        internals: false,
+        ..LeakOptions::default()
+    };
+    let only = find_leaks(&s1, &s2c, &s3c, &user).unwrap();
+    assert_eq!((only.allocated, only.leaked, only.classes.len()), (3, 3, 1));
+
     let r = retention_of_new(
         &s1,
         &s3,

@@ -27,6 +27,15 @@ pub struct LeakOptions {
     pub max_classes: usize,
     /// Object ids left out (the caller's own bookkeeping objects).
     pub exclude_ids: Vec<u64>,
+    /// Count V8's own objects (compiled code, hidden classes, system nodes). A function run a
+    /// few times keeps allocating those as V8 optimises it, which is not the function leaking;
+    /// an in-process leak check leaves them out.
+    pub internals: bool,
+}
+
+/// Node types that V8 creates for itself rather than for the program's values.
+fn is_v8_internal(type_name: &str) -> bool {
+    matches!(type_name, "code" | "object shape" | "hidden" | "synthetic")
 }
 
 impl Default for LeakOptions {
@@ -37,6 +46,7 @@ impl Default for LeakOptions {
             min_count: 1,
             max_classes: 20,
             exclude_ids: Vec::new(),
+            internals: true,
         }
     }
 }
@@ -75,8 +85,9 @@ pub fn find_leaks(
     let excluded = IdSet::new(opts.exclude_ids.iter().copied());
     let old = IdSet::new((0..s1.node_count()).map(|i| s1.node_id(i)));
     let rules2 = ClassRules::new(s2, opts.grouping);
+    let counted = |s: &Snapshot, i: usize| opts.internals || !is_v8_internal(s.node_type_name(i));
     let new_ids: Vec<u64> = (0..s2.node_count())
-        .filter(|&i| rules2.slot(s2, i).is_some())
+        .filter(|&i| rules2.slot(s2, i).is_some() && counted(s2, i))
         .map(|i| s2.node_id(i))
         .filter(|&id| !old.contains(id) && !excluded.contains(id))
         .collect();
@@ -86,7 +97,7 @@ pub fn find_leaks(
 
     let rules3 = ClassRules::new(s3, opts.grouping);
     let survivors = (0..s3.node_count()).filter_map(|i| {
-        let slot = rules3.slot(s3, i)?;
+        let slot = rules3.slot(s3, i).filter(|_| counted(s3, i))?;
         new.contains(s3.node_id(i)).then_some((i as u32, slot))
     });
     let mut classes = group_by_class(s3, &rules3, survivors);
