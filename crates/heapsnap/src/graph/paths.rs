@@ -52,35 +52,24 @@ impl ShortestPaths {
         let n = snap.node_count();
         let mut parent_edge = vec![NONE; n];
         let mut seen = vec![false; n];
-        let mut queue: Vec<u32> = Vec::new();
         seen[0] = true;
-        for pass_shortcuts in [true, false] {
-            for e in table.range(0) {
-                if rule.is_shortcut(table.types[e]) != pass_shortcuts || !rule.retains(table, 0, e)
-                {
-                    continue;
-                }
-                let w = table.to_node[e] as usize;
-                if !seen[w] {
-                    seen[w] = true;
-                    parent_edge[w] = e as u32;
-                    queue.push(w as u32);
-                }
+        let mut queue: Vec<u32> = Vec::new();
+        let mut visit = |e: usize, queue: &mut Vec<u32>| {
+            let w = table.to_node[e] as usize;
+            if !seen[w] {
+                seen[w] = true;
+                parent_edge[w] = e as u32;
+                queue.push(w as u32);
             }
-        }
+        };
+        visit_root_first(&mut visit, &mut queue, table, &rule);
         let mut head = 0;
         while head < queue.len() {
             let v = queue[head] as usize;
             head += 1;
             for e in table.range(v) {
-                if !rule.retains(table, v, e) {
-                    continue;
-                }
-                let w = table.to_node[e] as usize;
-                if !seen[w] {
-                    seen[w] = true;
-                    parent_edge[w] = e as u32;
-                    queue.push(w as u32);
+                if rule.retains(table, v, e) {
+                    visit(e, &mut queue);
                 }
             }
         }
@@ -195,6 +184,22 @@ impl ShortestPaths {
                 })
             })
             .collect()
+    }
+}
+
+/// The root's own edges: shortcuts (user roots) first, then the rest.
+fn visit_root_first(
+    visit: &mut impl FnMut(usize, &mut Vec<u32>),
+    queue: &mut Vec<u32>,
+    table: &EdgeTable,
+    rule: &EdgeRule,
+) {
+    for shortcuts in [true, false] {
+        for e in table.range(0) {
+            if rule.is_shortcut(table.types[e]) == shortcuts && rule.retains(table, 0, e) {
+                visit(e, queue);
+            }
+        }
     }
 }
 
