@@ -81,6 +81,13 @@ function buildIntScan() {
   if (r.status !== 0) throw new Error('cargo build --example int_scan failed')
 }
 
+/** The line of a crash report that names the error (Node ends stderr with its version line). */
+function errorLine(stderr) {
+  const lines = stderr.trim().split('\n')
+  const line = lines.findLast((l) => /Error\b|error:/.test(l)) ?? lines.at(-1)
+  return line?.trim().slice(0, 100)
+}
+
 function runTool(tool, task, files) {
   const [cmd, argv] =
     tool === 'int-scan'
@@ -98,7 +105,7 @@ function runTool(tool, task, files) {
       ? 'fails: file exceeds V8 max string length'
       : /heap out of memory|Allocation failed/.test(r.stderr)
         ? 'fails: out of memory'
-        : `fails (exit ${r.status ?? r.signal}): ${r.stderr.trim().split('\n').slice(-1)[0]?.slice(0, 80)}`
+        : `fails (exit ${r.status ?? r.signal}): ${errorLine(r.stderr)}`
     return { failed: why }
   }
   return JSON.parse(r.stdout.trim().split('\n').pop())
