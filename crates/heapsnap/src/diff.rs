@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use crate::classes::ClassRules;
+use crate::idset::{IdSet, BITSET_IDS_PER_NODE, BITSET_MIN_IDS};
 use crate::snapshot::table::IdColumn;
 use crate::snapshot::Snapshot;
 
@@ -150,77 +151,6 @@ impl Members {
         t
     }
 }
-
-/// A set of node ids: a bit per possible id up to a limit, and a sorted list above it.
-///
-/// V8 hands out heap object ids from a counter (JS objects take odd ids), so nearly every id is
-/// below a small multiple of the node count and the bits take about a byte per node or less:
-/// far below the 8 bytes a node of a sorted key list takes, and membership replaces the sort.
-/// Embedder (native) nodes carry large hash-like ids; the few of them go to the list.
-struct IdSet {
-    bits: Vec<u64>,
-    limit: u64,
-    far: Vec<u64>,
-}
-
-impl IdSet {
-    fn new(limit: u64) -> Self {
-        IdSet {
-            bits: Vec::new(),
-            limit,
-            far: Vec::new(),
-        }
-    }
-
-    /// Adds `id`; false if a bit-held id was already there (list ids are checked by `seal`).
-    #[inline]
-    fn insert(&mut self, id: u64) -> bool {
-        if id >= self.limit {
-            self.far.push(id);
-            return true;
-        }
-        let (w, bit) = ((id / 64) as usize, 1u64 << (id % 64));
-        if w >= self.bits.len() {
-            self.bits.resize(w + 1, 0);
-        }
-        let was = self.bits[w] & bit;
-        self.bits[w] |= bit;
-        was == 0
-    }
-
-    /// Sorts the list; false if it holds an id twice.
-    fn seal(&mut self) -> bool {
-        self.far.sort_unstable();
-        self.far.windows(2).all(|p| p[0] != p[1])
-    }
-
-    #[inline]
-    fn contains(&self, id: u64) -> bool {
-        if id >= self.limit {
-            return self.far.binary_search(&id).is_ok();
-        }
-        self.bits
-            .get((id / 64) as usize)
-            .is_some_and(|w| w & (1u64 << (id % 64)) != 0)
-    }
-
-    fn remove(&mut self, id: u64) {
-        if id >= self.limit {
-            if let Ok(k) = self.far.binary_search(&id) {
-                self.far.remove(k);
-            }
-        } else if let Some(w) = self.bits.get_mut((id / 64) as usize) {
-            *w &= !(1u64 << (id % 64));
-        }
-    }
-}
-
-/// Ids held as bits per node (of both snapshots together): the bits take at most 2 bytes per
-/// node each, and V8's ids stay below about twice the number of objects it has numbered.
-const BITSET_IDS_PER_NODE: u64 = 16;
-
-/// Headroom for tiny snapshots, whose ids start well above their node count.
-const BITSET_MIN_IDS: u64 = 1 << 20;
 
 /// Calls `f(index, id, slot)` for every node of `snap` that the rules count.
 #[inline]

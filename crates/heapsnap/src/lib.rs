@@ -30,6 +30,7 @@
 mod classes;
 pub mod diff;
 pub mod graph;
+mod idset;
 pub mod snapshot;
 
 pub use diff::{diff, ClassChange, Diff, DiffOptions, Grouping, Totals};

@@ -11,9 +11,10 @@ use std::collections::HashMap;
 use super::dominators::DominatorTree;
 use super::paths::{PathGroup, ShortestPaths};
 use super::retained::class_retained_sizes;
-use super::{GraphError, IdSet};
+use super::GraphError;
 use crate::classes::ClassRules;
 use crate::diff::Grouping;
+use crate::idset::IdSet;
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +83,8 @@ pub fn find_leaks(
     opts: &LeakOptions,
 ) -> Result<LeakReport, GraphError> {
     super::edges_of(s3)?;
-    let excluded = IdSet::new(opts.exclude_ids.iter().copied());
-    let old = IdSet::new((0..s1.node_count()).map(|i| s1.node_id(i)));
+    let excluded = IdSet::collect(opts.exclude_ids.iter().copied(), opts.exclude_ids.len());
+    let old = IdSet::collect((0..s1.node_count()).map(|i| s1.node_id(i)), s1.node_count());
     let rules2 = ClassRules::new(s2, opts.grouping);
     let counted = |s: &Snapshot, i: usize| opts.internals || !is_v8_internal(s.node_type_name(i));
     let new_ids: Vec<u64> = (0..s2.node_count())
@@ -92,7 +93,7 @@ pub fn find_leaks(
         .filter(|&id| !old.contains(id) && !excluded.contains(id))
         .collect();
     let allocated = new_ids.len() as u64;
-    let new = IdSet::new(new_ids.into_iter());
+    let new = IdSet::collect(new_ids.into_iter(), s2.node_count());
     drop(old);
 
     let rules3 = ClassRules::new(s3, opts.grouping);
@@ -133,8 +134,11 @@ pub fn retention_of_new(
     max_paths: usize,
 ) -> Result<Vec<LeakClass>, GraphError> {
     super::edges_of(after)?;
-    let excluded = IdSet::new(exclude_ids.iter().copied());
-    let old = IdSet::new((0..before.node_count()).map(|i| before.node_id(i)));
+    let excluded = IdSet::collect(exclude_ids.iter().copied(), exclude_ids.len());
+    let old = IdSet::collect(
+        (0..before.node_count()).map(|i| before.node_id(i)),
+        before.node_count(),
+    );
     let rules = ClassRules::new(after, grouping);
     let wanted: HashMap<&str, usize> = classes
         .iter()

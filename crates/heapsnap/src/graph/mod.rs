@@ -9,7 +9,6 @@
 //! they duplicate a longer real path).
 
 mod dominators;
-mod idset;
 mod leaks;
 mod paths;
 mod retained;
@@ -20,8 +19,6 @@ pub use dominators::DominatorTree;
 pub use leaks::{find_leaks, retention_of_new, top_retainers, LeakClass, LeakOptions, LeakReport};
 pub use paths::{node_label, PathGroup, PathStep, ShortestPaths};
 pub use retained::class_retained_sizes;
-
-pub(crate) use idset::IdSet;
 
 use crate::snapshot::{EdgeTable, Snapshot};
 
