@@ -225,9 +225,9 @@ impl ShapeInterner {
 fn step_key(snap: &Snapshot, table: &EdgeTable, e: usize) -> u64 {
     let to = table.to_node(e);
     let edge_name = if table.named_type[table.types[e] as usize]
-        && !is_index(snap.name_by_index(table.name_or_index[e]))
+        && !is_index(snap.name_by_index(table.name_value(e)))
     {
-        u64::from(table.name_or_index[e]) + 1
+        u64::from(table.name_value(e)) + 1
     } else {
         0
     };

@@ -11,7 +11,7 @@ use super::error::ParseError;
 use super::ints::IntSink;
 use super::meta::{Meta, MAX_FIELDS};
 use super::strings::StringSink;
-use super::table::{EdgeTable, IdColumn, NameTable, SizeColumn, Snapshot};
+use super::table::{EdgeNameColumn, EdgeTable, IdColumn, NameTable, SizeColumn, Snapshot};
 
 /// Capacity reserved up front from the header's counts, capped so that a lying header cannot
 /// make us allocate before any data proves the size.
@@ -148,7 +148,7 @@ struct NodeColumns {
 struct EdgeColumns {
     keep: bool,
     types: Vec<u8>,
-    name_or_index: Vec<u32>,
+    name_or_index: EdgeNameColumn,
     to_node: Vec<u32>,
     named_type: Vec<bool>,
     records: u64,
@@ -242,7 +242,7 @@ impl Builder {
             edges: EdgeColumns {
                 keep: keep_edges,
                 types: Vec::with_capacity(e),
-                name_or_index: Vec::with_capacity(e),
+                name_or_index: EdgeNameColumn::with_capacity(e),
                 to_node: Vec::with_capacity(e),
                 named_type,
                 records: 0,
@@ -415,11 +415,8 @@ impl Builder {
             // Offsets wrapped only if there were more than u32::MAX edges, refused above.
             let first = n.first_edge.take().expect("kept with edges");
             let mut name_or_index = e.name_or_index;
-            for (v, &t) in name_or_index.iter_mut().zip(&e.types) {
-                if e.named_type[t as usize] {
-                    *v = name_id(*v);
-                }
-            }
+            let (types, named_type) = (&e.types, &e.named_type);
+            name_or_index.resolve(|edge| named_type[types[edge] as usize], name_id);
             Some(EdgeTable {
                 first,
                 types: e.types,
@@ -564,7 +561,7 @@ impl EdgeSink<'_> {
         }
         if c.keep {
             c.types.push(ty as u8);
-            c.name_or_index.push(name);
+            c.name_or_index.push(named, name);
             c.to_node.push(to_index);
         }
         c.records += 1;

@@ -157,6 +157,138 @@ pub enum EdgeName<'a> {
     Index(u32),
 }
 
+/// Marks an edge whose name or index is in `EdgeNameColumn::wide`.
+const WIDE: u16 = u16::MAX;
+
+/// String indices past this are not given a dense edge-name id (the lookup would grow large on a
+/// corrupt or exotic file); such names go to the wide list instead.
+const DENSE_LOOKUP_LIMIT: u32 = 1 << 24;
+
+/// Edges per block of the wide-entry index: a lookup scans at most this many `u16`s.
+const WIDE_BLOCK: usize = 1024;
+
+/// Edge names and indices in two bytes per edge, a third of the edge table's memory.
+///
+/// Property, context and internal edge names are a few thousand distinct strings however large
+/// the heap, so a named edge stores a dense id into `names`; element and hidden indices are
+/// stored as they are. What does not fit (indices into arrays past 65534 elements, the numbered
+/// slots of a big Map's hash table, which V8 names with decimal strings) goes to `wide`, in edge
+/// order, without the edge number: a count of wide edges per block finds an edge's entry with a
+/// short scan, and names are only looked up for the few edges on reported paths.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EdgeNameColumn {
+    narrow: Vec<u16>,
+    wide: Vec<u32>,
+    /// Per block of `WIDE_BLOCK` edges: the number of wide edges before the block.
+    wide_before: Vec<u32>,
+    /// Dense edge-name id -> string index while parsing, names-table id after `resolve`.
+    names: Vec<u32>,
+    /// While parsing: string index -> dense id + 1 (0: not seen yet).
+    dense_of: Vec<u16>,
+}
+
+impl EdgeNameColumn {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        EdgeNameColumn {
+            narrow: Vec::with_capacity(n),
+            ..Default::default()
+        }
+    }
+
+    /// Appends edge number `edge`'s name (a string index) or index.
+    #[inline]
+    pub(crate) fn push(&mut self, named: bool, value: u32) {
+        if self.narrow.len().is_multiple_of(WIDE_BLOCK) {
+            self.wide_before.push(self.wide.len() as u32);
+        }
+        let small = if named {
+            self.dense(value)
+        } else {
+            Some(value)
+        };
+        match small {
+            Some(v) if v < u32::from(WIDE) => self.narrow.push(v as u16),
+            _ => {
+                self.narrow.push(WIDE);
+                self.wide.push(value);
+            }
+        }
+    }
+
+    #[inline]
+    fn dense(&mut self, k: u32) -> Option<u32> {
+        if k >= DENSE_LOOKUP_LIMIT {
+            return None;
+        }
+        let k = k as usize;
+        if k >= self.dense_of.len() {
+            self.dense_of.resize(k + 1, 0);
+        }
+        match self.dense_of[k] {
+            0 if self.names.len() >= usize::from(WIDE - 1) => None,
+            0 => {
+                self.names.push(k as u32);
+                self.dense_of[k] = self.names.len() as u16;
+                Some(self.names.len() as u32 - 1)
+            }
+            d => Some(u32::from(d) - 1),
+        }
+    }
+
+    /// Turns string indices into names-table ids once the string table has been read.
+    pub(crate) fn resolve(
+        &mut self,
+        is_named: impl Fn(usize) -> bool,
+        name_id: impl Fn(u32) -> u32,
+    ) {
+        for n in &mut self.names {
+            *n = name_id(*n);
+        }
+        let mut k = 0;
+        for (e, &v) in self.narrow.iter().enumerate() {
+            if v == WIDE {
+                if is_named(e) {
+                    self.wide[k] = name_id(self.wide[k]);
+                }
+                k += 1;
+            }
+        }
+        self.dense_of = Vec::new();
+    }
+
+    /// The names-table id (named edges) or index of edge `e`.
+    #[inline]
+    pub(crate) fn get(&self, e: usize, named: bool) -> u32 {
+        match self.narrow[e] {
+            WIDE => {
+                let block = e / WIDE_BLOCK;
+                let before = self.narrow[block * WIDE_BLOCK..e]
+                    .iter()
+                    .filter(|&&v| v == WIDE)
+                    .count();
+                self.wide[self.wide_before[block] as usize + before]
+            }
+            v if named => self.names[usize::from(v)],
+            v => u32::from(v),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.narrow.capacity() * size_of::<u16>()
+            + self.wide.capacity() * size_of::<u32>()
+            + self.wide_before.capacity() * size_of::<u32>()
+            + self.names.capacity() * size_of::<u32>()
+            + self.dense_of.capacity() * size_of::<u16>()
+    }
+
+    fn shrink(&mut self) {
+        self.narrow.shrink_to_fit();
+        self.wide.shrink_to_fit();
+        self.wide_before.shrink_to_fit();
+        self.names.shrink_to_fit();
+    }
+}
+
 /// Outgoing edges of every node, kept only with `ParseOptions::keep_edges`. Targets are node
 /// indices (not the file's field offsets) so graph walks (retainers, dominators) index columns
 /// directly.
@@ -164,7 +296,7 @@ pub enum EdgeName<'a> {
 pub struct EdgeTable {
     pub(crate) first: Vec<u32>,
     pub(crate) types: Vec<u8>,
-    pub(crate) name_or_index: Vec<u32>,
+    pub(crate) name_or_index: EdgeNameColumn,
     pub(crate) to_node: Vec<u32>,
     /// Per edge type: whether `name_or_index` is a name (all but `element` and `hidden`).
     pub(crate) named_type: Vec<bool>,
@@ -194,10 +326,17 @@ impl EdgeTable {
         self.to_node[e] as usize
     }
 
+    /// Edge `e`'s names-table id (named edge types) or element/hidden index.
+    #[inline]
+    pub(crate) fn name_value(&self, e: usize) -> u32 {
+        self.name_or_index
+            .get(e, self.named_type[self.types[e] as usize])
+    }
+
     fn heap_bytes(&self) -> usize {
         self.first.capacity() * size_of::<u32>()
             + self.types.capacity()
-            + self.name_or_index.capacity() * size_of::<u32>()
+            + self.name_or_index.heap_bytes()
             + self.to_node.capacity() * size_of::<u32>()
             + self.named_type.capacity()
     }
@@ -205,7 +344,7 @@ impl EdgeTable {
     fn shrink(&mut self) {
         self.first.shrink_to_fit();
         self.types.shrink_to_fit();
-        self.name_or_index.shrink_to_fit();
+        self.name_or_index.shrink();
         self.to_node.shrink_to_fit();
     }
 }
@@ -292,7 +431,7 @@ impl Snapshot {
     /// The name of edge `e` of the kept edge table.
     pub fn edge_name(&self, e: usize) -> Option<EdgeName<'_>> {
         let t = self.edges.as_ref()?;
-        let v = t.name_or_index[e];
+        let v = t.name_value(e);
         Some(if t.named_type[t.types[e] as usize] {
             EdgeName::Name(self.name_table.get(v))
         } else {
@@ -371,6 +510,35 @@ mod tests {
             (c.get(0), c.get(1), c.get(2), c.get(3)),
             (1, big, u64::from(u32::MAX), 3)
         );
+    }
+
+    #[test]
+    fn edge_names_fit_two_bytes_and_spill_what_does_not() {
+        // (named, value): small and huge indices, repeated names, more distinct names than
+        // the dense ids hold, and a string index past the dense lookup.
+        let mut input: Vec<(bool, u32)> = vec![
+            (false, 0),
+            (false, 65534),
+            (false, 65535),
+            (false, u32::MAX),
+            (true, 7),
+            (true, 7),
+            (true, DENSE_LOOKUP_LIMIT + 3),
+        ];
+        input.extend((0..70_000u32).map(|k| (true, 100 + k)));
+        input.push((true, 7));
+        input.push((false, 12));
+        let mut col = EdgeNameColumn::with_capacity(4);
+        for &(named, v) in &input {
+            col.push(named, v);
+        }
+        let name_id = |k: u32| k.wrapping_mul(3) ^ 1;
+        col.resolve(|e| input[e].0, name_id);
+        for (e, &(named, v)) in input.iter().enumerate() {
+            let want = if named { name_id(v) } else { v };
+            assert_eq!(col.get(e, named), want, "edge {e}");
+        }
+        assert!(col.narrow.len() == input.len() && col.wide.len() < 10_000);
     }
 
     #[test]
