@@ -5,9 +5,11 @@
 // JSON.parse's string limit. Next to the tools sits a floor, int-scan (a Rust example that only
 // parses every integer in the files, one pass, one thread). Prints a table with time and memory
 // ratios against heapdiff and writes it to bench/results/latest.md; then runs the in-process
-// benchmark (HeapDiff against V8's own snapshot writer) and the GC overhead benchmark.
+// benchmark (HeapDiff against V8's own snapshot writer), the GC overhead benchmark, and last the
+// graph benchmark (bench/graph.mjs: dominators, retained sizes, retainer paths) on the same files.
 //
-// Usage: node bench/run.mjs [--quick] [--no-gc] [--no-inprocess] [--sizes=small,medium,large,xlarge]
+// Usage: node bench/run.mjs [--quick] [--no-gc] [--no-inprocess] [--no-graph]
+//        [--sizes=small,medium,large,xlarge]
 //        [--tools=heapdiff,memlab]
 // (xlarge, about 3 GB per file, is not in the default run: heapdiff alone takes seconds, the
 // JS tools minutes and many GB.)
@@ -200,3 +202,12 @@ if (!args.includes('--no-gc')) {
 }
 writeFileSync(join(results, 'latest.md'), lines.join('\n') + '\n')
 console.log(`\nwritten to ${join(results, 'latest.md')}`)
+
+if (!args.includes('--no-graph')) {
+  const graphSizes = sizes.filter((s) => s !== 'xlarge')
+  console.log('\nGraph analyses (bench/graph.mjs) on the same snapshots:\n')
+  const g = spawnSync(process.execPath, [join(here, 'graph.mjs'), `--sizes=${graphSizes.join(',')}`], {
+    stdio: 'inherit',
+  })
+  if (g.status !== 0) process.exitCode = 1
+}
