@@ -134,7 +134,7 @@ pub fn parse_snapshot_file(path: String, keep_edges: Option<bool>) -> Result<Hea
         keep_edges: keep_edges.unwrap_or(false),
     };
     let snapshot = parse_file(Path::new(&path), opts, &mut |_, _| {})
-        .map_err(|e| Error::from_reason(format!("{path}: {e}")))?;
+        .map_err(|e| Error::from_reason(named_error(Path::new(&path), &e)))?;
     Ok(HeapSnapshotHandle {
         inner: Some(Arc::new(snapshot)),
         taken_ms: crate::gc::state::now_ms(),
@@ -365,6 +365,14 @@ struct Retainers {
     max_paths: usize,
 }
 
+/// The error with the file it concerns; I/O errors name it already.
+fn named_error(path: &Path, e: &heapsnap::ParseError) -> String {
+    match e {
+        heapsnap::ParseError::Io { path: Some(_), .. } => e.to_string(),
+        _ => format!("{}: {e}", path.display()),
+    }
+}
+
 pub(super) fn parse_with_progress(
     path: PathBuf,
     progress: Arc<Progress>,
@@ -374,7 +382,7 @@ pub(super) fn parse_with_progress(
         progress.read.store(read, Ordering::Relaxed);
         progress.total.store(total, Ordering::Relaxed);
     })
-    .map_err(|e| format!("{}: {e}", path.display()))
+    .map_err(|e| named_error(&path, &e))
 }
 
 impl Task for FileDiffTask {
