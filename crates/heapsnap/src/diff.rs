@@ -89,16 +89,17 @@ enum Members {
 }
 
 impl Members {
-    fn collect(snap: &Snapshot, rules: &ClassRules, exclude: &[u64]) -> Members {
-        let included = (0..snap.node_count()).filter(|&i| rules.slot(snap, i).is_some());
+    /// Every node, counted or not: whether an object existed is a matter of its id, and V8 may
+    /// file one object under a counted type in one snapshot and an uncounted one (hidden) in
+    /// the next.
+    fn collect(snap: &Snapshot, exclude: &[u64]) -> Members {
+        let all = 0..snap.node_count();
         let mut m = if snap.ids.is_narrow() {
-            let mut keys: Vec<u64> = included
-                .map(|i| (snap.node_id(i) << 32) | i as u64)
-                .collect();
+            let mut keys: Vec<u64> = all.map(|i| (snap.node_id(i) << 32) | i as u64).collect();
             keys.sort_unstable();
             Members::Packed(keys)
         } else {
-            let mut keys: Vec<(u64, u32)> = included.map(|i| (snap.node_id(i), i as u32)).collect();
+            let mut keys: Vec<(u64, u32)> = all.map(|i| (snap.node_id(i), i as u32)).collect();
             keys.sort_unstable();
             Members::Wide(keys)
         };
@@ -141,12 +142,15 @@ impl Members {
         }
     }
 
-    fn totals(&self, snap: &Snapshot) -> Totals {
+    /// Count and size of the members the rules count.
+    fn totals(&self, snap: &Snapshot, rules: &ClassRules) -> Totals {
         let mut t = Totals::default();
         for k in 0..self.len() {
             let (_, i) = self.get(k).expect("in range");
-            t.nodes += 1;
-            t.size_bytes += snap.self_size(i);
+            if rules.slot(snap, i).is_some() {
+                t.nodes += 1;
+                t.size_bytes += snap.self_size(i);
+            }
         }
         t
     }
@@ -173,12 +177,14 @@ fn for_included(snap: &Snapshot, rules: &ClassRules, mut f: impl FnMut(usize, u6
     }
 }
 
-/// The included ids of one snapshot, or `None` if one occurs twice or too many are far apart
-/// for the set to beat sorting.
-fn mark(snap: &Snapshot, rules: &ClassRules, limit: u64) -> Option<IdSet> {
+/// The ids of every node of one snapshot, counted or not (see `Members::collect`), or `None` if
+/// one occurs twice or too many are far apart for the set to beat sorting.
+fn mark(snap: &Snapshot, limit: u64) -> Option<IdSet> {
     let mut set = IdSet::new(limit);
     let mut unique = true;
-    for_included(snap, rules, |_, id, _| unique &= set.insert(id));
+    for i in 0..snap.node_count() {
+        unique &= set.insert(snap.node_id(i));
+    }
     let sparse = set.far.len() > snap.node_count() / 8;
     (unique && !sparse && set.seal()).then_some(set)
 }
@@ -220,8 +226,8 @@ fn by_bitsets(
         .max(BITSET_MIN_IDS);
     // The two snapshots are independent until the end; a thread each halves the wall time.
     let (bits_before, bits_after) = std::thread::scope(|s| {
-        let t = s.spawn(|| mark(after, rules_after, limit));
-        let b = mark(before, rules_before, limit);
+        let t = s.spawn(|| mark(after, limit));
+        let b = mark(before, limit);
         (b, t.join().expect("marking does not panic"))
     });
     let (mut bits_before, mut bits_after) = (bits_before?, bits_after?);
@@ -243,13 +249,16 @@ fn by_sorting(
     (after, rules_after): (&Snapshot, &ClassRules),
     exclude: &[u64],
 ) -> (Side, Side) {
-    let members_before = Members::collect(before, rules_before, exclude);
-    let members_after = Members::collect(after, rules_after, exclude);
+    let members_before = Members::collect(before, exclude);
+    let members_after = Members::collect(after, exclude);
 
     let mut freed = SlotCounts::new(rules_before.slot_count());
     let mut allocated = SlotCounts::new(rules_after.slot_count());
-    let slot_of = |rules: &ClassRules, snap: &Snapshot, i: usize| {
-        rules.slot(snap, i).expect("members are included nodes")
+    // Unmatched nodes count only if the rules count them.
+    let unmatched = |counts: &mut SlotCounts, rules: &ClassRules, snap: &Snapshot, i: usize| {
+        if let Some(slot) = rules.slot(snap, i) {
+            counts.add(slot, snap.self_size(i));
+        }
     };
 
     let (mut p, mut q) = (0usize, 0usize);
@@ -257,11 +266,11 @@ fn by_sorting(
         match (members_before.get(p), members_after.get(q)) {
             (None, None) => break,
             (Some((idb, ib)), Some((ida, _))) if idb < ida => {
-                freed.add(slot_of(rules_before, before, ib), before.self_size(ib));
+                unmatched(&mut freed, rules_before, before, ib);
                 p += 1;
             }
             (Some((_, ib)), None) => {
-                freed.add(slot_of(rules_before, before, ib), before.self_size(ib));
+                unmatched(&mut freed, rules_before, before, ib);
                 p += 1;
             }
             (Some((idb, _)), Some((ida, _))) if idb == ida => {
@@ -269,18 +278,18 @@ fn by_sorting(
                 q += 1;
             }
             (_, Some((_, ia))) => {
-                allocated.add(slot_of(rules_after, after, ia), after.self_size(ia));
+                unmatched(&mut allocated, rules_after, after, ia);
                 q += 1;
             }
         }
     }
     (
         Side {
-            totals: members_before.totals(before),
+            totals: members_before.totals(before, rules_before),
             only_here: freed,
         },
         Side {
-            totals: members_after.totals(after),
+            totals: members_after.totals(after, rules_after),
             only_here: allocated,
         },
     )

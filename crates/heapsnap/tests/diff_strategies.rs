@@ -85,18 +85,19 @@ fn classic_class(n: &N) -> Option<String> {
 }
 
 /// The diff by its definition: per id, the k-th occurrence before (in node order) matches the
-/// k-th after; occurrences without a partner are freed or allocated.
+/// k-th after, whatever their types; occurrences without a partner are freed or allocated, and
+/// count if their type is counted.
 fn model(before: &[N], after: &[N], exclude: &[u64]) -> Diff {
     let exclude: HashSet<u64> = exclude.iter().copied().collect();
-    let members = |nodes: &[N]| -> Vec<(u64, String, u64)> {
+    let members = |nodes: &[N]| -> Vec<(u64, Option<String>, u64)> {
         nodes
             .iter()
             .filter(|n| !exclude.contains(&n.id))
-            .filter_map(|n| classic_class(n).map(|c| (n.id, c, n.size)))
+            .map(|n| (n.id, classic_class(n), n.size))
             .collect()
     };
     let (mb, ma) = (members(before), members(after));
-    let count = |m: &[(u64, String, u64)]| {
+    let count = |m: &[(u64, Option<String>, u64)]| {
         let mut c: HashMap<u64, usize> = HashMap::new();
         for (id, ..) in m {
             *c.entry(*id).or_default() += 1;
@@ -107,11 +108,14 @@ fn model(before: &[N], after: &[N], exclude: &[u64]) -> Diff {
     let mut rows: BTreeMap<String, ClassChange> = BTreeMap::new();
     let mut d = Diff::default();
     // Walks one side; occurrences past the other side's count of that id are unmatched.
-    let mut side = |m: &[(u64, String, u64)], other: &HashMap<u64, usize>, freed: bool| {
+    let mut side = |m: &[(u64, Option<String>, u64)], other: &HashMap<u64, usize>, freed: bool| {
         let mut seen: HashMap<u64, usize> = HashMap::new();
         for (id, class, size) in m {
             let k = seen.entry(*id).or_default();
             *k += 1;
+            let Some(class) = class else {
+                continue;
+            };
             if *k > other.get(id).copied().unwrap_or(0) {
                 let row = rows.entry(class.clone()).or_default();
                 row.what = class.clone();
@@ -136,10 +140,12 @@ fn model(before: &[N], after: &[N], exclude: &[u64]) -> Diff {
             r
         })
         .collect();
-    d.before.nodes = mb.len() as u64;
-    d.before.size_bytes = mb.iter().map(|m| m.2).sum();
-    d.after.nodes = ma.len() as u64;
-    d.after.size_bytes = ma.iter().map(|m| m.2).sum();
+    let counted = |m: &[(u64, Option<String>, u64)]| {
+        let c: Vec<u64> = m.iter().filter(|x| x.1.is_some()).map(|x| x.2).collect();
+        (c.len() as u64, c.iter().sum())
+    };
+    (d.before.nodes, d.before.size_bytes) = counted(&mb);
+    (d.after.nodes, d.after.size_bytes) = counted(&ma);
     d.size_bytes = d.after.size_bytes as i64 - d.before.size_bytes as i64;
     d
 }
