@@ -196,7 +196,6 @@ async function leaksCommand(argv: string[]): Promise<number> {
   const files = inputFiles(positionals)
   const job = new binding.FileAnalysisJob(files)
   const report = await withProgress(job, !values.quiet, () => job.leaks({ grouping, maxClasses, minCount }))
-  report.leaks = report.leaks.slice(0, maxClasses)
   if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
   else
     process.stdout.write(

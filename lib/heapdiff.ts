@@ -104,25 +104,6 @@ export function toPath(p: binding.RetainerPathJs): RetainerPath {
   }
 }
 
-/** The grown classes worth explaining: most new instances first. */
-function grownClasses(raw: binding.DiffJs, n: number): string[] {
-  return raw.details
-    .filter((d) => d.allocated > 0)
-    .sort((a, b) => b.allocated - a.allocated || (a.what < b.what ? -1 : a.what > b.what ? 1 : 0))
-    .slice(0, n)
-    .map((d) => d.what)
-}
-
-function attachRetention(raw: binding.DiffJs, retention: binding.ClassRetentionJs[]): void {
-  for (const r of retention) {
-    const row = raw.details.find((d) => d.what === r.what)
-    if (!row) continue
-    row.retained_size_bytes = r.retained_size_bytes
-    row.retained_size = r.retained_size
-    row.retainers = r.retainers
-  }
-}
-
 /**
  * Time windows (performance.now() ms) in which this thread took fallback snapshots: the
  * perf_hooks fallback drops GC entries that started inside them, as the native hook does.
@@ -169,12 +150,7 @@ export class HeapDiff {
     const after = takeSnapshot(opts.retainers)
     const afterTime = new Date()
     try {
-      const raw = binding.diffSnapshots(before, after, { grouping: opts.grouping })
-      if (opts.retainers) {
-        const classes = grownClasses(raw, opts.retainerClasses)
-        const analysis = { grouping: opts.grouping, maxPaths: opts.maxPaths }
-        attachRetention(raw, binding.snapshotRetention(before, after, classes, analysis))
-      }
+      const raw = binding.diffSnapshots(before, after, opts)
       return toClassicDiff(raw, this.beforeTime, afterTime)
     } finally {
       before.dispose()
@@ -192,12 +168,7 @@ export class HeapDiff {
     const after = takeSnapshot(opts.retainers)
     const afterTime = new Date()
     try {
-      const raw = await binding.diffSnapshotsAsync(before, after, { grouping: opts.grouping })
-      if (opts.retainers) {
-        const classes = grownClasses(raw, opts.retainerClasses)
-        const analysis = { grouping: opts.grouping, maxPaths: opts.maxPaths }
-        attachRetention(raw, await binding.snapshotRetentionAsync(before, after, classes, analysis))
-      }
+      const raw = await binding.diffSnapshotsAsync(before, after, opts)
       return toClassicDiff(raw, this.beforeTime, afterTime)
     } finally {
       before.dispose()

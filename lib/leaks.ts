@@ -62,10 +62,15 @@ export interface LeakCheck {
 }
 
 function toRow(r: binding.ClassRetentionJs): LeakRow {
-  const row: LeakRow = { what: r.what, count: r.count, size_bytes: r.size_bytes, size: r.size, retainers: [] }
+  const row: LeakRow = {
+    what: r.what,
+    count: r.count,
+    size_bytes: r.size_bytes,
+    size: r.size,
+    retainers: r.retainers.map(toPath),
+  }
   if (r.retained_size_bytes !== undefined) row.retained_size_bytes = r.retained_size_bytes
   if (r.retained_size !== undefined) row.retained_size = r.retained_size
-  row.retainers = r.retainers.map(toPath)
   return row
 }
 

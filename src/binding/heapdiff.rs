@@ -236,7 +236,8 @@ pub(super) fn grouping(name: Option<&str>) -> Result<Grouping> {
 pub struct DiffOptionsJs {
     /// `'classic'` (memwatch's `what`, default) or `'devtools'` (DevTools' class names).
     pub grouping: Option<String>,
-    /// Files only: add retained sizes and retainer paths for the classes that grew most.
+    /// Add retained sizes and retainer paths for the classes that grew most (the second
+    /// snapshot must keep its edges).
     pub retainers: Option<bool>,
     /// How many grown classes (by new instances) get retainers (default 10).
     #[napi(js_name = "retainerClasses")]
@@ -279,26 +280,28 @@ pub fn diff_snapshots(
     opts: Option<DiffOptionsJs>,
 ) -> Result<DiffJs> {
     let (before, after) = (before.get()?, after.get()?);
+    let retainers = retainers_of(opts.as_ref());
     let opts = in_process_options(after, opts)?;
-    Ok(diff_js(diff(before, after, &opts)))
+    explained_diff(before, after, &opts, retainers)
 }
 
 pub struct DiffTask {
     before: Arc<Snapshot>,
     after: Arc<Snapshot>,
     opts: DiffOptions,
+    retainers: Option<Retainers>,
 }
 
 impl Task for DiffTask {
-    type Output = Diff;
+    type Output = DiffJs;
     type JsValue = DiffJs;
 
-    fn compute(&mut self) -> Result<Diff> {
-        contained(|| Ok(diff(&self.before, &self.after, &self.opts)))
+    fn compute(&mut self) -> Result<DiffJs> {
+        contained(|| explained_diff(&self.before, &self.after, &self.opts, self.retainers))
     }
 
-    fn resolve(&mut self, _env: Env, output: Diff) -> Result<DiffJs> {
-        Ok(diff_js(output))
+    fn resolve(&mut self, _env: Env, output: DiffJs) -> Result<DiffJs> {
+        Ok(output)
     }
 }
 
@@ -322,6 +325,7 @@ pub fn diff_snapshots_async(
     let after = after.get()?.clone();
     Ok(AsyncTask::new(DiffTask {
         before: before.get()?.clone(),
+        retainers: retainers_of(opts.as_ref()),
         opts: in_process_options(&after, opts)?,
         after,
     }))
@@ -358,11 +362,46 @@ pub struct FileDiffTask {
     progress: [Arc<Progress>; 2],
 }
 
-/// What a file diff with `retainers` analyses.
+/// What a diff with `retainers` analyses.
 #[derive(Clone, Copy)]
 struct Retainers {
     classes: usize,
     max_paths: usize,
+}
+
+fn retainers_of(opts: Option<&DiffOptionsJs>) -> Option<Retainers> {
+    opts.filter(|o| o.retainers == Some(true))
+        .map(|o| Retainers {
+            classes: o.retainer_classes.unwrap_or(10) as usize,
+            max_paths: o.max_paths.unwrap_or(5) as usize,
+        })
+}
+
+/// The diff, and with `retainers` the retained sizes and paths of the new instances of the
+/// classes with most of them (`after` must keep its edges then). In process and on files alike.
+fn explained_diff(
+    before: &Snapshot,
+    after: &Snapshot,
+    opts: &DiffOptions,
+    retainers: Option<Retainers>,
+) -> Result<DiffJs> {
+    let d = diff(before, after, opts);
+    let Some(r) = retainers else {
+        return Ok(diff_js(d));
+    };
+    let classes = grown_classes(&d, r.classes);
+    let retention = retention_of_new(
+        before,
+        after,
+        &classes,
+        opts.grouping,
+        &opts.exclude_ids,
+        r.max_paths,
+    )
+    .map_err(|e| Error::from_reason(e.to_string()))?;
+    let mut out = diff_js(d);
+    attach_retention(&mut out, retention.into_iter().map(class_js).collect());
+    Ok(out)
 }
 
 /// The error with the file it concerns; I/O errors name it already.
@@ -407,7 +446,7 @@ fn grown_classes(d: &Diff, n: usize) -> Vec<String> {
 }
 
 /// Adds retention figures to the rows of `out` they belong to.
-pub(super) fn attach_retention(out: &mut DiffJs, retention: Vec<ClassRetentionJs>) {
+fn attach_retention(out: &mut DiffJs, retention: Vec<ClassRetentionJs>) {
     for r in retention {
         if let Some(row) = out.details.iter_mut().find(|d| d.what == r.what) {
             row.retained_size_bytes = r.retained_size_bytes;
@@ -435,23 +474,7 @@ impl FileDiffTask {
             before.map_err(Error::from_reason)?,
             after.map_err(Error::from_reason)?,
         );
-        let d = diff(&before, &after, &self.opts);
-        let Some(r) = self.retainers else {
-            return Ok(diff_js(d));
-        };
-        let classes = grown_classes(&d, r.classes);
-        let retention = retention_of_new(
-            &before,
-            &after,
-            &classes,
-            self.opts.grouping,
-            &[],
-            r.max_paths,
-        )
-        .map_err(|e| Error::from_reason(e.to_string()))?;
-        let mut out = diff_js(d);
-        attach_retention(&mut out, retention.into_iter().map(class_js).collect());
-        Ok(out)
+        explained_diff(&before, &after, &self.opts, self.retainers)
     }
 }
 
@@ -469,13 +492,7 @@ pub struct FileDiffJob {
 impl FileDiffJob {
     #[napi(catch_unwind, constructor)]
     pub fn new(before: String, after: String, opts: Option<DiffOptionsJs>) -> Result<Self> {
-        let retainers = opts
-            .as_ref()
-            .filter(|o| o.retainers == Some(true))
-            .map(|o| Retainers {
-                classes: o.retainer_classes.unwrap_or(10) as usize,
-                max_paths: o.max_paths.unwrap_or(5) as usize,
-            });
+        let retainers = retainers_of(opts.as_ref());
         Ok(FileDiffJob {
             before: before.into(),
             after: after.into(),

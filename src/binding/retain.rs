@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::thread;
 
 use heapsnap::graph::{
-    find_leaks, node_label, retention_of_new, top_retainers, DominatorTree, LeakClass, LeakOptions,
-    LeakReport, PathGroup, ShortestPaths,
+    find_leaks, node_label, top_retainers, DominatorTree, LeakClass, LeakOptions, LeakReport,
+    PathGroup, ShortestPaths,
 };
 use heapsnap::snapshot::table::Snapshot;
 use memstats::format::format_size;
@@ -175,74 +175,6 @@ fn top_of(snap: &Snapshot, n: usize) -> Result<Vec<TopRetainerJs>> {
             path: paths.path_text(snap, i).unwrap_or_default(),
         })
         .collect())
-}
-
-/// Retention of the new instances of `classes` between two in-process snapshots; `after`
-/// must have been taken with edges.
-fn retention_of(
-    before: &Snapshot,
-    after: &Snapshot,
-    classes: &[String],
-    opts: Option<&AnalysisOptionsJs>,
-) -> Result<Vec<ClassRetentionJs>> {
-    let o = leak_options(opts, own_object_ids(after))?;
-    let out = retention_of_new(
-        before,
-        after,
-        classes,
-        o.grouping,
-        &o.exclude_ids,
-        o.max_paths,
-    )
-    .map_err(graph_error)?;
-    Ok(out.into_iter().map(class_js).collect())
-}
-
-/// Synchronous retention for the classic `end()`.
-#[napi(catch_unwind)]
-pub fn snapshot_retention(
-    before: &HeapSnapshotHandle,
-    after: &HeapSnapshotHandle,
-    classes: Vec<String>,
-    opts: Option<AnalysisOptionsJs>,
-) -> Result<Vec<ClassRetentionJs>> {
-    retention_of(before.get()?, after.get()?, &classes, opts.as_ref())
-}
-
-pub struct RetentionTask {
-    before: Arc<Snapshot>,
-    after: Arc<Snapshot>,
-    classes: Vec<String>,
-    opts: Option<AnalysisOptionsJs>,
-}
-
-impl Task for RetentionTask {
-    type Output = Vec<ClassRetentionJs>;
-    type JsValue = Vec<ClassRetentionJs>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        contained(|| retention_of(&self.before, &self.after, &self.classes, self.opts.as_ref()))
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        Ok(output)
-    }
-}
-
-/// The same on the thread pool, for `endAsync()`.
-#[napi(catch_unwind, ts_return_type = "Promise<Array<ClassRetentionJs>>")]
-pub fn snapshot_retention_async(
-    before: &HeapSnapshotHandle,
-    after: &HeapSnapshotHandle,
-    classes: Vec<String>,
-    opts: Option<AnalysisOptionsJs>,
-) -> Result<AsyncTask<RetentionTask>> {
-    Ok(AsyncTask::new(RetentionTask {
-        before: before.get()?.clone(),
-        after: after.get()?.clone(),
-        classes,
-        opts,
-    }))
 }
 
 enum Input {

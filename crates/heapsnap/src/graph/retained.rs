@@ -53,7 +53,7 @@ pub fn class_retained_sizes(
 /// The dominator tree's child lists, in compressed form (offsets per node, then children).
 fn children(dom: &DominatorTree) -> (Vec<u32>, Vec<u32>) {
     let order = dom.preorder();
-    let n = dom_len(dom);
+    let n = dom.node_count();
     let mut first = vec![0u32; n + 1];
     for &v in &order[1.min(order.len())..] {
         let d = dom
@@ -74,8 +74,4 @@ fn children(dom: &DominatorTree) -> (Vec<u32>, Vec<u32>) {
         fill[d] += 1;
     }
     (first, kids)
-}
-
-fn dom_len(dom: &DominatorTree) -> usize {
-    dom.node_count()
 }
