@@ -277,3 +277,65 @@ fn random_garbage_is_rejected() {
         assert!(parse_chunked(&junk, 1 + rng.below(64), true).is_err());
     }
 }
+
+/// Without kept edges the `edges` array is only checked for syntax and counted (most of it a
+/// block at a time). Damage there must give the same verdict as the converting path, except
+/// for per-edge range checks, which only matter when edges are kept.
+#[test]
+fn counted_edges_agree_with_kept_edges_on_damage() {
+    let mut nodes = vec![n("synthetic", "", 1, 0)];
+    for i in 1..400usize {
+        let mut o = n("object", "Obj", 1 + 2 * i as u64, 16 + i as u64);
+        o.edges = vec![
+            prop("next", (i + 1) % 400),
+            elem(i as u32 * 1000, (i * 7) % 400),
+        ];
+        nodes.push(o);
+    }
+    nodes[0].edges = (1..400).map(|i| elem(i as u32, i)).collect();
+    let doc = build(Layout::Node20, &nodes).into_bytes();
+    let start = doc.windows(9).position(|w| w == b"\"edges\":[").unwrap() + 9;
+    let end = doc.windows(10).position(|w| w == b"\"strings\":").unwrap() - 2;
+    let mut rng = XorShift(0x51ED_270B_2F4A_7C15);
+    let noise = b"0123456789,]\n x-";
+    let mut agreed_errors = 0;
+    for round in 0..3000 {
+        let mut bad = doc.clone();
+        for _ in 0..1 + rng.below(2) {
+            let at = start + rng.below(end - start);
+            match rng.below(3) {
+                0 => bad[at] = noise[rng.below(noise.len())],
+                1 => {
+                    bad.remove(at);
+                }
+                _ => bad.insert(at, noise[rng.below(noise.len())]),
+            }
+        }
+        let chunk = [7, 64, 65, 200, 1 << 20][round % 5];
+        let kept = parse_chunked(&bad, chunk, true);
+        let counted = parse_chunked(&bad, chunk, false);
+        let range_error = |k: &heapsnap::ParseError| {
+            let k = k.to_string();
+            ["points to node", "type index", "named by string", "to_node"]
+                .iter()
+                .any(|range| k.contains(range))
+        };
+        match (&kept, &counted) {
+            (Ok(k), Ok(c)) => {
+                assert_eq!(
+                    (k.node_count(), k.edge_count()),
+                    (c.node_count(), c.edge_count())
+                )
+            }
+            (Err(k), Err(c)) if k.to_string() == c.to_string() => agreed_errors += 1,
+            // The converting path may stop earlier, at a check the counting path skips.
+            (Err(k), _) => assert!(range_error(k), "round {round}: {k} / {counted:?}"),
+            (Ok(_), Err(c)) => panic!("round {round}: only the counting path failed: {c}"),
+        }
+    }
+    assert!(agreed_errors > 600, "{agreed_errors}");
+    assert_eq!(
+        parse_chunked(&doc, 4096, false).unwrap().edge_count(),
+        399 * 3
+    );
+}

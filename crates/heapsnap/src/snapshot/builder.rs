@@ -329,6 +329,19 @@ impl Builder {
         Ok(())
     }
 
+    /// Ends an `edges` array that was only counted (`numbers` numbers): the per-edge range
+    /// checks are skipped, since no edge is kept to be wrong; counts are still cross-checked.
+    pub(crate) fn end_counted_edges(
+        &mut self,
+        numbers: u64,
+        offset: u64,
+    ) -> Result<(), ParseError> {
+        let width = self.meta.edge_width as u64;
+        self.edges.records = numbers / width;
+        self.edges.rec.field = (numbers % width) as usize;
+        self.end_edges(offset)
+    }
+
     /// Cross-checks the sections against each other and the header, then resolves names.
     pub(crate) fn finish(self) -> Result<Snapshot, ParseError> {
         let Builder {

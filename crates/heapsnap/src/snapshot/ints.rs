@@ -4,12 +4,24 @@
 //! byte by byte, keeps the partial number in a register, and only saves its state when a chunk
 //! ends. Numbers are handed to a sink one at a time, never collected into a temporary `Vec`.
 
+use super::classify::{classify, BLOCK};
 use super::error::{show_byte, ParseError};
 
 /// Receives each number of the array in order. A returned `Err` carries a message; the scanner
 /// adds the byte offset.
 pub(crate) trait IntSink {
     fn push(&mut self, value: u64) -> Result<(), String>;
+}
+
+/// Counts the numbers of an array whose values nobody needs.
+struct Tally(u64);
+
+impl IntSink for Tally {
+    #[inline(always)]
+    fn push(&mut self, _value: u64) -> Result<(), String> {
+        self.0 += 1;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +48,9 @@ pub(crate) struct IntArrayScanner {
     state: State,
     cur: u64,
     digits: u32,
+    /// `feed_counting` only: the state is `AfterValue` because a block ended with the last
+    /// digit of a number (already counted), not with whitespace.
+    after_digit: bool,
     /// Section name for messages, e.g. "nodes".
     what: &'static str,
 }
@@ -51,6 +66,7 @@ impl IntArrayScanner {
             state: State::BeforeOpen,
             cur: 0,
             digits: 0,
+            after_digit: false,
             what,
         }
     }
@@ -233,6 +249,111 @@ impl IntArrayScanner {
         self.digits = digits;
         Ok(i)
     }
+
+    /// Like `feed`, but only checks the syntax and adds the count of numbers to `count`: for
+    /// the `edges` array when no edges are kept, where converting every number was most of the
+    /// parse. Accepts and rejects exactly what `feed` does, with the same messages, except that
+    /// the values go unchecked by any sink (a number's size is still limited to 19 digits).
+    ///
+    /// Whole 64-byte blocks in V8's own layout (`12,3\n,45`) are checked from bit masks; any
+    /// block that is not (the closing `]`, unusual whitespace, errors) goes through `feed`,
+    /// which keeps messages and offsets exact. Both count a number where it ends, so a number
+    /// split between the two paths is counted once.
+    pub(crate) fn feed_counting(
+        &mut self,
+        buf: &[u8],
+        base: u64,
+        count: &mut u64,
+    ) -> Result<usize, ParseError> {
+        let n = buf.len();
+        let mut tally = Tally(0);
+        let mut i = 0usize;
+        while i < n && self.state != State::Done {
+            // The block's next byte must be visible too, to know how the last byte continues.
+            if n - i > BLOCK {
+                let block: &[u8; BLOCK] = buf[i..i + BLOCK].try_into().expect("block fits");
+                if let Some(numbers) = self.count_block(block, buf[i + BLOCK]) {
+                    tally.0 += numbers;
+                    i += BLOCK;
+                    continue;
+                }
+            }
+            self.after_digit = false;
+            let end = (i + BLOCK).min(n);
+            i += self.feed(&buf[i..end], base + i as u64, &mut tally)?;
+        }
+        *count += tally.0;
+        Ok(i)
+    }
+
+    /// Counts the numbers ending in a block made only of digits, commas and whitespace laid out
+    /// as `digits (ws? , digits)*`, and moves the state past it; `None` (state untouched) for
+    /// any other block. `next` is the byte after the block.
+    #[inline]
+    fn count_block(&mut self, block: &[u8; BLOCK], next: u8) -> Option<u64> {
+        // What the byte before the block was: a digit of an unfinished number, whitespace or
+        // a finished number, or a comma / the opening bracket.
+        let (prev_digit, prev_space) = match self.state {
+            State::InNumber => (1u64, 0u64),
+            State::AfterValue if self.after_digit => (0, 0),
+            State::AfterValue => (0, 1),
+            State::Value | State::FirstValue => (0, 0),
+            State::BeforeOpen | State::Done => return None,
+        };
+        let m = classify(block);
+        let (d, c, w) = (m.digit, m.comma, m.space);
+        if d | c | w != u64::MAX {
+            return None;
+        }
+        let before_d = (d << 1) | prev_digit | u64::from(self.after_digit);
+        let before_w = (w << 1) | prev_space;
+        let next_d = (d >> 1) | (u64::from(next.is_ascii_digit()) << 63);
+        let next_c = (c >> 1) | (u64::from(next == b',') << 63);
+        // Whitespace only between a number and its comma, commas only between numbers, and
+        // no number right after whitespace: anything else is for `feed` to accept or reject.
+        let odd = (w & !before_d)
+            | (w & !next_c)
+            | (c & !(before_d | before_w))
+            | (c & !next_d)
+            | (d & before_w);
+        if odd != 0 {
+            return None;
+        }
+        // No run of more than MAX_DIGITS digits, counting the unfinished number carried in.
+        let lead = (!d).trailing_zeros();
+        if prev_digit == 1 && self.digits + lead > MAX_DIGITS {
+            return None;
+        }
+        let r2 = d & (d >> 1);
+        let r4 = r2 & (r2 >> 2);
+        let r16 = {
+            let r8 = r4 & (r4 >> 4);
+            r8 & (r8 >> 8)
+        };
+        if r16 & (r4 >> 16) != 0 {
+            return None;
+        }
+        // Runs ending inside the block, plus a carried number that ended just before it
+        // (`feed` stopped at its last digit, before seeing what follows).
+        let numbers = u64::from((d & !next_d).count_ones()) + (prev_digit & !d & 1);
+        self.after_digit = false;
+        self.state = if d >> 63 == 0 {
+            if c >> 63 == 1 {
+                State::Value
+            } else {
+                State::AfterValue
+            }
+        } else if next_d >> 63 == 1 {
+            self.cur = 0;
+            self.digits = (!d).leading_zeros();
+            State::InNumber
+        } else {
+            // The number ends with the block and was counted here.
+            self.after_digit = true;
+            State::AfterValue
+        };
+        Some(numbers)
+    }
 }
 
 #[cfg(test)]
@@ -270,6 +391,133 @@ mod tests {
             assert_eq!(v, vec![0, 12345678901234567, 7, 42, 1]);
             assert_eq!(&doc[used..], b"tail");
         }
+    }
+
+    /// xorshift64*: deterministic, no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) % n
+        }
+    }
+
+    /// An `edges`-like array in V8's layout, with occasional long numbers and odd whitespace.
+    fn v8_like_array(rng: &mut Rng, numbers: usize) -> Vec<u8> {
+        let mut doc = b"[".to_vec();
+        for k in 0..numbers {
+            if k > 0 {
+                doc.extend_from_slice(match rng.below(40) {
+                    0 => b" ,".as_slice(),
+                    1 => b", ",
+                    2 => b"\n\n,",
+                    3 => b"\r\n,\t",
+                    _ if k % 3 == 0 => b"\n,",
+                    _ => b",",
+                });
+            }
+            let digits = match rng.below(200) {
+                0 => 15 + rng.below(5),
+                _ => 1 + rng.below(9),
+            };
+            for d in 0..digits {
+                let lo = if d == 0 && digits > 1 { 1 } else { 0 };
+                doc.push(b'0' + (lo + rng.below(10 - lo)) as u8);
+            }
+        }
+        doc.extend_from_slice(b"]tail");
+        doc
+    }
+
+    /// Both entry points over the same pieces: the count (or error) and the bytes used.
+    fn both_ways(doc: &[u8], pieces: &[usize]) -> [Result<(u64, usize), String>; 2] {
+        let run = |counting: bool| {
+            let mut s = IntArrayScanner::new("edges");
+            let mut tally = Tally(0);
+            let mut count = 0u64;
+            let mut pos = 0;
+            let mut p = 0;
+            while pos < doc.len() && !s.is_done() {
+                let end = (pos + pieces[p % pieces.len()]).min(doc.len());
+                p += 1;
+                let used = if counting {
+                    s.feed_counting(&doc[pos..end], pos as u64, &mut count)
+                } else {
+                    s.feed(&doc[pos..end], pos as u64, &mut tally)
+                }
+                .map_err(|e| e.to_string())?;
+                pos += used;
+            }
+            if !s.is_done() {
+                return Err("unterminated".to_string());
+            }
+            Ok((if counting { count } else { tally.0 }, pos))
+        };
+        [run(false), run(true)]
+    }
+
+    #[test]
+    fn counting_agrees_with_converting_on_valid_and_damaged_arrays() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut damaged_errors = 0;
+        for round in 0..400 {
+            let numbers = 20 + rng.below(400) as usize;
+            let mut doc = v8_like_array(&mut rng, numbers);
+            let damage = round % 2 == 1;
+            if damage {
+                // Replace, insert or delete a byte somewhere: usually an error, sometimes still
+                // a valid array with other numbers.
+                let at = 1 + rng.below(doc.len() as u64 - 6) as usize;
+                let junks = b"x,] \n0-.9";
+                let junk = junks[rng.below(junks.len() as u64) as usize];
+                match rng.below(3) {
+                    0 => doc[at] = junk,
+                    1 => doc.insert(at, junk),
+                    _ => {
+                        doc.remove(at);
+                    }
+                }
+            }
+            let pieces: Vec<usize> = (0..5).map(|_| 1 + rng.below(300) as usize).collect();
+            let [plain, counted] = both_ways(&doc, &pieces);
+            assert_eq!(
+                plain,
+                counted,
+                "round {round}: {}",
+                String::from_utf8_lossy(&doc)
+            );
+            if damage && plain.is_err() {
+                damaged_errors += 1;
+            }
+            // Whole-document feeding, the common case for file reads.
+            let [plain, counted] = both_ways(&doc, &[doc.len()]);
+            assert_eq!(plain, counted, "round {round} whole");
+        }
+        assert!(
+            damaged_errors > 50,
+            "damage rarely detected: {damaged_errors}"
+        );
+    }
+
+    #[test]
+    fn counting_finds_the_right_count_in_v8_layout() {
+        let mut rng = Rng(7);
+        let doc = v8_like_array(&mut rng, 10_000);
+        let [_, counted] = both_ways(&doc, &[65536]);
+        assert_eq!(counted.unwrap(), (10_000, doc.len() - 4));
+        let long = format!("[{}1]", "12345678901234567,".repeat(50));
+        let e = both_ways(
+            format!("[{}]", "123456789012345678901,".repeat(9) + "1").as_bytes(),
+            &[4096],
+        );
+        assert_eq!(e[0], e[1]);
+        assert!(
+            e[1].as_ref().unwrap_err().contains("number too large"),
+            "{e:?}"
+        );
+        assert_eq!(both_ways(long.as_bytes(), &[4096])[1], Ok((51, long.len())));
     }
 
     #[test]

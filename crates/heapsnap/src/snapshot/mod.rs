@@ -1,6 +1,7 @@
 //! Reading V8 heap snapshots into compact tables.
 
 mod builder;
+mod classify;
 mod error;
 mod ints;
 mod meta;

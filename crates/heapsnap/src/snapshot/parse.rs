@@ -39,6 +39,8 @@ enum Section {
     Header(ValueSkipper),
     Nodes(IntArrayScanner),
     Edges(IntArrayScanner),
+    /// The `edges` array when no edges are kept: checked and counted, not converted.
+    EdgeCount(IntArrayScanner, u64),
     Strings(StringArrayScanner),
     Other(ValueSkipper, String),
 }
@@ -48,7 +50,7 @@ impl Section {
         match self {
             Section::Header(_) => "inside the `snapshot` object".into(),
             Section::Nodes(_) => "inside the `nodes` array".into(),
-            Section::Edges(_) => "inside the `edges` array".into(),
+            Section::Edges(_) | Section::EdgeCount(..) => "inside the `edges` array".into(),
             Section::Strings(_) => "inside the `strings` array".into(),
             Section::Other(_, key) => format!("inside the `{key}` value"),
         }
@@ -152,6 +154,10 @@ impl SnapshotParser {
                         Section::Edges(s) => {
                             let b = self.builder.as_mut().expect("header parsed before edges");
                             let used = s.feed(rest, at, &mut b.edge_sink())?;
+                            (used, s.is_done())
+                        }
+                        Section::EdgeCount(s, count) => {
+                            let used = s.feed_counting(rest, at, count)?;
                             (used, s.is_done())
                         }
                         Section::Strings(s) => {
@@ -318,7 +324,12 @@ impl SnapshotParser {
             }
             "edges" => {
                 self.seen_edges = true;
-                Section::Edges(IntArrayScanner::new("edges"))
+                let scanner = IntArrayScanner::new("edges");
+                if self.opts.keep_edges {
+                    Section::Edges(scanner)
+                } else {
+                    Section::EdgeCount(scanner, 0)
+                }
             }
             "strings" => {
                 self.seen_strings = true;
@@ -346,6 +357,11 @@ impl SnapshotParser {
             }
             Section::Nodes(_) => self.builder.as_mut().expect("header").end_nodes(at)?,
             Section::Edges(_) => self.builder.as_mut().expect("header").end_edges(at)?,
+            Section::EdgeCount(_, count) => self
+                .builder
+                .as_mut()
+                .expect("header")
+                .end_counted_edges(count, at)?,
             Section::Strings(s) => self
                 .builder
                 .as_mut()
