@@ -22,6 +22,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { warm } from './tools/warm.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const results = join(here, 'results')
@@ -60,6 +61,7 @@ function loadavg() {
 }
 
 function runOnce(tool, task, files) {
+  warm(files.filter((f) => f.endsWith('.heapsnapshot')))
   const load = loadavg()
   const b0 = busyMs()
   const t0 = performance.now()

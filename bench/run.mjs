@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { cpus } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { warm } from './tools/warm.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const results = join(here, 'results')
@@ -91,6 +92,7 @@ function errorLine(stderr) {
 }
 
 function runTool(tool, task, files) {
+  warm(files)
   const [cmd, argv] =
     tool === 'int-scan'
       ? [intScan, files]
