@@ -164,7 +164,8 @@ for (const task of TASKS) {
       }
       const base = `${(r.ms / 1000).toFixed(2)} s, ${r.rssMb.toFixed(0)} MB`
       if (tool === 'heapdiff') {
-        cells.push(`${base} (${((100 * r.rssMb * 1048576) / input).toFixed(0)}% of input)${mark}`)
+        const share = (mb) => `${((100 * mb * 1048576) / input).toFixed(0)}%`
+        cells.push(`${base} (${share(r.rssMb)} of input; own ${r.ownMb.toFixed(0)} MB, ${share(r.ownMb)})${mark}`)
       } else if (!ref || ref.failed) {
         cells.push(base + mark)
       } else {

@@ -135,7 +135,8 @@ out(`# heapdiff benchmarks`)
 out()
 out(`${cpu}, ${cpus().length} cores, node ${process.version}; ${peers.join(', ')}.`)
 out(`Each cell: wall time, peak RSS; ratios are the tool's time and memory over heapdiff's.`)
-out(`heapdiff's cell adds its peak RSS as a share of the input; int-scan's adds heapdiff's time over`)
+out(`heapdiff's cell adds its peak RSS as a share of the input, and its own peak (native allocations,`)
+out(`without the Node process around them); int-scan's adds heapdiff's time over`)
 out(`int-scan's (int-scan: read every file once on one thread and parse every integer; nothing else).`)
 out(`JS tools run with ${BIG_HEAP}. Snapshots: written by v8.writeHeapSnapshot on this Node.`)
 
@@ -167,7 +168,8 @@ for (const task of ['diff', 'parse']) {
       }
       const base = `${(r.ms / 1000).toFixed(2)} s, ${r.rssMb.toFixed(0)} MB`
       if (tool === 'heapdiff') {
-        cells.push(`${base} (${((100 * r.rssMb) / inputMb).toFixed(0)}% of input)`)
+        const share = (mb) => `${((100 * mb) / inputMb).toFixed(0)}%`
+        cells.push(`${base} (${share(r.rssMb)} of input; own ${r.ownMb.toFixed(0)} MB, ${share(r.ownMb)})`)
       } else if (!ref || ref.failed) {
         cells.push(base)
       } else if (tool === 'int-scan') {

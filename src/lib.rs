@@ -7,6 +7,7 @@
 // every exported item looks unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod alloc;
 mod binding;
 mod gc;
 mod v8;

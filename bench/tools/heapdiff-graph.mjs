@@ -29,4 +29,6 @@ if (task === 'top') {
   throw new Error(`unknown task ${task}`)
 }
 const cpu = process.cpuUsage()
-report(t0, { ...summary, cpuMs: (cpu.user + cpu.system) / 1000 })
+// heapdiff's own peak, apart from the Node process around it (a counting allocator).
+const ownMb = heapdiff.status().nativePeakBytes / 1048576
+report(t0, { ...summary, cpuMs: (cpu.user + cpu.system) / 1000, ownMb })

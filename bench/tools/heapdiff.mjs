@@ -17,4 +17,6 @@ if (task === 'parse') {
     classes: diff.change.details.length,
   }
 }
-report(t0, summary)
+// heapdiff's own peak, apart from the Node process around it (a counting allocator).
+const ownMb = require('../..').status().nativePeakBytes / 1048576
+report(t0, { ...summary, ownMb })

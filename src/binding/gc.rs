@@ -122,6 +122,11 @@ pub struct HookStatus {
     pub callbacks: f64,
     /// Total time spent inside them, ms: the hook's direct cost to GC pauses.
     pub callback_ms: f64,
+    /// Bytes heapdiff's native code holds right now, on all threads (snapshot tables being
+    /// built or diffed, per-thread GC state): back to its baseline once work is done.
+    pub native_bytes: f64,
+    /// The most it ever held at once since the module loaded.
+    pub native_peak_bytes: f64,
 }
 
 #[napi(object)]
@@ -304,6 +309,8 @@ fn status(state: &EnvState) -> HookStatus {
         counts: kind_figures(&counters.counts, 1.0),
         callbacks: state.callbacks.load(Ordering::Relaxed) as f64,
         callback_ms: state.callback_ns.load(Ordering::Relaxed) as f64 / 1e6,
+        native_bytes: crate::alloc::live_bytes() as f64,
+        native_peak_bytes: crate::alloc::peak_bytes() as f64,
     }
 }
 

@@ -26,7 +26,8 @@ pub struct StatsEvent {
 pub fn drain(state: &EnvState) -> Vec<GcEvent> {
     let samples = {
         let mut gc = state.gc_side();
-        std::mem::take(&mut gc.queue)
+        // Copied out rather than taken, so the queue keeps its allocation for the callbacks.
+        gc.queue.drain(..).collect::<Vec<_>>()
     };
     if samples.is_empty() {
         return Vec::new();

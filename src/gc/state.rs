@@ -5,6 +5,7 @@
 //! pointer. Nothing is global, so workers never see each other's GCs, and a worker's exit tears
 //! down exactly its own hook.
 
+use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -29,7 +30,9 @@ pub struct GcSide {
     /// >0 while `gc()` runs `LowMemoryNotification`: its GCs are summed into one event.
     pub forced_depth: u32,
     pub forced_pause_ns: u64,
-    pub queue: Vec<FullGcSample>,
+    /// Keeps its capacity across drains, so a callback only allocates when more samples pile
+    /// up between two deliveries than ever before (at most `QUEUE_CAP`).
+    pub queue: VecDeque<FullGcSample>,
     pub dropped: u64,
 }
 
@@ -49,10 +52,10 @@ impl GcSide {
 
     fn push(&mut self, sample: FullGcSample) {
         if self.queue.len() >= QUEUE_CAP {
-            self.queue.remove(0);
+            self.queue.pop_front();
             self.dropped += 1;
         }
-        self.queue.push(sample);
+        self.queue.push_back(sample);
     }
 }
 
@@ -103,7 +106,7 @@ impl EnvState {
                 counters: GcCounters::default(),
                 forced_depth: 0,
                 forced_pause_ns: 0,
-                queue: Vec::with_capacity(64),
+                queue: VecDeque::with_capacity(64),
                 dropped: 0,
             }),
             js: Mutex::new(JsSide {

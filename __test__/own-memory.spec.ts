@@ -1,0 +1,92 @@
+/**
+ * "No leak of its own": every native allocation heapdiff makes is counted (a counting global
+ * allocator, `status().nativeBytes`), so after any operation, once JS has collected the handles
+ * it held, the count must be back where it was. A leak of even a few dozen bytes per call
+ * shows here, where RSS would hide it.
+ */
+import test from 'ava'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { writeHeapSnapshot } from 'node:v8'
+import { Worker } from 'node:worker_threads'
+
+import memwatch = require('..')
+
+const root = resolve(__dirname, '..')
+const dir = mkdtempSync(join(tmpdir(), 'heapdiff-own-memory-'))
+test.after.always(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Lets pending finalizers run: handles held by JS free their native side when collected. */
+async function settle() {
+  for (let i = 0; i < 2; i++) {
+    await new Promise((r) => setImmediate(r))
+    memwatch.gc()
+  }
+  await new Promise((r) => setImmediate(r))
+}
+
+class Kept {
+  constructor(public n: number) {}
+}
+
+test.serial('native memory returns to its baseline after every kind of operation', async (t) => {
+  const kept: Kept[] = []
+  const a = writeHeapSnapshot(join(dir, 'a.heapsnapshot'))
+  for (let i = 0; i < 2000; i++) kept.push(new Kept(i))
+  const b = writeHeapSnapshot(join(dir, 'b.heapsnapshot'))
+  const c = writeHeapSnapshot(join(dir, 'c.heapsnapshot'))
+  const notSnapshot = join(dir, 'not-a-snapshot.json')
+  writeFileSync(notSnapshot, '{"hello": [1, 2, 3]}')
+
+  // The hook delivering stats is part of what must not accumulate.
+  const onStats = () => {}
+  memwatch.on('stats', onStats)
+  const worker = () =>
+    new Promise<void>((done, fail) => {
+      const w = new Worker(
+        `const mw = require(${JSON.stringify(root)});
+         mw.on('stats', () => {});
+         mw.gc();
+         new mw.HeapDiff().end();`,
+        { eval: true },
+      )
+      w.on('error', fail)
+      w.on('exit', () => done())
+    })
+  const ops: Record<string, () => Promise<unknown> | unknown> = {
+    'HeapDiff end()': () => new memwatch.HeapDiff().end(),
+    'HeapDiff endAsync({ retainers: true })': () => new memwatch.HeapDiff().endAsync({ retainers: true }),
+    'diffFiles with retainers': () => memwatch.diffFiles(a, b, { retainers: true }),
+    'diffFiles rejecting a file that is not a snapshot': () =>
+      memwatch.diffFiles(a, notSnapshot).then(
+        () => t.fail('a non-snapshot was accepted'),
+        () => {},
+      ),
+    topRetainers: () => memwatch.topRetainers(b),
+    findLeaks: () => memwatch.findLeaks(a, b, c),
+    checkLeaks: () => memwatch.checkLeaks(() => {}, { iterations: 2 }),
+    'a worker that loads the module, diffs and exits': worker,
+  }
+  const rounds = 5
+  for (const [name, op] of Object.entries(ops)) {
+    await op() // the first call may initialise something once
+    await settle()
+    const base = memwatch.status().nativeBytes
+    for (let i = 0; i < rounds; i++) {
+      await op()
+      await settle()
+    }
+    const grown = memwatch.status().nativeBytes - base
+    t.true(grown <= 256, `${name}: ${grown} more bytes held after ${rounds} more calls`)
+  }
+  memwatch.removeListener('stats', onStats)
+
+  // The counter is real: the diff's node tables alone are at least 9 bytes per node.
+  const d = await memwatch.diffFiles(a, b)
+  t.true(
+    memwatch.status().nativePeakBytes >= 9 * (d.before.nodes + d.after.nodes),
+    `peak ${memwatch.status().nativePeakBytes} bytes for ${d.before.nodes + d.after.nodes} nodes`,
+  )
+  t.true(kept.length === 2000)
+})
