@@ -115,8 +115,11 @@ out('# heapdiff graph benchmarks: dominators, retained sizes, retaining paths')
 out()
 out(`${cpu}, ${cpus().length} cores, ${ram} GB RAM, node ${process.version}; ${peers.join(', ')}.`)
 out(`Each cell: wall time, peak RSS; ratios are the tool's time and memory over heapdiff's; heapdiff's`)
-out(`cell adds its peak RSS as a share of the input file(s). JS tools run with ${BIG_HEAP},`)
-out(`timeout ${TIMEOUT_MS / 60000} min. "load L" marks a run during which other processes used L cores on average.`)
+out(`cell adds its peak RSS as a share of the input file(s), and its own peak (bytes its native code`)
+out(`allocated, without the Node process around them; pages never touched count here, not in RSS).`)
+out(
+  `JS tools run with ${BIG_HEAP}, timeout ${TIMEOUT_MS / 60000} min. "load L" marks a run during which other processes used L cores on average.`,
+)
 
 const agreement = []
 const disturbed = []
