@@ -37,6 +37,9 @@ const USAGE = `usage:
   heapdiff snapshot --pid <pid>
       ask a running Node process started with --heapsnapshot-signal=SIGUSR2 to write a snapshot
 
+Snapshot files may be gzip-compressed (e.g. .heapsnapshot.gz, told by their content, not their
+name): they are inflated as they are read, never unpacked to disk.
+
 exit codes: 0 ok, 1 growth above --fail-above (or a leak with --fail-on-leak), 2 usage error, 3 bad input`
 
 class UsageError extends Error {}

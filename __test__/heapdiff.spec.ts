@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { gzipSync } from 'node:zlib'
 
 import memwatch = require('..')
 
@@ -198,6 +199,24 @@ test('diffFiles agrees exactly with a naive reference diff', async (t) => {
     ref.details,
   )
   t.is(row(diff, 'Widget')!['+'], 4321)
+
+  // The same files gzipped by Node's zlib (another implementation than heapdiff's inflater)
+  // give the same answer, without being unpacked to disk first.
+  const gz = (p: string) => {
+    const out = join(dir, `${p.split('/').pop()}.gz`)
+    writeFileSync(out, gzipSync(readFileSync(p), { level: 1 }))
+    return out
+  }
+  const [gzA, gzB] = [gz(a), gz(b)]
+  const packed = await memwatch.diffFiles(gzA, gzB, { grouping: 'classic' })
+  t.deepEqual(
+    packed.change.details.map(({ what, size_bytes, '+': p, '-': m }) => ({ what, size_bytes, '+': p, '-': m })),
+    ref.details,
+  )
+  t.is(packed.after.size_bytes, ref.afterSize)
+  const mixed = await memwatch.diffFiles(a, gzB, { grouping: 'classic', retainers: true })
+  t.is(row(mixed, 'Widget')!['+'], 4321)
+  t.true((row(mixed, 'Widget')!.retainers ?? []).length > 0)
 })
 
 test('bad files and arguments give clear errors, never a crash', async (t) => {
@@ -215,6 +234,13 @@ test('bad files and arguments give clear errors, never a crash', async (t) => {
   const at = text.indexOf('"nodes":[') + 20
   writeFileSync(corrupt, Buffer.from(text.slice(0, at) + 'x' + text.slice(at + 1), 'latin1'))
   await t.throwsAsync(() => memwatch.diffFiles(a, corrupt), { message: /corrupt\.heapsnapshot.*corrupt/ })
+
+  const cutGz = join(dir, 'cut.heapsnapshot.gz')
+  const packed = gzipSync(bytes, { level: 1 })
+  writeFileSync(cutGz, packed.subarray(0, packed.length >> 1))
+  await t.throwsAsync(() => memwatch.diffFiles(a, cutGz), {
+    message: `${cutGz}: truncated heap snapshot: input ended inside the gzip data at byte ${packed.length >> 1}`,
+  })
 
   const png = join(dir, 'image.heapsnapshot')
   writeFileSync(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]))

@@ -22,6 +22,8 @@ pub enum ParseError {
     Corrupt { offset: Option<u64>, detail: String },
     /// A well-formed snapshot exceeding a limit of the compact tables (e.g. over 2^32 nodes).
     Unsupported { detail: String },
+    /// A problem in the JSON of a gzip file: its offset counts inflated bytes, not file bytes.
+    Inflated(Box<ParseError>),
 }
 
 impl ParseError {
@@ -57,6 +59,7 @@ impl ParseError {
                 Some(*offset)
             }
             ParseError::Corrupt { offset, .. } => *offset,
+            ParseError::Inflated(inner) => inner.offset(),
             ParseError::Io { .. } | ParseError::Unsupported { .. } => None,
         }
     }
@@ -83,6 +86,10 @@ impl fmt::Display for ParseError {
             ParseError::Unsupported { detail } => {
                 write!(f, "unsupported heap snapshot: {detail}")
             }
+            ParseError::Inflated(inner) => write!(
+                f,
+                "{inner} (byte offsets count the gzip file's inflated data)"
+            ),
         }
     }
 }

@@ -7,6 +7,7 @@ mod ints;
 mod meta;
 pub mod parse;
 mod skip;
+mod source;
 mod strings;
 pub mod table;
 

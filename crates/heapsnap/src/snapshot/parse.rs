@@ -5,6 +5,7 @@
 //! each section to a resumable scanner (`ints` for `nodes`/`edges`, `strings` for the string
 //! table, `skip` for everything else), and builds compact tables as it goes.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::Path;
@@ -14,6 +15,7 @@ use super::error::{show_byte, ParseError};
 use super::ints::IntArrayScanner;
 use super::meta::Meta;
 use super::skip::ValueSkipper;
+use super::source;
 use super::strings::{unescape_into, StringArrayScanner};
 use super::table::Snapshot;
 
@@ -435,17 +437,39 @@ pub fn parse_reader<R: Read>(
     parser.finish()
 }
 
-/// Parses a snapshot file, calling `progress(bytes_read, file_size)` as it goes.
+/// Parses a snapshot file, plain or gzip-compressed, calling `progress(bytes_read, file_size)`
+/// as it goes (bytes of the file itself, so compressed ones for gzip).
 pub fn parse_file(
     path: &Path,
     opts: ParseOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Snapshot, ParseError> {
-    let open = || -> Result<(File, u64), std::io::Error> {
-        let f = File::open(path)?;
+    let open = || -> Result<(File, u64, bool), std::io::Error> {
+        let mut f = File::open(path)?;
         let len = f.metadata()?.len();
-        Ok((f, len))
+        let gzip = source::is_gzip(&mut f)?;
+        Ok((f, len, gzip))
     };
-    let (file, total) = open().map_err(|e| ParseError::from(e).with_path(path))?;
-    parse_reader(file, opts, &mut |n| progress(n, total)).map_err(|e| e.with_path(path))
+    let (file, total, gzip) = open().map_err(|e| ParseError::from(e).with_path(path))?;
+    if !gzip {
+        return parse_reader(file, opts, &mut |n| progress(n, total))
+            .map_err(|e| e.with_path(path));
+    }
+    let taken = Cell::new(0);
+    let mut inflated = source::inflated(file, &taken);
+    parse_reader(&mut inflated, opts, &mut |_| progress(taken.get(), total)).map_err(|e| {
+        // Gzip's checksum comes last, so damaged compression can first surface as damaged JSON;
+        // the rest of the stream tells which it was. (A file that is not a snapshot at all is
+        // not read on: its first bytes already said so.)
+        let e = match e {
+            ParseError::Corrupt { .. } | ParseError::Truncated { .. } => {
+                match std::io::copy(&mut inflated, &mut std::io::sink()) {
+                    Err(damage) => ParseError::from(damage),
+                    Ok(_) => e,
+                }
+            }
+            other => other,
+        };
+        source::gzip_error(e, taken.get()).with_path(path)
+    })
 }
