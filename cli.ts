@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util'
 import * as binding from './binding'
 import { toClassicDiff, type HeapDiffResult } from './lib/heapdiff'
 import { checkDiffOptions } from './lib/options'
+import { checkSnapshotSignal, snapshotFiles, waitForSnapshot } from './lib/signal'
 import { parseSize, renderLeaks, renderTable, renderTop } from './lib/table'
 
 const USAGE = `usage:
@@ -34,8 +35,11 @@ const USAGE = `usage:
   heapdiff snapshot [--out DIR] -- <script.js> [args...]
       run a Node script with --heapsnapshot-signal=SIGUSR2; each SIGUSR2 sent to it (kill -USR2 <pid>)
       writes a .heapsnapshot into DIR; the paths are printed when the script exits
-  heapdiff snapshot --pid <pid>
-      ask a running Node process started with --heapsnapshot-signal=SIGUSR2 to write a snapshot
+  heapdiff snapshot --pid <pid> [--timeout SECONDS] [--force]
+      ask a running Node process started with --heapsnapshot-signal=SIGUSR2 to write a snapshot,
+      wait for it (default up to 600 s) and print its path; refuses (exit 3) a process that would
+      be terminated by SIGUSR2 or would run its own handler, as /proc shows (--force: send anyway
+      where that cannot be checked, or where the process handles SIGUSR2 itself)
 
 Snapshot files may be gzip-compressed (e.g. .heapsnapshot.gz, told by their content, not their
 name): they are inflated as they are read, never unpacked to disk.
@@ -216,20 +220,19 @@ async function snapshotCommand(argv: string[]): Promise<number> {
   const script = dash >= 0 ? argv.slice(dash + 1) : []
   const { values } = parseArgs({
     args: own,
-    options: { pid: { type: 'string' }, out: { type: 'string', default: '.' } },
+    options: {
+      pid: { type: 'string' },
+      out: { type: 'string', default: '.' },
+      force: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '600' },
+    },
   })
   if (values.pid !== undefined) {
     const pid = Number(values.pid)
     if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`--pid must be a process id, got ${values.pid}`)
-    try {
-      process.kill(pid, 'SIGUSR2')
-    } catch (e) {
-      fail(3, `cannot signal process ${pid}: ${(e as Error).message}`)
-    }
-    process.stdout.write(
-      `sent SIGUSR2 to ${pid}; if it runs with --heapsnapshot-signal=SIGUSR2 it writes Heap.*.heapsnapshot into its working directory\n`,
-    )
-    return 0
+    const timeout = Number(values.timeout)
+    if (!(timeout > 0)) throw new UsageError(`--timeout must be a number of seconds, got ${values.timeout}`)
+    return signalForSnapshot(pid, values.force, timeout * 1000)
   }
   if (script.length === 0) throw new UsageError('snapshot needs --pid <pid> or -- <script.js> [args]')
   const outDir = resolve(values.out)
@@ -243,6 +246,32 @@ async function snapshotCommand(argv: string[]): Promise<number> {
   const taken = readdirSync(outDir).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f))
   for (const f of taken) process.stdout.write(resolve(outDir, f) + '\n')
   return code
+}
+
+/** Sends SIGUSR2 only where it makes a snapshot (see lib/signal.ts), then waits for the file. */
+async function signalForSnapshot(pid: number, force: boolean, timeoutMs: number): Promise<number> {
+  const check = checkSnapshotSignal(pid)
+  if (!check.ok && !(force && check.canForce)) {
+    fail(3, `${check.reason}; nothing sent${check.canForce ? ' (--force sends it anyway)' : ''}`)
+  }
+  const target = check.ok ? check.target : undefined
+  const before = new Set(target ? snapshotFiles(target.dir, pid) : [])
+  try {
+    process.kill(pid, 'SIGUSR2')
+  } catch (e) {
+    fail(3, `cannot signal process ${pid}: ${(e as Error).message}`)
+  }
+  if (!target) {
+    process.stdout.write(`sent SIGUSR2 to ${pid}; a snapshot, if any, goes to its working directory\n`)
+    return 0
+  }
+  process.stderr.write(`heapdiff: asked process ${pid} for a heap snapshot in ${target.dir} ...\n`)
+  try {
+    process.stdout.write((await waitForSnapshot(pid, target, before, timeoutMs)) + '\n')
+  } catch (e) {
+    fail(3, (e as Error).message)
+  }
+  return 0
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,14 +1,15 @@
 import test from 'ava'
-import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
 import memwatch = require('..')
 
 const root = resolve(__dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'heapdiff-test-'))
+test.after.always(() => rmSync(dir, { recursive: true, force: true }))
 
 class LeakingClass {
   constructor(
@@ -307,7 +308,7 @@ test('without the V8 entry points HeapDiff falls back to v8.writeHeapSnapshot an
 })
 
 test('CLI: `snapshot -- script` runs a script whose SIGUSR2 writes a snapshot, and lists it', (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'heapdiff-snap-'))
+  const out = mkdtempSync(join(dir, 'snap-'))
   const script = join(out, 'app.js')
   writeFileSync(
     script,
@@ -323,4 +324,66 @@ test('CLI: `snapshot -- script` runs a script whose SIGUSR2 writes a snapshot, a
   t.regex(readFileSync(files[0], 'latin1').slice(0, 30), /^\{"snapshot":\{"meta":/)
   t.is(cli(['snapshot', '--pid', 'abc']).status, 2)
   t.is(cli(['snapshot']).status, 2)
+})
+
+/** A Node process that says `ready` once its code ran, so its signal handlers are in place. */
+async function idleNode(args: string[], code: string, cwd: string) {
+  const child = spawn(process.execPath, [...args, '-e', `${code}; console.log('ready'); setInterval(() => {}, 1000)`], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  await new Promise<void>((ready, fail) => {
+    child.stdout!.on('data', (d) => {
+      out += d
+      if (out.includes('ready')) ready()
+    })
+    child.on('exit', () => fail(new Error('the child exited early')))
+  })
+  return { child, output: () => out }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+test('CLI: `snapshot --pid` signals only a process that turns SIGUSR2 into a snapshot, and waits for the file', async (t) => {
+  if (process.platform !== 'linux') return t.pass('needs /proc')
+  const cwd = mkdtempSync(join(dir, 'pid-'))
+  const plain = await idleNode([], '', cwd)
+  const ownHandler = await idleNode([], `process.on('SIGUSR2', () => console.log('own handler ran'))`, cwd)
+  const flagged = await idleNode(['--heapsnapshot-signal=SIGUSR2'], 'globalThis.keep = [1, 2, 3]', cwd)
+  try {
+    // SIGUSR2 would terminate this one: refused, nothing sent, still running.
+    let r = cli(['snapshot', '--pid', String(plain.child.pid)])
+    t.is(r.status, 3)
+    t.regex(r.stderr, /does not handle SIGUSR2, so the signal would terminate it.*nothing sent/)
+    t.true(alive(plain.child.pid!))
+
+    // This one would run its own handler: refused unless forced.
+    r = cli(['snapshot', '--pid', String(ownHandler.child.pid)])
+    t.is(r.status, 3)
+    t.regex(r.stderr, /handles SIGUSR2 itself/)
+    t.notRegex(ownHandler.output(), /own handler ran/)
+
+    // The real thing: the path of a complete snapshot of that process, in its working directory.
+    r = cli(['snapshot', '--pid', String(flagged.child.pid)])
+    t.is(r.status, 0, r.stderr)
+    const file = r.stdout.trim()
+    t.is(dirname(file), cwd)
+    t.regex(file, new RegExp(`Heap\\..*\\.${flagged.child.pid}\\..*\\.heapsnapshot$`))
+    const top = await memwatch.topRetainers(file, { top: 1 })
+    t.is(top.length, 1)
+    t.true(alive(flagged.child.pid!))
+
+    t.is(cli(['snapshot', '--pid', '2147483646']).status, 3)
+    t.is(cli(['snapshot', '--pid', String(flagged.child.pid), '--timeout', 'soon']).status, 2)
+  } finally {
+    for (const c of [plain, ownHandler, flagged]) c.child.kill()
+  }
 })
