@@ -93,9 +93,11 @@ test.serial('endAsync gives the same answer without blocking for the diff', asyn
 })
 
 /** Two snapshots of one process (ids are only comparable within a process), small enough for JSON.parse. */
+/** A fresh pair in a directory of its own: ava runs this file's tests concurrently. */
 function makeSnapshots(): [string, string] {
-  const a = join(dir, 'a.heapsnapshot')
-  const b = join(dir, 'b.heapsnapshot')
+  const pair = mkdtempSync(join(dir, 'pair-'))
+  const a = join(pair, 'a.heapsnapshot')
+  const b = join(pair, 'b.heapsnapshot')
   execFileSync(process.execPath, [
     '-e',
     `const v8 = require('v8');
@@ -204,7 +206,7 @@ test('diffFiles agrees exactly with a naive reference diff', async (t) => {
   // The same files gzipped by Node's zlib (another implementation than heapdiff's inflater)
   // give the same answer, without being unpacked to disk first.
   const gz = (p: string) => {
-    const out = join(dir, `${p.split('/').pop()}.gz`)
+    const out = `${p}.gz`
     writeFileSync(out, gzipSync(readFileSync(p), { level: 1 }))
     return out
   }
