@@ -5,11 +5,12 @@
  * shows here, where RSS would hide it.
  */
 import test from 'ava'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { writeHeapSnapshot } from 'node:v8'
 import { Worker } from 'node:worker_threads'
+import { gzipSync } from 'node:zlib'
 
 import memwatch = require('..')
 
@@ -38,6 +39,13 @@ test.serial('native memory returns to its baseline after every kind of operation
   const c = writeHeapSnapshot(join(dir, 'c.heapsnapshot'))
   const notSnapshot = join(dir, 'not-a-snapshot.json')
   writeFileSync(notSnapshot, '{"hello": [1, 2, 3]}')
+  const aGz = join(dir, 'a.heapsnapshot.gz')
+  const bGz = join(dir, 'b.heapsnapshot.gz')
+  writeFileSync(aGz, gzipSync(readFileSync(a), { level: 1 }))
+  const packedB = gzipSync(readFileSync(b), { level: 1 })
+  writeFileSync(bGz, packedB)
+  const cutGz = join(dir, 'cut.heapsnapshot.gz')
+  writeFileSync(cutGz, packedB.subarray(0, packedB.length >> 1))
 
   // The hook delivering stats is part of what must not accumulate.
   const onStats = () => {}
@@ -61,6 +69,12 @@ test.serial('native memory returns to its baseline after every kind of operation
     'diffFiles rejecting a file that is not a snapshot': () =>
       memwatch.diffFiles(a, notSnapshot).then(
         () => t.fail('a non-snapshot was accepted'),
+        () => {},
+      ),
+    'diffFiles on gzip files (a second thread inflates)': () => memwatch.diffFiles(aGz, bGz),
+    'diffFiles rejecting a cut gzip file': () =>
+      memwatch.diffFiles(aGz, cutGz).then(
+        () => t.fail('a cut gzip file was accepted'),
         () => {},
       ),
     topRetainers: () => memwatch.topRetainers(b),

@@ -5,10 +5,10 @@
 //! each section to a resumable scanner (`ints` for `nodes`/`edges`, `strings` for the string
 //! table, `skip` for everything else), and builds compact tables as it goes.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::builder::Builder;
 use super::error::{show_byte, ParseError};
@@ -455,21 +455,27 @@ pub fn parse_file(
         return parse_reader(file, opts, &mut |n| progress(n, total))
             .map_err(|e| e.with_path(path));
     }
-    let taken = Cell::new(0);
-    let mut inflated = source::inflated(file, &taken);
-    parse_reader(&mut inflated, opts, &mut |_| progress(taken.get(), total)).map_err(|e| {
-        // Gzip's checksum comes last, so damaged compression can first surface as damaged JSON;
-        // the rest of the stream tells which it was. (A file that is not a snapshot at all is
-        // not read on: its first bytes already said so.)
-        let e = match e {
-            ParseError::Corrupt { .. } | ParseError::Truncated { .. } => {
-                match std::io::copy(&mut inflated, &mut std::io::sink()) {
-                    Err(damage) => ParseError::from(damage),
-                    Ok(_) => e,
-                }
-            }
-            other => other,
-        };
-        source::gzip_error(e, taken.get()).with_path(path)
+    let taken = AtomicU64::new(0);
+    source::with_inflated(file, &taken, |inflated| {
+        let read = || taken.load(Ordering::Relaxed);
+        parse_reader(&mut *inflated, opts, &mut |_| progress(read(), total))
+            .map_err(|e| gzip_failure(e, inflated, &taken))
     })
+    .map_err(|e| e.with_path(path))
+}
+
+/// Gzip's checksum comes last, so damaged compression can first surface as damaged JSON; the
+/// rest of the stream tells which it was. (A file that is not a snapshot at all is not read on:
+/// its first bytes already said so.)
+fn gzip_failure(e: ParseError, rest: &mut dyn Read, taken: &AtomicU64) -> ParseError {
+    let e = match e {
+        ParseError::Corrupt { .. } | ParseError::Truncated { .. } => {
+            match std::io::copy(rest, &mut std::io::sink()) {
+                Err(damage) => ParseError::from(damage),
+                Ok(_) => e,
+            }
+        }
+        other => other,
+    };
+    source::gzip_error(e, taken.load(Ordering::Relaxed))
 }

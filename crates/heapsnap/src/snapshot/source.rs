@@ -6,9 +6,11 @@
 //! those too. The format is told by gzip's magic bytes, not by the file name, so a renamed file
 //! works, and multi-member files (`cat a.gz b.gz`, `pigz` output) are read to their end.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, ErrorKind, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+use std::thread;
 
 use flate2::read::MultiGzDecoder;
 
@@ -17,8 +19,11 @@ use super::error::ParseError;
 /// The first two bytes of every gzip member (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// Compressed bytes handed to the inflater per read; the parser's own reads are of inflated data.
+/// Compressed bytes handed to the inflater per read.
 const COMPRESSED_PIECE: usize = 1 << 20;
+
+/// Inflated bytes per hand-over between the two threads.
+const INFLATED_PIECE: usize = 2 << 20;
 
 /// Whether the file starts like gzip; leaves the file at its start either way.
 pub(crate) fn is_gzip(file: &mut File) -> io::Result<bool> {
@@ -40,23 +45,113 @@ pub(crate) fn is_gzip(file: &mut File) -> io::Result<bool> {
 /// speak of positions in the file the user has, not in data they never saw.
 struct Counted<'a, R> {
     inner: R,
-    taken: &'a Cell<u64>,
+    taken: &'a AtomicU64,
 }
 
 impl<R: Read> Read for Counted<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.taken.set(self.taken.get() + n as u64);
+        self.taken.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
 
-/// The inflated content of a gzip file; `taken` follows the compressed bytes read so far.
-pub(crate) fn inflated(file: File, taken: &Cell<u64>) -> impl Read + '_ {
-    MultiGzDecoder::new(BufReader::with_capacity(
-        COMPRESSED_PIECE,
-        Counted { inner: file, taken },
-    ))
+/// Runs `body` over the inflated content of a gzip file, inflating on a second thread: inflating
+/// costs about as much as parsing, so the two overlap instead of adding up. `taken` follows the
+/// compressed bytes read so far.
+pub(crate) fn with_inflated<T>(
+    file: File,
+    taken: &AtomicU64,
+    body: impl FnOnce(&mut dyn Read) -> T,
+) -> T {
+    // Two pieces in flight keep both threads busy; spent buffers come back for reuse.
+    let (full_tx, full_rx) = sync_channel::<io::Result<Vec<u8>>>(2);
+    let (spent_tx, spent_rx) = channel::<Vec<u8>>();
+    thread::scope(|s| {
+        let inflate = move || {
+            let mut inflater = MultiGzDecoder::new(BufReader::with_capacity(
+                COMPRESSED_PIECE,
+                Counted { inner: file, taken },
+            ));
+            loop {
+                let mut buf = spent_rx.try_recv().unwrap_or_default();
+                buf.resize(INFLATED_PIECE, 0);
+                let piece = match fill(&mut inflater, &mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Ok(buf)
+                    }
+                    Err(e) => Err(e),
+                };
+                let last = piece.is_err();
+                // A closed channel means the reader is done, by success or by error.
+                if full_tx.send(piece).is_err() || last {
+                    return;
+                }
+            }
+        };
+        let started = thread::Builder::new()
+            .name("heapdiff-inflate".into())
+            .spawn_scoped(s, inflate);
+        let mut reader = Handed {
+            full: full_rx,
+            spent: spent_tx,
+            cur: Vec::new(),
+            pos: 0,
+            pending: started.err(),
+        };
+        // Returning drops the reader and so the channel: an inflater still running stops.
+        body(&mut reader)
+    })
+}
+
+/// Reads as much as fits in `buf`, so that each hand-over carries a full piece.
+fn fill(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The parser's side of the hand-over: inflated pieces in order, then the inflater's error or
+/// the end.
+struct Handed {
+    full: Receiver<io::Result<Vec<u8>>>,
+    spent: Sender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    /// The inflater thread could not start.
+    pending: Option<io::Error>,
+}
+
+impl Read for Handed {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        if self.pos == self.cur.len() {
+            let spent = std::mem::take(&mut self.cur);
+            let _ = self.spent.send(spent);
+            self.pos = 0;
+            match self.full.recv() {
+                Ok(Ok(piece)) => self.cur = piece,
+                Ok(Err(e)) => return Err(e),
+                // The inflater finished: it only hangs up after the last piece.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Says what went wrong in the terms of a gzip file: the inflater's complaints become a
