@@ -3,7 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { gzipSync } from 'node:zlib'
+import { gunzipSync, gzipSync } from 'node:zlib'
 
 import memwatch = require('..')
 
@@ -220,6 +220,37 @@ test('diffFiles agrees exactly with a naive reference diff', async (t) => {
   const mixed = await memwatch.diffFiles(a, gzB, { grouping: 'classic', retainers: true })
   t.is(row(mixed, 'Widget')!['+'], 4321)
   t.true((row(mixed, 'Widget')!.retainers ?? []).length > 0)
+})
+
+test('browser snapshots (Chromium over the DevTools protocol, gzipped) diff like Node ones', async (t) => {
+  // Fixtures from __test__/fixtures/make-chromium-snapshots.mjs: what its page script did between
+  // the two snapshots is the truth here.
+  const [a, b] = ['a', 'b'].map((k) => join(root, '__test__', 'fixtures', `chromium-${k}.heapsnapshot.gz`))
+  const tools = await memwatch.diffFiles(a, b, { grouping: 'devtools' })
+  const got = (what: string) => {
+    const r = tools.change.details.find((d) => d.what === what)
+    return r && [r['+'], r['-']]
+  }
+  t.deepEqual(got('Widget'), [1234, 0])
+  t.deepEqual(got('Keeper'), [0, 300])
+  t.deepEqual(got('Detached <div>'), [77, 0], 'never-attached elements are detached DOM')
+  t.deepEqual(got('<span>'), [55, 0], 'attached elements keep their tag')
+  t.is(got('<div>'), undefined)
+
+  // Classic grouping against the naive reference on the inflated JSON.
+  const plain = [a, b].map((p, k) => {
+    const out = join(dir, `chromium-${k}.heapsnapshot`)
+    writeFileSync(out, gunzipSync(readFileSync(p)))
+    return out
+  })
+  const ref = referenceDiff(plain[0], plain[1])
+  const classic = await memwatch.diffFiles(a, b, { grouping: 'classic' })
+  t.is(classic.before.nodes, ref.beforeNodes)
+  t.is(classic.after.size_bytes, ref.afterSize)
+  t.deepEqual(
+    classic.change.details.map(({ what, size_bytes, '+': p, '-': m }) => ({ what, size_bytes, '+': p, '-': m })),
+    ref.details,
+  )
 })
 
 test('bad files and arguments give clear errors, never a crash', async (t) => {

@@ -4,6 +4,7 @@
 //! heapdiff is a drop-in for, and the class column of Chrome DevTools' comparison view.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use crate::diff::Grouping;
 use crate::snapshot::Snapshot;
@@ -30,6 +31,19 @@ pub(crate) struct ClassRules {
     rules: Vec<Rule>,
     labels: Vec<String>,
     name_count: u32,
+    /// DevTools grouping of a browser snapshot with detached DOM nodes.
+    detached: Option<Detached>,
+}
+
+/// DevTools shows a DOM element that is in no document as `Detached <tag>`, apart from the
+/// attached ones: the classic browser leak. Blink records each element's state in the node's
+/// `detachedness` field; only native (embedder) nodes are renamed, as in DevTools.
+#[derive(Debug)]
+struct Detached {
+    /// Bit `i` set: node `i` is a detached native node.
+    nodes: Vec<u64>,
+    /// Name index → slot of its `Detached …` label.
+    slot_of: HashMap<u32, u32>,
 }
 
 /// The classic memwatch label for a node type, or `None` when the type's nodes are grouped by
@@ -109,11 +123,37 @@ impl ClassRules {
                 },
             })
             .collect();
+        let name_count = snap.name_count() as u32;
+        let native = snap.node_type_names().iter().position(|t| t == "native");
+        let detached = match (grouping, native) {
+            (Grouping::DevTools, Some(native)) if !snap.detached.is_empty() => {
+                let mut nodes = vec![0u64; snap.node_count().div_ceil(64)];
+                let mut slot_of = HashMap::new();
+                for &i in &snap.detached {
+                    let i = i as usize;
+                    if snap.node_type_index(i) as usize != native {
+                        continue;
+                    }
+                    nodes[i / 64] |= 1 << (i % 64);
+                    let name = snap.name_index(i);
+                    slot_of.entry(name).or_insert_with(|| {
+                        let class = devtools_object_class(snap.name_by_index(name));
+                        match label(format!("Detached {class}")) {
+                            Rule::Label(k) => name_count + k,
+                            _ => unreachable!("label() makes labels"),
+                        }
+                    });
+                }
+                Some(Detached { nodes, slot_of })
+            }
+            _ => None,
+        };
         ClassRules {
             grouping,
             rules,
             labels,
-            name_count: snap.name_count() as u32,
+            name_count,
+            detached,
         }
     }
 
@@ -133,7 +173,13 @@ impl ClassRules {
         }
         match self.rules[snap.node_type_index(i) as usize] {
             Rule::Skip => None,
-            Rule::ByName => Some(snap.name_index(i)),
+            Rule::ByName => {
+                let name = snap.name_index(i);
+                match &self.detached {
+                    Some(d) if d.nodes[i / 64] >> (i % 64) & 1 == 1 => Some(d.slot_of[&name]),
+                    _ => Some(name),
+                }
+            }
             Rule::Label(l) => Some(self.name_count + l),
         }
     }

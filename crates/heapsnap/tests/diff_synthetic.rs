@@ -241,3 +241,59 @@ fn identical_snapshots_have_no_details() {
     assert_eq!((d.allocated_nodes, d.freed_nodes, d.size_bytes), (0, 0, 0));
     assert_eq!(d.before, d.after);
 }
+
+/// A browser snapshot's DOM: DevTools lists elements that are in no document apart, as
+/// `Detached <tag>`, going by each node's `detachedness` (2 = detached); only embedder (native)
+/// nodes are renamed, and the classic grouping keeps memwatch's `Native`.
+#[test]
+fn detached_dom_elements_get_their_own_class() {
+    let dom = |name: &'static str, id: u64, state: u64| {
+        let mut node = n("native", name, id, 100);
+        node.detachedness = state;
+        node
+    };
+    let before = vec![n("synthetic", "", 1, 0), dom("<div id=\"kept\">", 3, 1)];
+    let mut odd = n("object", "Thing", 13, 7);
+    odd.detachedness = 2;
+    let after = vec![
+        n("synthetic", "", 1, 0),
+        dom("<div id=\"kept\">", 3, 1),
+        dom("<div id=\"a\">", 5, 2),
+        dom("<div class=\"b\">", 7, 2),
+        dom("<div id=\"c\">", 9, 1),
+        dom("<span>", 11, 2),
+        odd,
+    ];
+    for layout in [Layout::Node20, Layout::Node24, Layout::Shuffled] {
+        let b = parse(&build(layout, &before)).unwrap();
+        let a = parse(&build(layout, &after)).unwrap();
+        let devtools = diff(
+            &b,
+            &a,
+            &DiffOptions {
+                grouping: Grouping::DevTools,
+                ..DiffOptions::default()
+            },
+        );
+        let mut rows: Vec<(String, u64)> = devtools
+            .details
+            .iter()
+            .map(|r| (r.what.clone(), r.allocated))
+            .collect();
+        rows.sort();
+        let want: Vec<(String, u64)> = [
+            ("<div>", 1),
+            ("Detached <div>", 2),
+            ("Detached <span>", 1),
+            ("Thing", 1),
+        ]
+        .iter()
+        .map(|(w, k)| (w.to_string(), *k))
+        .collect();
+        assert_eq!(rows, want, "{layout:?}");
+
+        let classic = diff(&b, &a, &DiffOptions::default());
+        let natives = classic.details.iter().find(|r| r.what == "Native").unwrap();
+        assert_eq!(natives.allocated, 4, "{layout:?}");
+    }
+}

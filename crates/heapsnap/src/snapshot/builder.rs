@@ -129,6 +129,9 @@ impl Divisor {
     }
 }
 
+/// The `detachedness` value of a DOM node that is not in any document (V8's `kDetached`).
+const DETACHED: u64 = 2;
+
 #[derive(Debug)]
 struct NodeColumns {
     ids: IdColumn,
@@ -141,6 +144,9 @@ struct NodeColumns {
     total_self_size: u64,
     edge_sum: u64,
     max_name: Option<u32>,
+    /// Nodes whose `detachedness` says detached, in node order (DOM elements in browser
+    /// snapshots; none in Node's).
+    detached: Vec<u32>,
     rec: RecordBuf,
 }
 
@@ -237,6 +243,7 @@ impl Builder {
                 total_self_size: 0,
                 edge_sum: 0,
                 max_name: None,
+                detached: Vec::new(),
                 rec: RecordBuf::new(meta.node_width),
             },
             edges: EdgeColumns {
@@ -453,6 +460,7 @@ impl Builder {
             edge_count: e.records as usize,
             edges,
             extra_native_bytes: meta.extra_native_bytes,
+            detached: n.detached,
         };
         snap.shrink();
         Ok(snap)
@@ -498,6 +506,9 @@ impl NodeSink<'_> {
         c.types.push(ty as u8);
         c.names.push(name);
         c.self_sizes.push(index32, self_size);
+        if m.node_detachedness.is_some_and(|k| r[k] == DETACHED) {
+            c.detached.push(index32);
+        }
         if let Some(first) = &mut c.first_edge {
             first.push(c.edge_sum as u32);
         }

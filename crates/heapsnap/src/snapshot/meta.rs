@@ -16,6 +16,8 @@ pub(crate) struct Meta {
     pub node_id: usize,
     pub node_self_size: usize,
     pub node_edge_count: usize,
+    /// Browsers' DOM state per node (0 unknown, 1 attached, 2 detached); Node writes 0.
+    pub node_detachedness: Option<usize>,
     pub node_type_names: Vec<String>,
     pub edge_width: usize,
     pub edge_type: usize,
@@ -74,6 +76,7 @@ impl Meta {
             node_id: node_pos("id")?,
             node_self_size: node_pos("self_size")?,
             node_edge_count: node_pos("edge_count")?,
+            node_detachedness: node_fields.iter().position(|f| f == "detachedness"),
             node_type_names,
             edge_width: edge_fields.len(),
             edge_type: edge_pos("type")?,

@@ -363,6 +363,8 @@ pub struct Snapshot {
     pub(crate) edge_count: usize,
     pub(crate) edges: Option<EdgeTable>,
     pub(crate) extra_native_bytes: Option<u64>,
+    /// Indices of detached DOM nodes, ascending; empty for Node's snapshots.
+    pub(crate) detached: Vec<u32>,
 }
 
 impl Snapshot {
@@ -458,6 +460,7 @@ impl Snapshot {
         self.names.shrink_to_fit();
         self.self_sizes.shrink();
         self.name_table.shrink();
+        self.detached.shrink_to_fit();
         if let Some(e) = &mut self.edges {
             e.shrink();
         }

@@ -30,6 +30,8 @@ pub struct N {
     pub id: u64,
     pub size: u64,
     pub edges: Vec<E>,
+    /// Browsers' DOM state: 0 unknown, 1 attached, 2 detached.
+    pub detachedness: u64,
 }
 
 pub fn n(ty: &'static str, name: &'static str, id: u64, size: u64) -> N {
@@ -39,6 +41,7 @@ pub fn n(ty: &'static str, name: &'static str, id: u64, size: u64) -> N {
         id,
         size,
         edges: Vec::new(),
+        detachedness: 0,
     }
 }
 
@@ -147,6 +150,7 @@ pub fn build_with_types(layout: Layout, nodes: &[N], node_types: &[&str]) -> Str
                 "id" => node.id,
                 "self_size" => node.size,
                 "edge_count" => node.edges.len() as u64,
+                "detachedness" => node.detachedness,
                 _ => 0,
             })
             .collect();
