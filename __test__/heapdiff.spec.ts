@@ -236,6 +236,12 @@ test('browser snapshots (Chromium over the DevTools protocol, gzipped) diff like
   t.deepEqual(got('Detached <div>'), [77, 0], 'never-attached elements are detached DOM')
   t.deepEqual(got('<span>'), [55, 0], 'attached elements keep their tag')
   t.is(got('<div>'), undefined)
+  // Their retaining paths group by tag, not by each element's attributes: one line of 77.
+  const held = await memwatch.diffFiles(a, b, { grouping: 'devtools', retainers: true })
+  const paths = held.change.details.find((d) => d.what === 'Detached <div>')!.retainers!
+  t.is(paths.length, 1)
+  t.is(paths[0].count, 77)
+  t.regex(paths[0].path, /\.detached → Array\[\d+\] → <div>$/)
 
   // Classic grouping against the naive reference on the inflated JSON.
   const plain = [a, b].map((p, k) => {

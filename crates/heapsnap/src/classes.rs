@@ -84,7 +84,7 @@ fn devtools_rule(type_name: &str) -> Option<String> {
 
 /// DevTools folds DOM wrappers such as `<div id="a">` into `<div>` (and the same under a
 /// `Detached ` prefix), so that elements group by tag rather than by attributes.
-fn devtools_object_class(name: &str) -> Cow<'_, str> {
+pub(crate) fn devtools_object_class(name: &str) -> Cow<'_, str> {
     let tag_start = if name.starts_with('<') {
         0
     } else if name.starts_with("Detached <") {

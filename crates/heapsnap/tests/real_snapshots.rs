@@ -118,6 +118,8 @@ struct RefNode {
     name: String,
     size: u64,
     edges: Vec<(String, String, usize)>,
+    /// `detachedness` is 2 (DevTools: "detached"); Node marks some of its own objects so.
+    detached: bool,
 }
 
 fn reference_read(path: &Path) -> (Vec<RefNode>, usize) {
@@ -171,6 +173,10 @@ fn reference_read(path: &Path) -> (Vec<RefNode>, usize) {
             name: strings[rec[pos(&nf, "name")] as usize].to_string(),
             size: rec[pos(&nf, "self_size")],
             edges: Vec::new(),
+            detached: nf
+                .iter()
+                .position(|f| f == "detachedness")
+                .is_some_and(|k| rec[k] == 2),
         };
         for _ in 0..rec[pos(&nf, "edge_count")] {
             let er = &edges[e * ef.len()..(e + 1) * ef.len()];
@@ -218,7 +224,7 @@ fn check_tables(s: &Snapshot, r: &[RefNode]) {
     );
 }
 
-fn reference_class(grouping: Grouping, ty: &str, name: &str) -> Option<String> {
+fn reference_class(grouping: Grouping, ty: &str, name: &str, detached: bool) -> Option<String> {
     match grouping {
         Grouping::Classic => Some(
             match ty {
@@ -242,6 +248,14 @@ fn reference_class(grouping: Grouping, ty: &str, name: &str) -> Option<String> {
         Grouping::DevTools => Some(match ty {
             "hidden" => "(system)".to_string(),
             "object" | "native" => {
+                // DevTools renames detached embedder nodes before it groups them.
+                let renamed;
+                let name = if ty == "native" && detached {
+                    renamed = format!("Detached {name}");
+                    renamed.as_str()
+                } else {
+                    name
+                };
                 let prefix = if name.starts_with("Detached <") {
                     10
                 } else {
@@ -269,7 +283,15 @@ fn reference_diff(before: &[RefNode], after: &[RefNode], grouping: Grouping) -> 
         nodes
             .iter()
             .filter(|n| grouping == Grouping::Classic || n.size > 0)
-            .filter_map(|n| Some((n.id, (reference_class(grouping, &n.ty, &n.name)?, n.size))))
+            .filter_map(|n| {
+                Some((
+                    n.id,
+                    (
+                        reference_class(grouping, &n.ty, &n.name, n.detached)?,
+                        n.size,
+                    ),
+                ))
+            })
             .collect()
     };
     let (b, a) = (index(before), index(after));

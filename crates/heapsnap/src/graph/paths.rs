@@ -6,9 +6,13 @@
 //! share a path *shape* (node classes and edge names, element indices ignored), so thousands
 //! of leaked objects collapse into a few lines with counts.
 
+use std::borrow::Cow;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 
 use super::{edges_of, EdgeRule, GraphError, NONE};
+use crate::classes::devtools_object_class;
 use crate::snapshot::{EdgeName, EdgeTable, Snapshot};
 
 /// One hop of a retaining path: the edge taken and the node it reaches.
@@ -231,10 +235,29 @@ fn step_key(snap: &Snapshot, table: &EdgeTable, e: usize) -> u64 {
     } else {
         0
     };
-    let node = (u64::from(snap.name_index(to)) << 8) | u64::from(snap.node_type_index(to));
+    let node = (label_key(snap, to) << 8) | u64::from(snap.node_type_index(to));
     // Names and types fit well under these widths in any real snapshot; a collision would only
     // merge two groups' counts, never break a path.
     (edge_name << 40) ^ (u64::from(table.types[e]) << 36) ^ node
+}
+
+/// The part of a node's label that tells shapes apart, as `node_label` renders it: nothing for
+/// strings and numbers (their names are their values), the tag for DOM elements (a hash of it,
+/// above any real name index), the name otherwise.
+fn label_key(snap: &Snapshot, i: usize) -> u64 {
+    match snap.node_type_name(i) {
+        "string" | "concatenated string" | "sliced string" | "number" => 0,
+        "native" => match devtools_object_class(snap.node_name(i)) {
+            Cow::Owned(tag) => {
+                let mut h = DefaultHasher::new();
+                tag.hash(&mut h);
+                // The top of the u32 range: no snapshot has four billion distinct names.
+                0xffff_ffff ^ (h.finish() & 0xff_ffff)
+            }
+            Cow::Borrowed(_) => u64::from(snap.name_index(i)),
+        },
+        _ => u64::from(snap.name_index(i)),
+    }
 }
 
 /// The node whose edge range holds edge `e`: the last node whose first edge is at or before it.
@@ -255,8 +278,10 @@ fn edge_label(snap: &Snapshot, e: usize) -> String {
     }
 }
 
-/// How a node reads in a path: strings by kind (their names are their contents), everything
-/// else by name (constructor, function or system name), or by type when nameless.
+/// How a node reads in a path: strings by kind (their names are their contents), DOM elements
+/// by tag (their names carry their attributes, which would split a group of 77 detached `<div>`s
+/// into 77 paths), everything else by name (constructor, function or system name), or by type
+/// when nameless.
 pub fn node_label(snap: &Snapshot, i: usize) -> String {
     let ty = snap.node_type_name(i);
     match ty {
@@ -266,6 +291,8 @@ pub fn node_label(snap: &Snapshot, i: usize) -> String {
             let name = snap.node_name(i);
             if name.is_empty() {
                 format!("({ty})")
+            } else if ty == "native" {
+                devtools_object_class(name).into_owned()
             } else {
                 name.to_owned()
             }
