@@ -28,15 +28,7 @@ const INFLATED_PIECE: usize = 2 << 20;
 /// Whether the file starts like gzip; leaves the file at its start either way.
 pub(crate) fn is_gzip(file: &mut File) -> io::Result<bool> {
     let mut magic = [0u8; 2];
-    let mut got = 0;
-    while got < magic.len() {
-        match file.read(&mut magic[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    let got = fill(file, &mut magic)?;
     file.seek(SeekFrom::Start(0))?;
     Ok(got == magic.len() && magic == GZIP_MAGIC)
 }
