@@ -23,7 +23,7 @@ const FLAG = /--heapsnapshot-signal(?:=|\s+)SIGUSR2(?:\s|$)/
 const DIAGNOSTIC_DIR = /--diagnostic-dir(?:=|\s+)(\S+)/
 
 /** Whether bit `signal - 1` is set in a /proc `SigCgt:` hex mask. */
-export function maskHas(hexMask: string, signal: number): boolean {
+function maskHas(hexMask: string, signal: number): boolean {
   return (BigInt(`0x${hexMask}`) >> BigInt(signal - 1)) & 1n ? true : false
 }
 

@@ -101,12 +101,13 @@ pub(crate) fn devtools_object_class(name: &str) -> Cow<'_, str> {
 impl ClassRules {
     pub(crate) fn new(snap: &Snapshot, grouping: Grouping) -> Self {
         let mut labels: Vec<String> = Vec::new();
+        // Index of a label, added on first use.
         let mut label = |s: String| {
             let k = labels.iter().position(|l| *l == s).unwrap_or_else(|| {
                 labels.push(s);
                 labels.len() - 1
             });
-            Rule::Label(k as u32)
+            k as u32
         };
         let rules = snap
             .node_type_names()
@@ -115,11 +116,11 @@ impl ClassRules {
                 Grouping::Classic => match classic_rule(t) {
                     Err(()) => Rule::Skip,
                     Ok(None) => Rule::ByName,
-                    Ok(Some(l)) => label(l.to_owned()),
+                    Ok(Some(l)) => Rule::Label(label(l.to_owned())),
                 },
                 Grouping::DevTools => match devtools_rule(t) {
                     None => Rule::ByName,
-                    Some(l) => label(l),
+                    Some(l) => Rule::Label(label(l)),
                 },
             })
             .collect();
@@ -138,10 +139,7 @@ impl ClassRules {
                     let name = snap.name_index(i);
                     slot_of.entry(name).or_insert_with(|| {
                         let class = devtools_object_class(snap.name_by_index(name));
-                        match label(format!("Detached {class}")) {
-                            Rule::Label(k) => name_count + k,
-                            _ => unreachable!("label() makes labels"),
-                        }
+                        name_count + label(format!("Detached {class}"))
                     });
                 }
                 Some(Detached { nodes, slot_of })

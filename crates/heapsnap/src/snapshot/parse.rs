@@ -457,25 +457,10 @@ pub fn parse_file(
     }
     let taken = AtomicU64::new(0);
     source::with_inflated(file, &taken, |inflated| {
-        let read = || taken.load(Ordering::Relaxed);
-        parse_reader(&mut *inflated, opts, &mut |_| progress(read(), total))
-            .map_err(|e| gzip_failure(e, inflated, &taken))
+        parse_reader(&mut *inflated, opts, &mut |_| {
+            progress(taken.load(Ordering::Relaxed), total)
+        })
+        .map_err(|e| source::gzip_failure(e, inflated, &taken))
     })
     .map_err(|e| e.with_path(path))
-}
-
-/// Gzip's checksum comes last, so damaged compression can first surface as damaged JSON; the
-/// rest of the stream tells which it was. (A file that is not a snapshot at all is not read on:
-/// its first bytes already said so.)
-fn gzip_failure(e: ParseError, rest: &mut dyn Read, taken: &AtomicU64) -> ParseError {
-    let e = match e {
-        ParseError::Corrupt { .. } | ParseError::Truncated { .. } => {
-            match std::io::copy(rest, &mut std::io::sink()) {
-                Err(damage) => ParseError::from(damage),
-                Ok(_) => e,
-            }
-        }
-        other => other,
-    };
-    source::gzip_error(e, taken.load(Ordering::Relaxed))
 }

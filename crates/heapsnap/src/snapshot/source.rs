@@ -149,7 +149,21 @@ impl Read for Handed {
 /// Says what went wrong in the terms of a gzip file: the inflater's complaints become a
 /// truncated or damaged file at a compressed offset, and problems the parser found in the
 /// JSON are marked as positions in the inflated data.
-pub(crate) fn gzip_error(e: ParseError, taken: u64) -> ParseError {
+///
+/// Gzip's checksum comes last, so damaged compression can first surface as damaged JSON: the
+/// `rest` of the stream is read to tell which it was. (A file that is not a snapshot at all is
+/// not read on: its first bytes already said so.)
+pub(crate) fn gzip_failure(e: ParseError, rest: &mut dyn Read, taken: &AtomicU64) -> ParseError {
+    let e = match e {
+        ParseError::Corrupt { .. } | ParseError::Truncated { .. } => {
+            match io::copy(rest, &mut io::sink()) {
+                Err(damage) => ParseError::from(damage),
+                Ok(_) => e,
+            }
+        }
+        other => other,
+    };
+    let taken = taken.load(Ordering::Relaxed);
     match e {
         ParseError::Io { path, source } => match source.kind() {
             ErrorKind::UnexpectedEof => ParseError::Truncated {
