@@ -7,6 +7,7 @@ interface Summary {
   rule: string
   leaks: { reason: string; growth: number; at: number }[]
   gcs: number
+  bases: number[]
   ms?: number
   timedOut?: boolean
 }
@@ -34,6 +35,19 @@ test('a steady leak fires `leak` with the classic info shape', async (t) => {
     t.regex(l.reason, REASON)
     t.true(l.growth > 1024 * 1024, `growth ${l.growth}`)
   }
+})
+
+test('a steady leak below an earlier start-up peak is reported within the window', async (t) => {
+  const s = await scenario('startup')
+  t.is(s.gcs, 41)
+  // The scenario is what it says: GC 1 holds the start-up data, and 40 GCs of leaking end below it.
+  const [peak, ...leak] = s.bases
+  t.true(peak > leak[leak.length - 1], `start-up peak ${peak}, leak ends at ${leak[leak.length - 1]}`)
+  t.true(leak[leak.length - 1] - leak[0] > 10 * 1024 * 1024, `leak grew ${leak[leak.length - 1] - leak[0]}`)
+  // The leak starts at GC 2; window (10) + 2 full GCs of it is GC 13 at the latest.
+  t.true(s.leaks.length >= 3, JSON.stringify(s.leaks))
+  t.true(s.leaks[0].at >= 2 && s.leaks[0].at <= 13, `first report at GC ${s.leaks[0].at}`)
+  for (const l of s.leaks) t.regex(l.reason, REASON)
 })
 
 test('the classic rule also reports the steady leak', async (t) => {
