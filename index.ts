@@ -37,47 +37,38 @@ import {
 } from './lib/leaks'
 import type { AnalysisOptions as AnalysisOptsT } from './lib/options'
 
-/** The `stats` payload: memwatch's fields plus what modern V8 reports. */
-type StatsPayload = binding.GcStats
+/** The `stats` payload: memwatch's fields plus what modern V8 reports, heap figures flattened in. */
+type GcStats = Omit<binding.GcStats, 'heap'> & binding.HeapStatistics
 
 /** The `leak` payload, as memwatch emitted it, plus the number of GCs the rule looked at. */
-interface LeakPayload {
+interface LeakEvent extends Omit<binding.LeakEvent, 'startMs' | 'endMs'> {
   start: Date
   end: Date
-  growth: number
-  reason: string
-  gcs: number
 }
 
-interface EventMap {
-  stats: (stats: StatsPayload) => void
-  leak: (info: LeakPayload) => void
+/** Arguments of the two watched events' listeners; any other event stays untyped, as on any emitter. */
+interface MemwatchEvents {
+  stats: [stats: GcStats]
+  leak: [info: LeakEvent]
+  [event: string]: any[]
 }
 
-type WatchedEvent = keyof EventMap
-const WATCHED: readonly string[] = ['stats', 'leak'] satisfies WatchedEvent[]
+type Event = keyof MemwatchEvents
+// Spelled as @types/node spells a typed emitter's listener and arguments, so the overrides below
+// hand theirs straight to the base class.
+type Listener<K> = K extends Event
+  ? MemwatchEvents[K] extends unknown[]
+    ? (...args: MemwatchEvents[K]) => void
+    : never
+  : never
+type Args<K> = K extends Event ? MemwatchEvents[K] : never
+
+const WATCHED: readonly string[] = ['stats', 'leak'] satisfies Event[]
 
 /** A major GC in perf_hooks' `detail.kind` (`NODE_PERFORMANCE_GC_MAJOR`). */
 const PERF_GC_MAJOR = 4
 
-interface Memwatch {
-  on<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  on<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
-  once<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  once<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
-  addListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  addListener<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
-  prependListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  prependListener<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
-  off<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  off<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
-  removeListener<K extends WatchedEvent>(event: K, listener: EventMap[K]): this
-  removeListener<E extends string | symbol>(event: Exclude<E, WatchedEvent>, listener: (...args: any[]) => void): this
-  emit<K extends WatchedEvent>(event: K, ...args: Parameters<EventMap[K]>): boolean
-  emit(event: string | symbol, ...args: any[]): boolean
-}
-
-class Memwatch extends EventEmitter {
+class Memwatch extends EventEmitter<MemwatchEvents> {
   /** `new memwatch.HeapDiff()` takes a snapshot; `end()` takes another and compares them. */
   readonly HeapDiff = HeapDiff
   /** Three snapshot files (baseline, action, after): what the action allocated that survived. */
@@ -100,27 +91,37 @@ class Memwatch extends EventEmitter {
   // Heap figures are read only while someone listens. Every way of adding or removing a listener
   // funnels through these (`once` uses `on`, `prependOnceListener` uses `prependListener`), which
   // unlike 'newListener'/'removeListener' handlers survive `removeAllListeners()`.
-  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+  override addListener<K extends Event>(event: K, listener: Listener<K>): this {
     super.addListener(event, listener)
     return this.sync()
   }
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+  override on<K extends Event>(event: K, listener: Listener<K>): this {
     super.on(event, listener)
     return this.sync()
   }
-  override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
+  override prependListener<K extends Event>(event: K, listener: Listener<K>): this {
     super.prependListener(event, listener)
     return this.sync()
   }
-  override removeListener(event: string | symbol, listener: (...args: any[]) => void): this {
+  override removeListener<K extends Event>(event: K, listener: Listener<K>): this {
     super.removeListener(event, listener)
     return this.sync()
   }
-  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+  override off<K extends Event>(event: K, listener: Listener<K>): this {
     super.off(event, listener)
     return this.sync()
   }
-  override removeAllListeners(event?: string | symbol): this {
+  // Overridden for their types only: the base class's leave a literal event name uninferred.
+  override once<K extends Event>(event: K, listener: Listener<K>): this {
+    return super.once(event, listener)
+  }
+  override prependOnceListener<K extends Event>(event: K, listener: Listener<K>): this {
+    return super.prependOnceListener(event, listener)
+  }
+  override emit<K extends Event>(event: K, ...args: Args<K>): boolean {
+    return super.emit(event, ...args)
+  }
+  override removeAllListeners(event?: Event): this {
     if (event === undefined) super.removeAllListeners()
     else super.removeAllListeners(event)
     return this.sync()
@@ -176,8 +177,8 @@ class Memwatch extends EventEmitter {
         if (snapshotWindows.some(([from, to]) => entry.startTime >= from && entry.startTime <= to)) continue
         const detail = (entry as { detail?: { kind?: number } }).detail
         const kind = detail?.kind ?? (entry as { kind?: number }).kind ?? 0
-        const heap = kind === PERF_GC_MAJOR ? v8.getHeapStatistics() : EMPTY_HEAP
-        binding.gcFeedPerfEntry(kind, entry.duration, false, heap)
+        const heap = kind === PERF_GC_MAJOR ? { total_allocated_bytes: null, ...v8.getHeapStatistics() } : null
+        binding.gcFeedPerfEntry(kind, entry.duration, heap)
       }
     })
     obs.observe({ entryTypes: ['gc'] })
@@ -187,10 +188,12 @@ class Memwatch extends EventEmitter {
   private dispatch(events: binding.GcEventJs[]): void {
     for (const ev of events) {
       try {
-        if (ev.kind === 'stats' && ev.stats) this.emit('stats', ev.stats)
-        else if (ev.kind === 'leak' && ev.leak) {
-          const { startMs, endMs, growth, reason, gcs } = ev.leak
-          this.emit('leak', { start: new Date(startMs), end: new Date(endMs), growth, reason, gcs })
+        if (ev.kind === 'stats' && ev.stats) {
+          const { heap, ...stats } = ev.stats
+          this.emit('stats', { ...stats, ...heap })
+        } else if (ev.kind === 'leak' && ev.leak) {
+          const { startMs, endMs, ...rest } = ev.leak
+          this.emit('leak', { start: new Date(startMs), end: new Date(endMs), ...rest })
         }
       } catch (err) {
         // Surface a listener's exception like any emitter would, without leaving it pending
@@ -201,18 +204,6 @@ class Memwatch extends EventEmitter {
       }
     }
   }
-}
-
-const EMPTY_HEAP: binding.FallbackHeap = {
-  used_heap_size: 0,
-  total_heap_size: 0,
-  total_physical_size: 0,
-  total_available_size: 0,
-  heap_size_limit: 0,
-  malloced_memory: 0,
-  external_memory: 0,
-  number_of_native_contexts: 0,
-  number_of_detached_contexts: 0,
 }
 
 let exposedGc: (() => void) | null = null
@@ -237,6 +228,10 @@ async function diffFiles(before: string, after: string, options?: DiffOpts): Pro
   return toClassicDiff(raw, started, new Date())
 }
 
+type GcStatsT = GcStats
+type LeakEventT = LeakEvent
+type MemwatchEventsT = MemwatchEvents
+
 // `var` so that the type-only namespace below can merge with it.
 // eslint-disable-next-line no-var
 var memwatch = new Memwatch()
@@ -244,9 +239,9 @@ var memwatch = new Memwatch()
 // Types travel with the CommonJS export (`import type { GcStats } from 'heapdiff'`).
 // eslint-disable-next-line @typescript-eslint/no-namespace
 namespace memwatch {
-  export type GcStats = StatsPayload
-  export type LeakInfo = LeakPayload
-  export type MemwatchEvents = EventMap
+  export type GcStats = GcStatsT
+  export type LeakEvent = LeakEventT
+  export type MemwatchEvents = MemwatchEventsT
   export type LeakOptions = LeakOpts
   export type DiffOptions = DiffOpts
   export type HeapDiffResult = DiffResultT

@@ -1,27 +1,15 @@
 /**
- * Argument checking for the public API: unknown names, wrong types and out-of-range values
- * become a TypeError or RangeError that names the option, before anything reaches Rust.
+ * Argument checking for the public API: unknown names and wrong types become a TypeError that
+ * names the option before anything reaches Rust; values out of range are the native side's to
+ * judge (it throws the RangeError), since that is where each option's range is declared.
  */
+import * as binding from '../binding'
 
-/** Knobs of the leak rule; every one is optional and defaults as documented in the README. */
-export interface LeakOptions {
-  /** `'trend'` (default: regression over a window, fewer false alarms) or `'classic'` (memwatch's streak rule). */
-  rule?: 'trend' | 'classic'
-  /** Classic rule: consecutive growing full GCs before a report (default 5). */
-  consecutiveGrowth?: number
-  /** Trend rule: full GCs in the regression window (default 10, at least 3). */
-  window?: number
-  /** Trend rule: bytes the window must grow at least (default 256 KiB). */
-  minGrowth?: number
-  /** Trend rule: t-statistic the growth slope must reach (default 3). */
-  significance?: number
-  /** Fast path: growing full GCs in a row that can report a runaway heap (default 3; 0 = off). */
-  fastGcs?: number
-  /** Fast path: bytes of growth required (default 64 MiB). */
-  fastMinGrowth?: number
-  /** Fast path: growth as a fraction of the starting heap (default 1 = doubled). */
-  fastMinRatio?: number
-}
+/** Knobs of the leak rule, declared with their defaults by the native module (`binding.d.ts`). */
+export type LeakOptions = binding.LeakOptions
+
+/** Every leak option at its default, from the rule itself: names and kinds for the checks below. */
+const LEAK_DEFAULTS = binding.leakOptionDefaults()
 
 export interface DiffOptions {
   /** `'classic'` groups like memwatch (`what` = constructor or type); `'devtools'` like Chrome DevTools. */
@@ -55,18 +43,6 @@ export interface AnalysisOptions {
   internals?: boolean
 }
 
-type Kind = 'int' | 'number' | 'bytes'
-
-const LEAK_NUMERIC: Record<Exclude<keyof LeakOptions, 'rule'>, { kind: Kind; min: number }> = {
-  consecutiveGrowth: { kind: 'int', min: 1 },
-  window: { kind: 'int', min: 3 },
-  minGrowth: { kind: 'bytes', min: 0 },
-  significance: { kind: 'number', min: Number.MIN_VALUE },
-  fastGcs: { kind: 'int', min: 0 },
-  fastMinGrowth: { kind: 'bytes', min: 0 },
-  fastMinRatio: { kind: 'number', min: 0 },
-}
-
 function checkObject(name: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {}
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -90,31 +66,25 @@ function unknownKeys(name: string, obj: Record<string, unknown>, known: readonly
   }
 }
 
+/**
+ * Checks an options object against a full set of defaults: every key must be one of theirs and
+ * of the same kind (a number where the default is a number, and not NaN).
+ */
+function checkShape<T extends object>(name: string, options: unknown, defaults: Required<T>): Partial<T> {
+  const obj = checkObject(`${name} options`, options)
+  unknownKeys(name, obj, Object.keys(defaults))
+  for (const [key, value] of Object.entries(obj)) {
+    if (value === undefined) continue
+    const kind = typeof (defaults as Record<string, unknown>)[key]
+    if (typeof value !== kind || Number.isNaN(value)) {
+      throw new TypeError(`${name} option "${key}" must be a ${kind}, got ${describe(value)}`)
+    }
+  }
+  return obj as Partial<T>
+}
+
 export function checkLeakOptions(options: unknown): LeakOptions {
-  const obj = checkObject('leak options', options)
-  unknownKeys('leak', obj, ['rule', ...Object.keys(LEAK_NUMERIC)])
-  const out: LeakOptions = {}
-  if (obj.rule !== undefined) {
-    if (obj.rule !== 'trend' && obj.rule !== 'classic') {
-      throw new TypeError(`leak option "rule" must be 'trend' or 'classic', got ${describe(obj.rule)}`)
-    }
-    out.rule = obj.rule
-  }
-  for (const [key, { kind, min }] of Object.entries(LEAK_NUMERIC)) {
-    const v = obj[key]
-    if (v === undefined) continue
-    if (typeof v !== 'number' || Number.isNaN(v)) {
-      throw new TypeError(`leak option "${key}" must be a number, got ${describe(v)}`)
-    }
-    if (!Number.isFinite(v) || v < min || (kind !== 'number' && !Number.isInteger(v))) {
-      const what = kind === 'number' ? 'a finite number' : 'a whole number'
-      throw new RangeError(
-        `leak option "${key}" must be ${what} >= ${min === Number.MIN_VALUE ? '> 0' : min}, got ${v}`,
-      )
-    }
-    ;(out as Record<string, number>)[key] = v
-  }
-  return out
+  return checkShape('leak', options, LEAK_DEFAULTS as Required<LeakOptions>)
 }
 
 function checkGrouping(name: string, value: unknown): 'classic' | 'devtools' {

@@ -10,7 +10,7 @@ use std::thread;
 use heapsnap::diff::{diff, Diff, DiffOptions, Grouping};
 use heapsnap::snapshot::parse::{parse_file, ParseOptions, SnapshotParser};
 use heapsnap::snapshot::table::Snapshot;
-use memstats::format::format_size;
+use memstats::format_size;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 

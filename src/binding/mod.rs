@@ -1,8 +1,8 @@
 //! The Node-API boundary: converts types and owns per-environment state, nothing more.
 
-mod gc;
 mod heapdiff;
 mod retain;
+mod watch;
 
 use napi::{Env, Error, Result};
 
@@ -22,11 +22,7 @@ pub(crate) fn env_state(env: &Env) -> Result<&'static EnvState> {
         Ok(api) => api.current_isolate(),
         Err(_) => std::ptr::null_mut(),
     };
-    env.set_instance_data(
-        EnvState::new(isolate, EnvState::default_leak_detector()),
-        (),
-        |_| {},
-    )?;
+    env.set_instance_data(EnvState::new(isolate), (), |_| {})?;
     let state = env
         .get_instance_data::<EnvState>()?
         .ok_or_else(|| Error::from_reason("instance data vanished right after being set"))?;
@@ -36,13 +32,13 @@ pub(crate) fn env_state(env: &Env) -> Result<&'static EnvState> {
             .unwrap_or("no V8 isolate on this thread")
             .to_owned());
     } else {
-        gc::install_hook(state);
+        watch::install_hook(state);
     }
     let addr = state as *const EnvState as usize;
     env.add_env_cleanup_hook(addr, |addr| {
         // SAFETY: the state is freed only by the instance-data finalizer, which runs after
         // cleanup hooks.
-        gc::teardown(unsafe { &*(addr as *const EnvState) });
+        watch::teardown(unsafe { &*(addr as *const EnvState) });
     })?;
     Ok(state)
 }

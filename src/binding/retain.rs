@@ -11,7 +11,7 @@ use heapsnap::graph::{
     PathGroup, ShortestPaths,
 };
 use heapsnap::snapshot::table::Snapshot;
-use memstats::format::format_size;
+use memstats::format_size;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 

@@ -12,8 +12,9 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 
-use super::sample::{GcKind, Source};
-use super::state::{now_ns, EnvState};
+use memstats::{GcKind, HeapFigures, Source};
+
+use super::state::{now_ms, now_ns, EnvState};
 use crate::v8::{self, heap_stats, symbols::Isolate};
 
 /// `kGCTypeAll`.
@@ -50,39 +51,29 @@ pub unsafe extern "C" fn on_epilogue(
 }
 
 fn epilogue(state: &EnvState, isolate: *mut Isolate, gc_type: u32, now: u64) {
-    let Some(kind) = GcKind::from_v8_type(gc_type) else {
+    let Some(kind) = GcKind::from_bits(gc_type) else {
         return;
     };
-    let start = state.prologue_ns.load(Ordering::Relaxed);
-    let pause = now.saturating_sub(start);
+    let pause = now.saturating_sub(state.prologue_ns.load(Ordering::Relaxed));
     // GCs that V8 runs while taking a HeapDiff snapshot are not the application's.
     if state.snapshot_depth.load(Ordering::Relaxed) > 0 {
         return;
     }
-    let Ok(mut gc) = state.gc.try_lock() else {
+    let Ok(mut recorder) = state.recorder.try_lock() else {
         return;
     };
-    gc.counters.record(kind, pause);
-    if kind != GcKind::MarkSweepCompact {
-        return;
+    let active = state.active.load(Ordering::Relaxed);
+    let queued = recorder.gc_ended(kind, pause, active, Source::V8Callback, || {
+        read_heap(isolate).map(|heap| (now_ms(), heap))
+    });
+    drop(recorder);
+    if queued {
+        state.ping();
     }
-    if gc.forced_depth > 0 {
-        gc.forced_pause_ns += pause;
-        return;
-    }
-    if !state.active.load(Ordering::Relaxed) {
-        return;
-    }
-    let Some(heap) = read_heap(isolate) else {
-        return;
-    };
-    gc.record_full(heap, pause, false, Source::V8Callback);
-    drop(gc);
-    state.ping();
 }
 
 /// Reads heap figures of `isolate`; `None` where the statistics entry points are missing.
-pub fn read_heap(isolate: *mut Isolate) -> Option<heap_stats::HeapFigures> {
+pub fn read_heap(isolate: *mut Isolate) -> Option<HeapFigures> {
     let api = v8::api().ok()?;
     let hs = api.heap_stats.as_ref().ok()?;
     // SAFETY: called on the isolate's thread (GC callback or JS call) with a live isolate.

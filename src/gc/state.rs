@@ -5,65 +5,16 @@
 //! pointer. Nothing is global, so workers never see each other's GCs, and a worker's exit tears
 //! down exactly its own hook.
 
-use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use memstats::leak::{LeakDetector, LeakOptions};
-use memstats::stats::StatsAccumulator;
+use memstats::{Recorder, Watcher};
 use napi::sys;
 
-use super::sample::{FullGcSample, GcCounters, Source};
-use crate::v8::heap_stats::HeapFigures;
 use crate::v8::symbols::Isolate;
-
-/// Samples kept while the JS thread is busy; beyond this the oldest are dropped (and counted)
-/// so a stalled event loop cannot make the GC side grow without bound.
-const QUEUE_CAP: usize = 1024;
-
-/// What the GC callbacks touch. Kept small and behind `try_lock` (see hook.rs).
-pub struct GcSide {
-    pub counters: GcCounters,
-    /// >0 while `gc()` runs `LowMemoryNotification`: its GCs are summed into one event.
-    pub forced_depth: u32,
-    pub forced_pause_ns: u64,
-    /// Keeps its capacity across drains, so a callback only allocates when more samples pile
-    /// up between two deliveries than ever before (at most `QUEUE_CAP`).
-    pub queue: VecDeque<FullGcSample>,
-    pub dropped: u64,
-}
-
-impl GcSide {
-    /// Queues the figures of a full GC that just ended, stamped with the counters so far.
-    pub fn record_full(&mut self, heap: HeapFigures, pause_ns: u64, forced: bool, source: Source) {
-        let sample = FullGcSample {
-            time_ms: now_ms(),
-            pause_ns,
-            forced,
-            source,
-            heap,
-            counters: self.counters,
-        };
-        self.push(sample);
-    }
-
-    fn push(&mut self, sample: FullGcSample) {
-        if self.queue.len() >= QUEUE_CAP {
-            self.queue.pop_front();
-            self.dropped += 1;
-        }
-        self.queue.push_back(sample);
-    }
-}
-
-/// What only the JS thread touches, while no GC callback can run into it.
-pub struct JsSide {
-    pub stats: StatsAccumulator,
-    pub leak: LeakDetector,
-}
 
 pub struct EnvState {
     pub isolate: *mut Isolate,
@@ -78,8 +29,10 @@ pub struct EnvState {
     pub snapshot_depth: AtomicU32,
     /// True while a `stats` or `leak` listener exists: only then are heap figures read.
     pub active: AtomicBool,
-    pub gc: Mutex<GcSide>,
-    pub js: Mutex<JsSide>,
+    /// What the GC callbacks touch. Kept small and behind `try_lock` there (see hook.rs).
+    pub recorder: Mutex<Recorder>,
+    /// What only the JS thread touches, while no GC callback can run into it.
+    pub watcher: Mutex<Watcher>,
     pub tsfn: AtomicPtr<sys::napi_threadsafe_function__>,
     /// The environment the tsfn belongs to; only used on its own thread.
     pub env: AtomicPtr<sys::napi_env__>,
@@ -93,7 +46,7 @@ unsafe impl Send for EnvState {}
 unsafe impl Sync for EnvState {}
 
 impl EnvState {
-    pub fn new(isolate: *mut Isolate, leak: LeakDetector) -> Self {
+    pub fn new(isolate: *mut Isolate) -> Self {
         EnvState {
             isolate,
             hook: Err("not installed yet".into()),
@@ -102,17 +55,8 @@ impl EnvState {
             callbacks: AtomicU64::new(0),
             snapshot_depth: AtomicU32::new(0),
             active: AtomicBool::new(false),
-            gc: Mutex::new(GcSide {
-                counters: GcCounters::default(),
-                forced_depth: 0,
-                forced_pause_ns: 0,
-                queue: VecDeque::with_capacity(64),
-                dropped: 0,
-            }),
-            js: Mutex::new(JsSide {
-                stats: StatsAccumulator::new(),
-                leak,
-            }),
+            recorder: Mutex::new(Recorder::default()),
+            watcher: Mutex::new(Watcher::default()),
             tsfn: AtomicPtr::new(ptr::null_mut()),
             env: AtomicPtr::new(ptr::null_mut()),
             ping_pending: AtomicBool::new(false),
@@ -120,18 +64,14 @@ impl EnvState {
         }
     }
 
-    pub fn default_leak_detector() -> LeakDetector {
-        LeakDetector::new(LeakOptions::default()).expect("default leak options are valid")
-    }
-
     /// Blocking lock for the JS thread. Poisoning cannot leave these plain counters in a state
     /// worse than a lost sample, so it is ignored rather than turned into a crash.
-    pub fn gc_side(&self) -> MutexGuard<'_, GcSide> {
-        self.gc.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn recorder(&self) -> MutexGuard<'_, Recorder> {
+        self.recorder.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn js_side(&self) -> MutexGuard<'_, JsSide> {
-        self.js.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn watcher(&self) -> MutexGuard<'_, Watcher> {
+        self.watcher.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds the time since `entered` to the hook's own cost.

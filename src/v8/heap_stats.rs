@@ -5,28 +5,12 @@
 //! read only the offsets measured on every supported version, and read newer fields only when the
 //! running V8 is new enough to have written them.
 
+use memstats::HeapFigures;
+
 use super::symbols::{HeapStatsApi, Isolate};
 
 /// Far larger than any measured `sizeof(HeapStatistics)` (112 on V8 11–13, 120 on V8 14).
 const BUFFER_WORDS: usize = 64;
-
-/// Figures V8 reports about one isolate's heap, in bytes unless noted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HeapFigures {
-    pub total_heap_size: u64,
-    pub total_heap_size_executable: u64,
-    pub total_physical_size: u64,
-    pub total_available_size: u64,
-    pub used_heap_size: u64,
-    pub heap_size_limit: u64,
-    pub malloced_memory: u64,
-    pub external_memory: u64,
-    pub peak_malloced_memory: u64,
-    pub number_of_native_contexts: u64,
-    pub number_of_detached_contexts: u64,
-    /// Only V8 14+ (Node 26) reports it.
-    pub total_allocated_bytes: Option<u64>,
-}
 
 /// Word offsets (8-byte units) into the struct; identical on V8 11.3–14.6.
 mod offset {

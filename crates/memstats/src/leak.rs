@@ -84,9 +84,42 @@ impl Default for LeakOptions {
     }
 }
 
+/// The options, named for error reports; the JS layer maps each to its own spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeakOption {
+    Rule,
+    ConsecutiveGrowth,
+    Window,
+    MinGrowth,
+    Significance,
+    FastGcs,
+    FastMinGrowth,
+    FastMinRatio,
+}
+
+/// An option value the rule cannot work with: `{option} must be {requirement}, got {got}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptionError {
+    pub option: LeakOption,
+    pub requirement: &'static str,
+    pub got: String,
+}
+
+impl std::fmt::Display for OptionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} must be {}, got {}",
+            self.option, self.requirement, self.got
+        )
+    }
+}
+
+impl std::error::Error for OptionError {}
+
 /// One `leak` event.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LeakReport {
+pub struct LeakEvent {
     pub start_ms: f64,
     pub end_ms: f64,
     pub growth: i64,
@@ -126,28 +159,28 @@ pub struct LeakDetector {
 }
 
 impl LeakDetector {
-    pub fn new(opts: LeakOptions) -> Result<Self, String> {
-        if opts.consecutive_growth == 0 {
-            return Err("consecutiveGrowth must be at least 1".into());
-        }
-        if opts.window < 3 {
-            return Err(format!(
-                "window must be at least 3 full GCs, got {}",
-                opts.window
-            ));
-        }
-        if !(opts.significance.is_finite() && opts.significance > 0.0) {
-            return Err(format!(
-                "significance must be a positive number, got {}",
-                opts.significance
-            ));
-        }
-        if !(opts.fast_min_ratio.is_finite() && opts.fast_min_ratio >= 0.0) {
-            return Err(format!(
-                "fastMinRatio must be a number >= 0, got {}",
-                opts.fast_min_ratio
-            ));
-        }
+    pub fn new(opts: LeakOptions) -> Result<Self, OptionError> {
+        let check = |ok: bool, option, requirement, got: &dyn std::fmt::Display| {
+            if ok {
+                Ok(())
+            } else {
+                Err(OptionError {
+                    option,
+                    requirement,
+                    got: got.to_string(),
+                })
+            }
+        };
+        let c = opts.consecutive_growth;
+        check(c >= 1, LeakOption::ConsecutiveGrowth, "at least 1", &c)?;
+        let w = opts.window;
+        check(w >= 3, LeakOption::Window, "at least 3 full GCs", &w)?;
+        let s = opts.significance;
+        let positive = s.is_finite() && s > 0.0;
+        check(positive, LeakOption::Significance, "a positive number", &s)?;
+        let r = opts.fast_min_ratio;
+        let ratio = r.is_finite() && r >= 0.0;
+        check(ratio, LeakOption::FastMinRatio, "a number >= 0", &r)?;
         Ok(LeakDetector {
             window: VecDeque::with_capacity(opts.window as usize),
             stretch: VecDeque::with_capacity(hold_len(opts.window)),
@@ -164,12 +197,13 @@ impl LeakDetector {
         })
     }
 
+    #[cfg(test)]
     pub fn options(&self) -> &LeakOptions {
         &self.opts
     }
 
     /// Feeds the heap left after one full GC at `time_ms` (ms since the epoch).
-    pub fn observe(&mut self, time_ms: f64, base: u64) -> Option<LeakReport> {
+    pub fn observe(&mut self, time_ms: f64, base: u64) -> Option<LeakEvent> {
         let now = Sample { t: time_ms, base };
         let prev = self.prev.replace(now);
         let grew = prev.is_some_and(|p| base > p.base);
@@ -231,7 +265,7 @@ impl LeakDetector {
         self.held = 0;
     }
 
-    fn fast_path(&mut self, prev: Option<Sample>, now: Sample, grew: bool) -> Option<LeakReport> {
+    fn fast_path(&mut self, prev: Option<Sample>, now: Sample, grew: bool) -> Option<LeakEvent> {
         if !grew {
             self.run = 0;
             self.run_start = Some(now);
@@ -252,7 +286,7 @@ impl LeakDetector {
         fast.then(|| report(start, now, self.run))
     }
 
-    fn classic(&mut self, prev: Option<Sample>, now: Sample, grew: bool) -> Option<LeakReport> {
+    fn classic(&mut self, prev: Option<Sample>, now: Sample, grew: bool) -> Option<LeakEvent> {
         if !grew {
             self.streak = 0;
             return None;
@@ -268,7 +302,7 @@ impl LeakDetector {
         Some(report(start, now, self.streak))
     }
 
-    fn trend(&mut self, now: Sample) -> Option<LeakReport> {
+    fn trend(&mut self, now: Sample) -> Option<LeakEvent> {
         if self.window.len() == self.opts.window as usize {
             self.window.pop_front();
         }
@@ -298,10 +332,10 @@ impl LeakDetector {
     }
 }
 
-fn report(start: Sample, end: Sample, gcs: u32) -> LeakReport {
+fn report(start: Sample, end: Sample, gcs: u32) -> LeakEvent {
     let growth = end.base as i64 - start.base as i64;
     let ms = (end.t - start.t).max(0.0);
-    LeakReport {
+    LeakEvent {
         start_ms: start.t,
         end_ms: end.t,
         growth,
@@ -390,7 +424,7 @@ mod tests {
     }
 
     /// Feeds `bases` at `interval_ms` apart; returns the indices (0-based GC numbers) that reported.
-    fn run(opts: LeakOptions, bases: &[f64], interval_ms: f64) -> Vec<(usize, LeakReport)> {
+    fn run(opts: LeakOptions, bases: &[f64], interval_ms: f64) -> Vec<(usize, LeakEvent)> {
         let mut d = LeakDetector::new(opts).unwrap();
         let t0 = 1.7e12;
         bases
@@ -612,7 +646,7 @@ mod tests {
     }
 
     /// Index of the first GC that reported, if any.
-    fn first(reports: &[(usize, LeakReport)]) -> Option<usize> {
+    fn first(reports: &[(usize, LeakEvent)]) -> Option<usize> {
         reports.first().map(|(i, _)| *i)
     }
 
@@ -773,31 +807,38 @@ mod tests {
     #[test]
     fn options_are_validated() {
         let bad = |o: LeakOptions| LeakDetector::new(o).unwrap_err();
-        assert!(bad(LeakOptions {
+        let e = bad(LeakOptions {
             window: 2,
             ..Default::default()
-        })
-        .contains("window"));
-        assert!(bad(LeakOptions {
+        });
+        assert_eq!(e.option, LeakOption::Window);
+        assert_eq!(
+            (e.requirement, e.got.as_str()),
+            ("at least 3 full GCs", "2")
+        );
+        let e = bad(LeakOptions {
             consecutive_growth: 0,
             ..Default::default()
-        })
-        .contains("consecutiveGrowth"));
-        assert!(bad(LeakOptions {
+        });
+        assert_eq!(e.option, LeakOption::ConsecutiveGrowth);
+        let e = bad(LeakOptions {
             significance: 0.0,
             ..Default::default()
-        })
-        .contains("significance"));
-        assert!(bad(LeakOptions {
+        });
+        assert_eq!(e.option, LeakOption::Significance);
+        let e = bad(LeakOptions {
             significance: f64::NAN,
             ..Default::default()
-        })
-        .contains("significance"));
-        assert!(bad(LeakOptions {
+        });
+        assert_eq!(
+            (e.option, e.got.as_str()),
+            (LeakOption::Significance, "NaN")
+        );
+        let e = bad(LeakOptions {
             fast_min_ratio: -1.0,
             ..Default::default()
-        })
-        .contains("fastMinRatio"));
+        });
+        assert_eq!((e.option, e.got.as_str()), (LeakOption::FastMinRatio, "-1"));
         assert!(LeakDetector::new(LeakOptions::default()).is_ok());
     }
 }

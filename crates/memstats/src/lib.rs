@@ -1,8 +1,17 @@
 //! memwatch's statistics and leak rules, and the strings it printed, in plain Rust.
 //!
-//! Nothing here knows about Node or V8: the native module feeds heap figures in and converts
-//! the results, so every rule can be tested with synthetic heaps.
+//! Nothing here knows about Node or V8: the native module records each GC with [`Recorder`]
+//! (inside V8's callbacks) and turns the records into events with [`Watcher`] (on the JS thread),
+//! then only converts the results, so every rule can be tested with synthetic heaps.
 
-pub mod format;
-pub mod leak;
-pub mod stats;
+mod format;
+mod leak;
+mod record;
+mod stats;
+mod watch;
+
+pub use format::{format_duration, format_rate, format_size};
+pub use leak::{LeakEvent, LeakOption, LeakOptions, LeakRule, OptionError};
+pub use record::{FullGcSample, GcCounters, GcKind, HeapFigures, Recorder, Source, GC_KINDS};
+pub use stats::ClassicStats;
+pub use watch::{Event, StatsEvent, Watcher};

@@ -26,7 +26,6 @@ pub struct ClassicStats {
 #[derive(Clone, Debug, Default)]
 pub struct StatsAccumulator {
     full: u64,
-    incremental: u64,
     recent: f64,
     ancient: f64,
     min: u64,
@@ -36,11 +35,6 @@ pub struct StatsAccumulator {
 impl StatsAccumulator {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Any GC that is not a mark-sweep-compact.
-    pub fn record_minor(&mut self) {
-        self.incremental += 1;
     }
 
     /// A full (mark-sweep-compact) GC that left `used_heap` bytes in use.
@@ -70,7 +64,8 @@ impl StatsAccumulator {
         }
         ClassicStats {
             num_full_gc: self.full,
-            num_inc_gc: self.incremental,
+            // Counted by the hook, which sees every GC (`Watcher` fills it in).
+            num_inc_gc: 0,
             heap_compactions: self.full,
             estimated_base: self.recent.round() as u64,
             current_base: used_heap,
@@ -172,14 +167,5 @@ mod tests {
         assert_eq!(s.current_base, big);
         assert_eq!(s.estimated_base, big);
         assert_eq!((s.min, s.max), (big, big));
-    }
-
-    #[test]
-    fn minor_gcs_are_counted_separately() {
-        let mut acc = StatsAccumulator::new();
-        acc.record_minor();
-        acc.record_minor();
-        let s = acc.record_full(10);
-        assert_eq!((s.num_full_gc, s.num_inc_gc), (1, 2));
     }
 }

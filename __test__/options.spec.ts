@@ -1,0 +1,89 @@
+// Each option's default is declared once, in the native module; the typed description
+// (binding.d.ts, generated from the Rust doc comments) and the README's tables must say the same,
+// so that documentation cannot drift from the code again.
+import test from 'ava'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import * as binding from '../binding'
+
+const root = join(__dirname, '..')
+
+/** `'trend'` → 'trend', `262144` → 262144, `1` → 1. */
+function literal(text: string): string | number {
+  const t = text.trim()
+  const quoted = /^'([^']*)'$/.exec(t)
+  if (quoted) return quoted[1]
+  const n = Number(t)
+  if (!Number.isFinite(n)) throw new Error(`not a default literal: ${text}`)
+  return n
+}
+
+/** Defaults the doc comments of one generated interface state: `(default X` or `'x'` (default…`. */
+function dtsDefaults(iface: string): Record<string, string | number> {
+  const dts = readFileSync(join(root, 'binding.d.ts'), 'utf8')
+  const body = new RegExp(`export interface ${iface} \\{([\\s\\S]*?)\\n\\}`).exec(dts)?.[1]
+  if (!body) throw new Error(`interface ${iface} not found in binding.d.ts`)
+  const out: Record<string, string | number> = {}
+  for (const m of body.matchAll(/\/\*\*([\s\S]*?)\*\/\s*(\w+)\??:/g)) {
+    const doc = m[1].replace(/\s*\*\s*/g, ' ')
+    const d = /`([^`]+)` \(default/.exec(doc) ?? /\(default ([^,;)\s]+)/.exec(doc)
+    if (d) out[m[2]] = literal(d[1].replace(/`/g, ''))
+  }
+  return out
+}
+
+/** The README's option table that starts after `heading`: option → default cell. */
+function readmeDefaults(heading: string): Record<string, string | number> {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const at = readme.indexOf(heading)
+  if (at < 0) throw new Error(`README has no ${heading}`)
+  const out: Record<string, string | number> = {}
+  const lines = readme.slice(at).split('\n')
+  const start = lines.findIndex((l) => l.startsWith('| option'))
+  for (const line of lines.slice(start + 2)) {
+    if (!line.startsWith('|')) break
+    const [, name, def] = line.split('|').map((c) => c.trim())
+    out[name.replace(/`/g, '')] = literal(def.replace(/`/g, '').replace(/\s*\(.*\)$/, ''))
+  }
+  return out
+}
+
+test('leak options: binding.d.ts and the README state the rule’s own defaults', (t) => {
+  const defaults = binding.leakOptionDefaults() as Record<string, unknown>
+  t.deepEqual(Object.keys(defaults).sort(), [
+    'consecutiveGrowth',
+    'fastGcs',
+    'fastMinGrowth',
+    'fastMinRatio',
+    'minGrowth',
+    'rule',
+    'significance',
+    'window',
+  ])
+  t.deepEqual(dtsDefaults('LeakOptions'), defaults)
+  t.deepEqual(readmeDefaults('memwatch.setLeakOptions(options)'), defaults)
+})
+
+test('leak options: out-of-range values are judged by the rule and named as JS spells them', (t) => {
+  const memwatch = require('..')
+  t.throws(() => memwatch.setLeakOptions({ window: 2 }), {
+    instanceOf: RangeError,
+    message: 'leak option "window" must be at least 3 full GCs, got 2',
+  })
+  t.throws(() => memwatch.setLeakOptions({ fastMinRatio: -0.5 }), {
+    instanceOf: RangeError,
+    message: 'leak option "fastMinRatio" must be a number >= 0, got -0.5',
+  })
+  t.throws(() => memwatch.setLeakOptions({ consecutiveGrowth: 2 ** 40 }), {
+    instanceOf: RangeError,
+    message: /"consecutiveGrowth" must be a whole number >= 0/,
+  })
+  t.throws(() => memwatch.setLeakOptions({ fastGcs: true }), {
+    instanceOf: TypeError,
+    message: 'leak option "fastGcs" must be a number, got boolean true',
+  })
+  // A rejected call leaves the rule as it was and later calls still work.
+  t.notThrows(() => memwatch.setLeakOptions({ window: 3, rule: 'trend' }))
+  t.notThrows(() => memwatch.setLeakOptions({}))
+})
