@@ -593,3 +593,69 @@ fn collapsed_paths_drop_exactly_the_string_part_hops_on_random_graphs() {
         "too few string parts on the paths: {collapsed}"
     );
 }
+
+#[test]
+fn retention_of_new_ranks_owners_before_their_parts() {
+    // The demo's shape: new `Session`s in a global array, each holding a payload string of
+    // three strings (a cons string and its two halves), so there are more new strings than
+    // sessions, and the strings' bytes are more than the sessions' own.
+    let k = 20usize;
+    let build = |sessions: usize| {
+        let mut nodes = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
+        nodes[0].edges.push(named("shortcut", "global", 1));
+        nodes.push(n("array", "", 5, 16));
+        nodes[1].edges.push(named("property", "sessions", 2));
+        for s in 0..sessions {
+            let at = nodes.len();
+            let id = 1001 + 8 * s as u64;
+            nodes.push(n("object", "Session", id, 24));
+            nodes.push(n("concatenated string", "", id + 2, 32));
+            nodes.push(n("string", "x", id + 4, 528));
+            nodes.push(n("string", "1", id + 6, 16));
+            nodes[2]
+                .edges
+                .push(edge("element", common::EdgeName::Idx(s as u32), at));
+            nodes[at].edges.push(named("property", "payload", at + 1));
+            nodes[at + 1].edges.push(named("internal", "first", at + 2));
+            nodes[at + 1]
+                .edges
+                .push(named("internal", "second", at + 3));
+        }
+        nodes
+    };
+    let (before, after) = (build(0), build(k));
+    let (s1, s2) = (parsed(&before), parsed(&after));
+    // Asked for as a diff's grown-class pick would (most new instances first).
+    let r = retention_of_new(
+        &s1,
+        &s2,
+        &["String".into(), "Session".into()],
+        Default::default(),
+        &[],
+        3,
+    )
+    .unwrap();
+    let of = |keep: fn(&N) -> bool| -> Vec<usize> {
+        (0..after.len()).filter(|&i| keep(&after[i])).collect()
+    };
+    let strings_retained = removal_retained(&after, &of(|n| is_string_node(n.ty)));
+    let sessions_retained = removal_retained(&after, &of(|n| n.name == "Session"));
+    assert!(sessions_retained > strings_retained);
+    let got: Vec<(&str, u64, Option<u64>)> = r
+        .iter()
+        .map(|c| (c.what.as_str(), c.count, c.retained_size))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("Session", k as u64, Some(sessions_retained)),
+            ("String", 3 * k as u64, Some(strings_retained)),
+        ],
+        "the owner first"
+    );
+    assert_eq!(r[1].paths.len(), 1, "{:?}", r[1].paths);
+    assert_eq!(
+        r[1].paths[0].text,
+        "global.sessions → (array)[0] → Session.payload → (concatenated string)"
+    );
+}
