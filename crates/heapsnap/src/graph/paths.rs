@@ -158,7 +158,7 @@ impl ShortestPaths {
 
     /// The steps from the root to node `i`, as `PathGroup::steps` shows them. Hops into a
     /// string's parts are left out: a part of a string reads as the path to the outermost
-    /// string that holds it, whose step is the last (its id is the outermost string's).
+    /// string that holds it, whose step (with its id) stands for the whole run.
     pub fn path_steps(&self, snap: &Snapshot, i: usize) -> Option<Vec<PathStep>> {
         let edges = self.path_edges(snap, i)?;
         let table = snap.edges()?;
