@@ -358,7 +358,7 @@ test('diffFiles --retainers and the CLI: the owner (Session) is explained before
   const lines = table.stdout.split('\n')
   const line = (w: string) => lines.findIndex((l) => l.startsWith(`${w} `))
   t.true(line('Session') > 0 && line('String') > line('Session'), table.stdout)
-  t.regex(table.stdout, /× global\.retentionSessions → Array\[\d+\] → Session\.payload → \(concatenated string\)\n/)
+  t.regex(table.stdout, /\.retentionSessions → Array\[\d+\] → Session\.payload → \(concatenated string\)\n/)
   t.notRegex(table.stdout, /\(string\)\.first/)
   const json = cli(['diff', a, b, '--retainers', '--group', 'classic', '--json'])
   t.is(json.status, 0, json.stderr)
