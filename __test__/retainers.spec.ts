@@ -33,7 +33,7 @@ const api = memwatch
 // Scenarios: each written once by a child process, parsed once by the reference.
 
 const written = new Map<string, Record<string, string>>()
-function scenario(name: 'map' | 'closure' | 'listener' | 'unseeded' | 'three'): Record<string, string> {
+function scenario(name: 'map' | 'closure' | 'listener' | 'unseeded' | 'three' | 'sessions'): Record<string, string> {
   if (!written.has(name)) {
     const out = execFileSync(process.execPath, [fixture, name, dir, String(K), String(T)], {
       encoding: 'utf8',
@@ -260,6 +260,114 @@ test('diffFiles --retainers: retained size is by dominance when instances share 
   t.is(row?.['+'], K)
   t.is(row?.retained_size_bytes, byDominance)
   t.is(row?.retainers?.[0]?.count, K)
+})
+
+/**
+ * The sessions scenario, read by the reference: every new string under a new Session's
+ * `payload` (by the reference's own BFS path), the outermost payload strings, and how many hops
+ * the deepest part lies below its payload.
+ */
+function sessionStrings(a: string, b: string) {
+  const A = ref(a)
+  const B = ref(b)
+  const strings = B.newInstances(A, 'String')
+  const outermost = new Set<number>()
+  for (const n of B.nodes) {
+    if (n.type !== 'object' || n.name !== 'Session' || A.byId.has(n.id)) continue
+    for (const e of n.edges) if (e.type === 'property' && e.name === 'payload') outermost.add(B.nodes[e.to].id)
+  }
+  let deepest = 0
+  const under = strings.filter((x) => {
+    const steps = B.pathTo(x) ?? []
+    const at = steps.findIndex((s) => outermost.has(s.id))
+    if (at >= 0) deepest = Math.max(deepest, steps.length - 1 - at)
+    return at >= 0
+  })
+  return { B, strings, outermost, under, deepest }
+}
+
+test('diffFiles --retainers: a payload built by += is one path to the outermost string, one group', async (t) => {
+  const { a, b } = scenario('sessions')
+  const { B, strings, outermost, under, deepest } = sessionStrings(a, b)
+  t.is(outermost.size, K, 'reference: one payload per new Session')
+  t.true(deepest >= 6, `reference: the payloads' parts lie ${deepest} hops deep`)
+  t.true(under.length > 12 * K, `reference: ${under.length} new strings under the payloads`)
+  t.true(
+    B.nodes.some((n) => outermost.has(n.id) && n.type === 'concatenated string'),
+    'reference: payloads are cons strings',
+  )
+
+  const diff = await api.diffFiles(a, b, { retainers: true, maxPaths: 50 })
+  const row = diff.change.details.find((d) => d.what === 'String')
+  const groups = (row?.retainers ?? []).filter((p) => p.path.includes('Session.payload'))
+  t.is(groups.length, 1, groups.map((g) => `${g.count} × ${g.path}`).join('\n'))
+  const [g] = groups
+  if (!g) return
+  t.is(g.count, under.length, 'every part of every payload in the one group')
+  t.regex(g.path, /retentionSessions → Array\[\d+\] → Session\.payload → \(concatenated string\)$/)
+  t.notRegex(g.path, /\.(first|second)\b/)
+  const last = g.steps.at(-1)!
+  t.deepEqual(
+    [last.edge, last.edge_type, last.node, last.type],
+    ['payload', 'property', '(concatenated string)', 'concatenated string'],
+  )
+  t.true(outermost.has(last.id), 'the last step is the outermost string a Session holds')
+  checkPath(t, B, g, strings, '(concatenated string)')
+  for (const p of row?.retainers ?? []) t.notRegex(p.path, /\(\w+ ?\w*\)\.(first|second|parent)\b/, p.path)
+})
+
+test('diffFiles --retainers and the CLI: the owner (Session) is explained before its strings; details keep their order', async (t) => {
+  const { a, b } = scenario('sessions')
+  const diff = await api.diffFiles(a, b, { retainers: true })
+  const explained = diff.change.explained ?? []
+  t.deepEqual(
+    [...explained].sort(),
+    diff.change.details
+      .filter((d) => d.retainers)
+      .map((d) => d.what)
+      .sort(),
+    'explained lists exactly the rows with retainers',
+  )
+  const at = (w: string) => explained.indexOf(w)
+  t.true(at('Session') >= 0 && at('String') > at('Session'), explained.join(', '))
+  const rows = explained.map((w) => diff.change.details.find((d) => d.what === w)!)
+  const retained = rows.map((r) => r.retained_size_bytes ?? 0)
+  t.deepEqual(
+    retained,
+    [...retained].sort((x, y) => y - x),
+    'largest retained size first',
+  )
+  const session = rows[at('Session')]
+  const string = rows[at('String')]
+  t.true(session['+'] < string['+'] && session.size_bytes < string.size_bytes, 'by count or size, String would lead')
+  // memwatch's order (classic: byte order of `what`), the same as without retainers.
+  const whats = diff.change.details.map((d) => d.what)
+  t.deepEqual(
+    whats,
+    [...whats].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)),
+  )
+  const plain = await api.diffFiles(a, b)
+  t.deepEqual(
+    plain.change.details.map((d) => d.what),
+    whats,
+  )
+  t.false('explained' in plain.change)
+
+  const table = cli(['diff', a, b, '--retainers', '--group', 'classic', '--top', '0'])
+  t.is(table.status, 0, table.stderr)
+  const lines = table.stdout.split('\n')
+  const line = (w: string) => lines.findIndex((l) => l.startsWith(`${w} `))
+  t.true(line('Session') > 0 && line('String') > line('Session'), table.stdout)
+  t.regex(table.stdout, /\.retentionSessions → Array\[\d+\] → Session\.payload → \(concatenated string\)\n/)
+  t.notRegex(table.stdout, /\(string\)\.first/)
+  const json = cli(['diff', a, b, '--retainers', '--group', 'classic', '--json'])
+  t.is(json.status, 0, json.stderr)
+  const parsed = JSON.parse(json.stdout) as memwatch.HeapDiffResult
+  t.deepEqual(parsed.change.explained, explained)
+  t.deepEqual(
+    parsed.change.details.map((d) => d.what),
+    whats,
+  )
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -507,6 +615,54 @@ test.serial('HeapDiff({ retainers: true }) and end({ retainers: true }) give the
   const plain = hd3.end()
   t.true(plain.change.details.every((d) => !('retainers' in d)))
 })
+
+/** The demo's session (examples/leaky-service.js): a small object holding a 512-byte string. */
+class DemoSession {
+  payload: string
+  createdAt = Date.now()
+  constructor(public id: number) {
+    this.payload = 'x'.repeat(512) + id
+  }
+}
+const demoSessions: DemoSession[] = []
+function fillDemo(n: number) {
+  for (let i = 0; i < n; i++) demoSessions.push(new DemoSession(i))
+}
+
+test.serial(
+  "end({ retainers: true }) on the demo's leak: DemoSession is explained before the strings it holds",
+  (t) => {
+    const n = 2000
+    const hd = new api.HeapDiff()
+    fillDemo(n)
+    const diff = hd.end({ retainers: true, retainerClasses: 3, maxPaths: 2 })
+    const explained = diff.change.explained ?? []
+    const at = (w: string) => explained.indexOf(w)
+    t.true(at('DemoSession') >= 0 && at('String') > at('DemoSession'), explained.join(', '))
+    const row = (w: string) => diff.change.details.find((d) => d.what === w)!
+    t.is(row('DemoSession')['+'], n)
+    t.true(row('String')['+'] > n && row('String').size_bytes > row('DemoSession').size_bytes)
+    t.true((row('DemoSession').retained_size_bytes ?? 0) > (row('String').retained_size_bytes ?? 0))
+    // The payloads' parts are one path, to the string the session holds.
+    const payload = (row('String').retainers ?? []).filter((p) => p.path.includes('DemoSession.payload'))
+    t.is(
+      payload.length,
+      1,
+      row('String')
+        .retainers?.map((p) => `${p.count} × ${p.path}`)
+        .join('\n'),
+    )
+    t.regex(payload[0]?.path ?? '', /DemoSession\.payload → \(concatenated string\)$/)
+    t.true((payload[0]?.count ?? 0) >= n)
+    // end() keeps memwatch's order with retainers too.
+    const whats = diff.change.details.map((d) => d.what)
+    t.deepEqual(
+      whats,
+      [...whats].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)),
+    )
+    t.is(demoSessions.length, n)
+  },
+)
 
 // ---------------------------------------------------------------------------------------------
 // 6. CLI

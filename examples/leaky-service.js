@@ -56,8 +56,12 @@ setTimeout(() => {
     return
   }
   const diff = hd.end({ retainers: true, retainerClasses: 3, maxPaths: 2 })
-  const top = [...diff.change.details].sort((a, b) => b.size_bytes - a.size_bytes).slice(0, 5)
-  console.log(`\n[diff]  heap changed by ${diff.change.size} since the leak was reported; top growth:`)
+  // `details` keep memwatch's order; `explained` ranks the classes given retainers owners first
+  // (a Session before the strings it holds). The rest follow by growth.
+  const { details, explained } = diff.change
+  const rest = details.filter((d) => !explained.includes(d.what)).sort((a, b) => b.size_bytes - a.size_bytes)
+  const top = [...explained.map((w) => details.find((d) => d.what === w)), ...rest].slice(0, 5)
+  console.log(`\n[diff]  heap changed by ${diff.change.size} since the leak was reported; owners first, then growth:`)
   for (const d of top) {
     const retained = d.retained_size ? `, retaining ${d.retained_size}` : ''
     console.log(`        ${d.what.padEnd(24)} +${d['+']} -${d['-']}  ${d.size}${retained}`)

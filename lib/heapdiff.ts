@@ -57,13 +57,20 @@ export interface HeapDiffResult {
     size: string
     freed_nodes: number
     allocated_nodes: number
+    /** memwatch's order (classic grouping: byte order of `what`), with or without `retainers`. */
     details: HeapDiffDetail[]
+    /**
+     * With `retainers`: the `what` of the rows that got retainers, owners before their parts
+     * (largest retained size of the new instances first, as `findLeaks` ranks), the order to
+     * read them in.
+     */
+    explained?: string[]
   }
 }
 
 /** Shapes the native diff exactly like memwatch's `end()` result. */
 export function toClassicDiff(raw: binding.DiffJs, beforeTime: Date, afterTime: Date): HeapDiffResult {
-  return {
+  const result: HeapDiffResult = {
     before: { ...raw.before, time: beforeTime },
     after: { ...raw.after, time: afterTime },
     change: {
@@ -88,6 +95,8 @@ export function toClassicDiff(raw: binding.DiffJs, beforeTime: Date, afterTime: 
       }),
     },
   }
+  if (raw.explained) result.change.explained = raw.explained
+  return result
 }
 
 export function toPath(p: binding.RetainerPathJs): RetainerPath {

@@ -1,6 +1,6 @@
 /** Human-readable rendering of a diff for the CLI: largest growth first, aligned columns. */
 import type * as binding from '../binding'
-import type { HeapDiffResult, RetainerPath } from './heapdiff'
+import type { HeapDiffDetail, HeapDiffResult, RetainerPath } from './heapdiff'
 
 export interface TableOptions {
   top: number
@@ -32,9 +32,23 @@ function paint(on: boolean, code: number, s: string): string {
   return on ? `\x1b[${code}m${s}\x1b[0m` : s
 }
 
+/**
+ * Rows in reading order: largest growth first; with retainers, the explained classes before
+ * that, owners before their parts, so that `Session` is read before the strings it holds.
+ */
+export function readingOrder(change: HeapDiffResult['change']): HeapDiffDetail[] {
+  const explained = change.explained ?? []
+  const byWhat = new Map(change.details.map((d) => [d.what, d]))
+  const first = explained.flatMap((w) => byWhat.get(w) ?? [])
+  const rest = change.details
+    .filter((d) => !explained.includes(d.what))
+    .sort((a, b) => b.size_bytes - a.size_bytes || (a.what < b.what ? -1 : 1))
+  return [...first, ...rest]
+}
+
 export function renderTable(result: HeapDiffResult, opts: TableOptions): string {
   const { before, after, change } = result
-  const rows = [...change.details].sort((a, b) => b.size_bytes - a.size_bytes || (a.what < b.what ? -1 : 1))
+  const rows = readingOrder(change)
   const shown = opts.top > 0 ? rows.slice(0, opts.top) : rows
   const sign = (n: number) => (n > 0 ? `+${n}` : String(n))
   const header = ['class', 'new', 'freed', 'net', 'size change']

@@ -230,10 +230,12 @@ export function classicWhat(n: RefNode): string | null {
   return n.type in map ? map[n.type] : n.type
 }
 
-/** A node's label in a retainer path: its name, `(string)` for strings. */
+export const isString = (n: RefNode) =>
+  n.type === 'string' || n.type === 'concatenated string' || n.type === 'sliced string'
+
+/** A node's label in a retainer path: its name; strings by kind (`(string)`, `(concatenated string)`). */
 export function label(n: RefNode): string {
-  if (n.type === 'string' || n.type === 'concatenated string' || n.type === 'sliced string') return '(string)'
-  return n.name
+  return isString(n) ? `(${n.type})` : n.name
 }
 
 /**

@@ -184,6 +184,8 @@ pub struct DiffJs {
     #[napi(js_name = "allocated_nodes")]
     pub allocated_nodes: f64,
     pub details: Vec<ClassChangeJs>,
+    /// With `retainers`: the classes given retainers, owners before their parts.
+    pub explained: Option<Vec<String>>,
 }
 
 fn totals_js(nodes: u64, size_bytes: u64) -> TotalsJs {
@@ -218,6 +220,7 @@ fn diff_js(d: Diff) -> DiffJs {
                 retainers: None,
             })
             .collect(),
+        explained: None,
     }
 }
 
@@ -400,6 +403,7 @@ fn explained_diff(
     )
     .map_err(|e| Error::from_reason(e.to_string()))?;
     let mut out = diff_js(d);
+    out.explained = Some(retention.iter().map(|c| c.what.clone()).collect());
     attach_retention(&mut out, retention.into_iter().map(class_js).collect());
     Ok(out)
 }

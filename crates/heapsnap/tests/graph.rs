@@ -411,3 +411,251 @@ fn graph_analyses_need_edges() {
     );
     assert!(ShortestPaths::compute(&snap).is_err());
 }
+
+/// Node types that are strings, as V8 names them (the test's own list, not the crate's).
+fn is_string_node(ty: &str) -> bool {
+    ty == "string" || ty == "concatenated string" || ty == "sliced string"
+}
+
+/// root ─shortcut→ global ─session→ Session, which holds:
+/// - `payload`: a cons string C1 = C2 + S1, C2 = C3 + S2, C3 = L + S3 (what `s += x` builds), C1
+///   also with its `map` (a hidden node reached only through it);
+/// - `tail`: a sliced string of a flat parent P;
+/// - `name`: a flat string.
+fn string_graph() -> Vec<N> {
+    let mut nodes = vec![
+        n("synthetic", "", 1, 0),               // 0
+        n("object", "global", 3, 10),           // 1
+        n("object", "Session", 5, 24),          // 2
+        n("concatenated string", "abc", 7, 32), // 3 C1
+        n("concatenated string", "ab", 9, 32),  // 4 C2
+        n("concatenated string", "a", 11, 32),  // 5 C3
+        n("string", "a", 13, 16),               // 6 L
+        n("string", "x", 15, 16),               // 7 S1
+        n("string", "y", 17, 16),               // 8 S2
+        n("string", "z", 19, 16),               // 9 S3
+        n("sliced string", "bcdef", 21, 32),    // 10
+        n("string", "abcdef", 23, 40),          // 11 P
+        n("string", "name", 25, 20),            // 12
+        n("hidden", "system / Map", 27, 40),    // 13
+    ];
+    nodes[0].edges.push(named("shortcut", "global", 1));
+    nodes[1].edges.push(named("property", "session", 2));
+    nodes[2].edges.push(named("property", "payload", 3));
+    nodes[2].edges.push(named("property", "tail", 10));
+    nodes[2].edges.push(named("property", "name", 12));
+    for (cons, first, second) in [(3, 4, 7), (4, 5, 8), (5, 6, 9)] {
+        nodes[cons].edges.push(named("internal", "first", first));
+        nodes[cons].edges.push(named("internal", "second", second));
+    }
+    nodes[3].edges.push(named("internal", "map", 13));
+    nodes[10].edges.push(named("internal", "parent", 11));
+    nodes
+}
+
+#[test]
+fn string_parts_share_the_path_of_the_outermost_string() {
+    let nodes = string_graph();
+    let snap = parsed(&nodes);
+    let sp = ShortestPaths::compute(&snap).unwrap();
+    let payload = "global.session → Session.payload → (concatenated string)";
+    // Every part of the payload, at any depth, reads as the payload itself, ending at C1.
+    for part in 3..=9 {
+        let steps = sp.path_steps(&snap, part).unwrap();
+        assert_eq!(sp.path_text(&snap, part).unwrap(), payload, "node {part}");
+        assert_eq!(steps.len(), 3, "node {part}");
+        let last = steps.last().unwrap();
+        assert_eq!(
+            (last.id, last.index, last.node_type.as_str()),
+            (7, 3, "concatenated string")
+        );
+        assert_eq!(last.edge.as_deref(), Some("payload"));
+        assert_eq!(last.edge_type.as_deref(), Some("property"));
+    }
+    // The raw path still goes all the way (L is three parts deep).
+    assert_eq!(sp.path_edges(&snap, 6).unwrap().len(), 6);
+    let groups = sp.group(&snap, &(3..=9).collect::<Vec<u32>>(), 10);
+    assert_eq!(groups.len(), 1, "one string, one group: {groups:?}");
+    assert_eq!((groups[0].count, groups[0].text.as_str()), (7, payload));
+
+    // A sliced string and its parent likewise; a flat string reads as before.
+    let tail = "global.session → Session.tail → (sliced string)";
+    assert_eq!(sp.path_text(&snap, 10).unwrap(), tail);
+    assert_eq!(sp.path_text(&snap, 11).unwrap(), tail);
+    let name = "global.session → Session.name → (string)";
+    assert_eq!(sp.path_text(&snap, 12).unwrap(), name);
+
+    // Edges out of a string that are not its parts are hops like any other.
+    assert_eq!(
+        sp.path_text(&snap, 13).unwrap(),
+        "global.session → Session.payload → (concatenated string).map → system / Map"
+    );
+
+    // All strings of the graph: three strings the program holds, three groups, largest first.
+    let all: Vec<u32> = (0..nodes.len() as u32)
+        .filter(|&i| is_string_node(nodes[i as usize].ty))
+        .collect();
+    let groups = sp.group(&snap, &all, 10);
+    let got: Vec<(u64, &str)> = groups.iter().map(|g| (g.count, g.text.as_str())).collect();
+    assert_eq!(got, [(7, payload), (2, tail), (1, name)]);
+}
+
+#[test]
+fn a_long_concatenation_is_one_path_group() {
+    // `let s = ''; for (...) s += x` held in `global.holder`: a left-deep chain of cons strings
+    // 5000 deep (recursion would overflow; one group per depth is what collapsing prevents).
+    let depth = 5000usize;
+    let mut nodes = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
+    nodes[0].edges.push(named("shortcut", "global", 1));
+    nodes.push(n("object", "Holder", 5, 16));
+    nodes[1].edges.push(named("property", "holder", 2));
+    let mut id = 7;
+    let mut next_id = || {
+        id += 2;
+        id
+    };
+    let first = nodes.len();
+    nodes[2].edges.push(named("property", "s", first));
+    for k in 0..depth {
+        let cons = nodes.len();
+        nodes.push(n("concatenated string", "", next_id(), 32));
+        nodes.push(n("string", "x", next_id(), 16));
+        let inner = if k + 1 < depth { cons + 2 } else { cons + 1 };
+        nodes[cons].edges.push(named("internal", "first", inner));
+        nodes[cons]
+            .edges
+            .push(named("internal", "second", cons + 1));
+    }
+    let snap = parsed(&nodes);
+    let sp = ShortestPaths::compute(&snap).unwrap();
+    let strings: Vec<u32> = (first as u32..nodes.len() as u32).collect();
+    let groups = sp.group(&snap, &strings, 5);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].count, 2 * depth as u64);
+    assert_eq!(
+        groups[0].text,
+        "global.holder → Holder.s → (concatenated string)"
+    );
+    assert_eq!(groups[0].steps.last().unwrap().index, first);
+    let deepest = nodes.len() - 1;
+    assert_eq!(sp.path_steps(&snap, deepest).unwrap().len(), 3);
+    // root → global → Holder → the outermost string, then depth - 1 `first`s and a `second`.
+    assert_eq!(sp.path_edges(&snap, deepest).unwrap().len(), depth + 3);
+}
+
+#[test]
+fn collapsed_paths_drop_exactly_the_string_part_hops_on_random_graphs() {
+    // Random graphs with strings among the objects; a path's steps must be its raw edges minus
+    // those that are `internal` from a string to a string, in order, whatever the graph.
+    let types = ["object", "string", "concatenated string", "sliced string"];
+    let mut collapsed = 0;
+    for seed in 200..240u64 {
+        let mut nodes = random_graph(seed, 40, 120);
+        let mut r = Lcg(seed);
+        for node in nodes.iter_mut().skip(1) {
+            node.ty = types[r.next(types.len())];
+            if node.ty != "object" {
+                node.name = "";
+            }
+        }
+        let snap = parsed(&nodes);
+        let sp = ShortestPaths::compute(&snap).unwrap();
+        let t = snap.edges().unwrap();
+        for y in 1..nodes.len() {
+            let Some(edges) = sp.path_edges(&snap, y) else {
+                continue;
+            };
+            let mut want = Vec::new();
+            let mut at = 0usize;
+            for &e in &edges {
+                let to = t.to_node(e);
+                let ty = &snap.edge_type_names()[t.edge_type_index(e) as usize];
+                let part = ty == "internal"
+                    && is_string_node(nodes[at].ty)
+                    && is_string_node(nodes[to].ty);
+                if !part {
+                    want.push(to);
+                }
+                at = to;
+            }
+            collapsed += edges.len() - want.len();
+            let got: Vec<usize> = sp
+                .path_steps(&snap, y)
+                .unwrap()
+                .iter()
+                .map(|s| s.index)
+                .collect();
+            assert_eq!(got, want, "seed {seed}: steps to {y}");
+        }
+    }
+    assert!(
+        collapsed > 40,
+        "too few string parts on the paths: {collapsed}"
+    );
+}
+
+#[test]
+fn retention_of_new_ranks_owners_before_their_parts() {
+    // The demo's shape: new `Session`s in a global array, each holding a payload string of
+    // three strings (a cons string and its two halves), so there are more new strings than
+    // sessions, and the strings' bytes are more than the sessions' own.
+    let k = 20usize;
+    let build = |sessions: usize| {
+        let mut nodes = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
+        nodes[0].edges.push(named("shortcut", "global", 1));
+        nodes.push(n("array", "", 5, 16));
+        nodes[1].edges.push(named("property", "sessions", 2));
+        for s in 0..sessions {
+            let at = nodes.len();
+            let id = 1001 + 8 * s as u64;
+            nodes.push(n("object", "Session", id, 24));
+            nodes.push(n("concatenated string", "", id + 2, 32));
+            nodes.push(n("string", "x", id + 4, 528));
+            nodes.push(n("string", "1", id + 6, 16));
+            nodes[2]
+                .edges
+                .push(edge("element", common::EdgeName::Idx(s as u32), at));
+            nodes[at].edges.push(named("property", "payload", at + 1));
+            nodes[at + 1].edges.push(named("internal", "first", at + 2));
+            nodes[at + 1]
+                .edges
+                .push(named("internal", "second", at + 3));
+        }
+        nodes
+    };
+    let (before, after) = (build(0), build(k));
+    let (s1, s2) = (parsed(&before), parsed(&after));
+    // Asked for as a diff's grown-class pick would (most new instances first).
+    let r = retention_of_new(
+        &s1,
+        &s2,
+        &["String".into(), "Session".into()],
+        Default::default(),
+        &[],
+        3,
+    )
+    .unwrap();
+    let of = |keep: fn(&N) -> bool| -> Vec<usize> {
+        (0..after.len()).filter(|&i| keep(&after[i])).collect()
+    };
+    let strings_retained = removal_retained(&after, &of(|n| is_string_node(n.ty)));
+    let sessions_retained = removal_retained(&after, &of(|n| n.name == "Session"));
+    assert!(sessions_retained > strings_retained);
+    let got: Vec<(&str, u64, Option<u64>)> = r
+        .iter()
+        .map(|c| (c.what.as_str(), c.count, c.retained_size))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("Session", k as u64, Some(sessions_retained)),
+            ("String", 3 * k as u64, Some(strings_retained)),
+        ],
+        "the owner first"
+    );
+    assert_eq!(r[1].paths.len(), 1, "{:?}", r[1].paths);
+    assert_eq!(
+        r[1].paths[0].text,
+        "global.sessions → (array)[0] → Session.payload → (concatenated string)"
+    );
+}

@@ -6,6 +6,7 @@
 //! caches that were merely warmed (allocated before the baseline) and temporaries (gone by the
 //! third snapshot) drop out without any threshold.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use super::dominators::DominatorTree;
@@ -105,15 +106,7 @@ pub fn find_leaks(
     let leaked = classes.iter().map(|c| c.class.count).sum();
     classes.retain(|c| c.class.count >= opts.min_count);
     retained_sizes(s3, &mut classes)?;
-    // Owners before their parts: a leaked `Order` retains its `Array`s and strings, and is
-    // what the user wrote.
-    classes.sort_by(|a, b| {
-        b.class
-            .retained_size
-            .cmp(&a.class.retained_size)
-            .then(b.class.count.cmp(&a.class.count))
-            .then_with(|| a.class.what.cmp(&b.class.what))
-    });
+    classes.sort_by(|a, b| owners_first(&a.class, &b.class));
     classes.truncate(opts.max_classes);
     retainer_paths(s3, &mut classes, opts.max_paths)?;
     Ok(LeakReport {
@@ -123,8 +116,21 @@ pub fn find_leaks(
     })
 }
 
+/// Owners before their parts: a leaked `Order` retains its `Array`s and strings, and is what
+/// the user wrote, so it should be read first. The class's retained size of its instances
+/// includes everything they alone hold, so a class ranks above the classes it owns; count and
+/// name only break ties.
+fn owners_first(a: &LeakClass, b: &LeakClass) -> Ordering {
+    b.retained_size
+        .cmp(&a.retained_size)
+        .then(b.count.cmp(&a.count))
+        .then_with(|| a.what.cmp(&b.what))
+}
+
 /// Retained sizes and retaining paths of the instances of `classes` (names as the diff's
 /// `what`) that `after` has and `before` had not: the "why is it still alive" for a diff.
+/// Ranked by `owners_first`, as `find_leaks` ranks its classes, so that a diff explained this
+/// way reads in the same order (the diff's own `details` keep theirs).
 pub fn retention_of_new(
     before: &Snapshot,
     after: &Snapshot,
@@ -183,6 +189,7 @@ pub fn retention_of_new(
         g.members.push(i);
     }
     retained_sizes(after, &mut out)?;
+    out.sort_by(|a, b| owners_first(&a.class, &b.class));
     retainer_paths(after, &mut out, max_paths)?;
     Ok(out.into_iter().map(|g| g.class).collect())
 }

@@ -5,6 +5,11 @@
 //! path; instances that hang off the same structure (the same Map, the same listener array)
 //! share a path *shape* (node classes and edge names, element indices ignored), so thousands
 //! of leaked objects collapse into a few lines with counts.
+//!
+//! A string's own parts are not a retaining structure anyone wrote: `s += x` run a thousand
+//! times is one string to the program, but a chain of a thousand cons strings to V8, and each
+//! part would get a path one hop longer than the last (one group per depth). Paths stop at the
+//! outermost string instead (see `StringParts`), so every part of one string shares its path.
 
 use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
@@ -38,12 +43,57 @@ pub struct PathGroup {
     pub text: String,
 }
 
+/// Which edges lead from a string to one of its parts: V8 keeps `a + b` as a cons string with
+/// internal edges `first` and `second` to its halves (cons strings again after repeated `+=`),
+/// a slice as a sliced string with a `parent`, a string internalised after the fact as a thin
+/// string with its `actual` copy. The program only ever holds the outermost string, so a path
+/// reads up to it and no further: `Session.payload → (concatenated string)` for the whole
+/// chain, not one path per depth.
+#[derive(Debug, Clone)]
+struct StringParts {
+    /// Per node type index: whether nodes of that type are strings.
+    is_string: Vec<bool>,
+    /// The `internal` edge type's index, if the snapshot has one.
+    internal: Option<u8>,
+}
+
+impl StringParts {
+    fn new(snap: &Snapshot) -> Self {
+        StringParts {
+            is_string: snap
+                .node_type_names()
+                .iter()
+                .map(|t| is_string(t))
+                .collect(),
+            internal: snap
+                .edge_type_names()
+                .iter()
+                .position(|t| t == "internal")
+                .map(|k| k as u8),
+        }
+    }
+
+    /// Whether edge `e`, leaving node `from`, goes from a string to a part of it.
+    fn is_part(&self, snap: &Snapshot, table: &EdgeTable, from: usize, e: usize) -> bool {
+        let string = |i: usize| self.is_string[snap.node_type_index(i) as usize];
+        Some(table.types[e]) == self.internal && string(from) && string(table.to_node(e))
+    }
+}
+
+fn is_string(type_name: &str) -> bool {
+    matches!(
+        type_name,
+        "string" | "concatenated string" | "sliced string"
+    )
+}
+
 /// Breadth-first parents of every node reachable from the root.
 #[derive(Debug, Clone)]
 pub struct ShortestPaths {
     /// Per node: the edge through which the search first reached it; `NONE` for the root and
     /// unreachable nodes.
     parent_edge: Vec<u32>,
+    parts: StringParts,
 }
 
 impl ShortestPaths {
@@ -77,7 +127,10 @@ impl ShortestPaths {
                 }
             }
         }
-        Ok(ShortestPaths { parent_edge })
+        Ok(ShortestPaths {
+            parent_edge,
+            parts: StringParts::new(snap),
+        })
     }
 
     /// Whether node `i` has a retaining path (the root has the empty one).
@@ -85,7 +138,8 @@ impl ShortestPaths {
         i == 0 || self.parent_edge[i] != NONE
     }
 
-    /// Edge indices from the root to node `i`, root first; `None` if `i` is unreachable.
+    /// Edge indices from the root to node `i`, root first; `None` if `i` is unreachable. The
+    /// whole path, through a string's parts too (`path_steps` stops at the outermost string).
     pub fn path_edges(&self, snap: &Snapshot, i: usize) -> Option<Vec<usize>> {
         let table = snap.edges()?;
         if !self.is_reachable(i) {
@@ -102,35 +156,37 @@ impl ShortestPaths {
         Some(out)
     }
 
-    /// The steps from the root to node `i`, as `PathGroup::steps` shows them.
+    /// The steps from the root to node `i`, as `PathGroup::steps` shows them. Hops into a
+    /// string's parts are left out: a part of a string reads as the path to the outermost
+    /// string that holds it, whose step (with its id) stands for the whole run.
     pub fn path_steps(&self, snap: &Snapshot, i: usize) -> Option<Vec<PathStep>> {
         let edges = self.path_edges(snap, i)?;
         let table = snap.edges()?;
-        Some(
-            edges
-                .iter()
-                .enumerate()
-                .map(|(k, &e)| {
-                    let to = table.to_node(e);
-                    let (edge, edge_type) = if k == 0 {
-                        (None, None)
-                    } else {
-                        (
-                            Some(edge_label(snap, e)),
-                            Some(snap.edge_type_names()[table.types[e] as usize].clone()),
-                        )
-                    };
-                    PathStep {
-                        edge,
-                        edge_type,
-                        node: node_label(snap, to),
-                        node_type: snap.node_type_name(to).to_owned(),
-                        id: snap.node_id(to),
-                        index: to,
-                    }
-                })
-                .collect(),
-        )
+        let mut steps = Vec::with_capacity(edges.len());
+        let mut from = 0;
+        for (k, &e) in edges.iter().enumerate() {
+            let to = table.to_node(e);
+            if !self.parts.is_part(snap, table, from, e) {
+                let (edge, edge_type) = if k == 0 {
+                    (None, None)
+                } else {
+                    (
+                        Some(edge_label(snap, e)),
+                        Some(snap.edge_type_names()[table.types[e] as usize].clone()),
+                    )
+                };
+                steps.push(PathStep {
+                    edge,
+                    edge_type,
+                    node: node_label(snap, to),
+                    node_type: snap.node_type_name(to).to_owned(),
+                    id: snap.node_id(to),
+                    index: to,
+                });
+            }
+            from = to;
+        }
+        Some(steps)
     }
 
     /// The rendered path to node `i` (`global.cache → Map`), or `None` if it is unreachable.
@@ -140,7 +196,8 @@ impl ShortestPaths {
 
     /// Groups `targets` by the shape of their shortest retaining path, largest group first,
     /// at most `max_groups` groups (the rest are dropped; their targets are not counted).
-    /// Unreachable targets are skipped.
+    /// Unreachable targets are skipped. The parts of a string share its shape, as they share
+    /// its path in `path_steps`.
     pub fn group(&self, snap: &Snapshot, targets: &[u32], max_groups: usize) -> Vec<PathGroup> {
         let Some(table) = snap.edges() else {
             return Vec::new();
@@ -166,10 +223,15 @@ impl ShortestPaths {
                 climb.push(v as u32);
                 v = source_of(table, self.parent_edge[v] as usize);
             }
+            // `v` is where the climb stopped: the parent of the first node interned below.
+            let mut from = v;
             for &u in climb.iter().rev() {
                 let e = self.parent_edge[u as usize] as usize;
-                shape = shapes.intern(shape, step_key(snap, table, e));
+                if !self.parts.is_part(snap, table, from, e) {
+                    shape = shapes.intern(shape, step_key(snap, table, e));
+                }
                 shapes.of_node.insert(u, shape);
+                from = u as usize;
             }
             let c = counts.entry(shape).or_insert((0, t as u32));
             c.0 += 1;
@@ -278,15 +340,16 @@ fn edge_label(snap: &Snapshot, e: usize) -> String {
     }
 }
 
-/// How a node reads in a path: strings by kind (their names are their contents), DOM elements
+/// How a node reads in a path: strings by kind, `(string)`, `(concatenated string)` or
+/// `(sliced string)` (their names are their contents; the kind is part of the path shape, so
+/// two groups that differ only by it must not read alike), DOM elements
 /// by tag (their names carry their attributes, which would split a group of 77 detached `<div>`s
 /// into 77 paths), everything else by name (constructor, function or system name), or by type
 /// when nameless.
 pub fn node_label(snap: &Snapshot, i: usize) -> String {
     let ty = snap.node_type_name(i);
     match ty {
-        "string" | "concatenated string" | "sliced string" => "(string)".into(),
-        "number" => "(number)".into(),
+        "string" | "concatenated string" | "sliced string" | "number" => format!("({ty})"),
         _ => {
             let name = snap.node_name(i);
             if name.is_empty() {
