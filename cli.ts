@@ -8,27 +8,39 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
+import { WriteStream } from 'node:tty'
 import { parseArgs } from 'node:util'
 
-import * as binding from './binding'
-import { toClassicDiff, type HeapDiffResult } from './lib/heapdiff'
-import { checkDiffOptions } from './lib/options'
+import { startDiff, startFindLeaks, startTopRetainers, type FileTask } from './lib/files'
+import type { DiffOptions } from './lib/options'
 import { checkSnapshotSignal, snapshotFiles, waitForSnapshot } from './lib/signal'
 import { parseSize, renderLeaks, renderTable, renderTop } from './lib/table'
+
+/**
+ * One class naming for every command that reads files: DevTools', because the files come from
+ * DevTools or from production hosts, and the Memory tab is where their numbers get checked.
+ * (The in-process API keeps memwatch's `classic` names, for drop-in compatibility.)
+ */
+const GROUP = 'devtools'
+
+/** What `--group` says, checked by the library like any caller's option. */
+type Grouping = DiffOptions['grouping']
 
 const USAGE = `usage:
   heapdiff diff <before.heapsnapshot> <after.heapsnapshot> [options]
       --json              print the diff as JSON (the shape of HeapDiff.end())
       --top N             show the N classes that grew most (default 25; 0 = all)
-      --group G           classic (memwatch's 'what') or devtools (DevTools' class names; default)
+      --group G           devtools (DevTools' class names; default) or classic (memwatch's 'what')
       --fail-above SIZE   exit 1 if the heap grew by more than SIZE (e.g. 10mb, 512kb, 1048576)
       --retainers         for the classes with most new instances: retained size and the shortest
                           retaining paths from the GC roots, grouped by shape
-      --no-color          no ANSI colour (default: colour on a TTY unless NO_COLOR is set)
+      --no-color          no ANSI colour (default: colour where the terminal has it, as Node
+                          decides: NO_COLOR, FORCE_COLOR and TERM=dumb are honoured)
       --quiet             no progress on stderr
   heapdiff top <file.heapsnapshot> [--top N] [--json]
       the objects with the largest retained sizes (dominator tree), with their retaining paths
   heapdiff leaks <s1> <s2> <s3> [--top N] [--min-count N] [--group G] [--json] [--fail-on-leak]
+      (--group as for diff)
       three snapshots (baseline, after an action, after undoing it): objects the action allocated
       that are still alive in s3, by class, with retained sizes and retaining paths;
       --fail-on-leak exits 1 when any class is reported
@@ -70,7 +82,7 @@ async function diffCommand(argv: string[]): Promise<number> {
     options: {
       json: { type: 'boolean', default: false },
       top: { type: 'string', default: '25' },
-      group: { type: 'string', default: 'devtools' },
+      group: { type: 'string', default: GROUP },
       'fail-above': { type: 'string' },
       retainers: { type: 'boolean', default: false },
       'no-color': { type: 'boolean', default: false },
@@ -87,23 +99,13 @@ async function diffCommand(argv: string[]): Promise<number> {
     if (failAbove === undefined)
       throw new UsageError(`--fail-above: cannot read ${JSON.stringify(values['fail-above'])} as a size`)
   }
-  let grouping: 'classic' | 'devtools'
-  try {
-    grouping = checkDiffOptions({ grouping: values.group }).grouping
-  } catch (e) {
-    throw new UsageError(`--group: ${(e as Error).message}`)
-  }
   const [before, after] = inputFiles(positionals)
-
-  const job = new binding.FileDiffJob(before, after, { grouping, retainers: values.retainers })
-  const started = new Date()
-  const result: HeapDiffResult = toClassicDiff(
-    await withProgress(job, !values.quiet, () => job.run()),
-    started,
-    new Date(),
+  const task = usage('--group', () =>
+    startDiff(before, after, { grouping: values.group as Grouping, retainers: values.retainers }),
   )
+  const result = await withProgress(task, !values.quiet)
 
-  const color = values.color || (!values['no-color'] && process.stdout.isTTY && !process.env.NO_COLOR)
+  const color = values.color || (!values['no-color'] && takesColor(process.stdout))
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else process.stdout.write(renderTable(result, { top, color, before: basename(before), after: basename(after) }))
   if (failAbove !== undefined && result.change.size_bytes > failAbove) {
@@ -123,16 +125,31 @@ function inputFiles(paths: string[]): string[] {
   return files
 }
 
-/** Runs a file job with a progress line on stderr (TTY only); a failure exits with code 3. */
-async function withProgress<T>(
-  job: { progress(): binding.ProgressJs },
-  enabled: boolean,
-  run: () => Promise<T>,
-): Promise<T> {
+/**
+ * Node's own rule (its `util.styleText` since 22.13, not yet on 20): FORCE_COLOR decides for any
+ * stream (CI logs are pipes), otherwise a terminal that has colours; `hasColors()` reads
+ * FORCE_COLOR, NO_COLOR and TERM=dumb.
+ */
+function takesColor(stream: NodeJS.WriteStream): boolean {
+  if (!stream.isTTY && process.env.FORCE_COLOR === undefined) return false
+  return WriteStream.prototype.hasColors.call(stream, 16)
+}
+
+/** Options the library rejects are usage errors of the flag they came from. */
+function usage<T>(flag: string, start: () => T): T {
+  try {
+    return start()
+  } catch (e) {
+    throw new UsageError(`${flag}: ${(e as Error).message}`)
+  }
+}
+
+/** Awaits a file task with a progress line on stderr (TTY only); a failure exits with code 3. */
+async function withProgress<T>(task: FileTask<T>, enabled: boolean): Promise<T> {
   const timer =
     enabled && process.stderr.isTTY
       ? setInterval(() => {
-          const { bytesRead, totalBytes } = job.progress()
+          const { bytesRead, totalBytes } = task.progress()
           if (totalBytes > 0) {
             const pct = ((bytesRead / totalBytes) * 100).toFixed(1)
             const phase = bytesRead >= totalBytes ? 'analysing' : `parsing ${pct}% of`
@@ -141,7 +158,7 @@ async function withProgress<T>(
         }, 200)
       : undefined
   try {
-    return await run()
+    return await task.result
   } catch (e) {
     return fail(3, (e as Error).message)
   } finally {
@@ -171,8 +188,7 @@ async function topCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('top needs exactly one snapshot file')
   const top = wholeNumber('--top', values.top, 1)
   const [file] = inputFiles(positionals)
-  const job = new binding.FileAnalysisJob([file])
-  const rows = await withProgress(job, !values.quiet, () => job.top({ top }))
+  const rows = await withProgress(startTopRetainers(file, { top }), !values.quiet)
   if (values.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n')
   else process.stdout.write(renderTop(rows))
   return 0
@@ -185,7 +201,7 @@ async function leaksCommand(argv: string[]): Promise<number> {
     options: {
       top: { type: 'string', default: '20' },
       'min-count': { type: 'string', default: '1' },
-      group: { type: 'string', default: 'classic' },
+      group: { type: 'string', default: GROUP },
       json: { type: 'boolean', default: false },
       'fail-on-leak': { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
@@ -194,21 +210,17 @@ async function leaksCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 3) throw new UsageError('leaks needs three snapshot files: baseline, action, after')
   const maxClasses = wholeNumber('--top', values.top, 1)
   const minCount = wholeNumber('--min-count', values['min-count'], 1)
-  let grouping: 'classic' | 'devtools'
-  try {
-    grouping = checkDiffOptions({ grouping: values.group }).grouping
-  } catch (e) {
-    throw new UsageError(`--group: ${(e as Error).message}`)
-  }
-  const files = inputFiles(positionals)
-  const job = new binding.FileAnalysisJob(files)
-  const report = await withProgress(job, !values.quiet, () => job.leaks({ grouping, maxClasses, minCount }))
+  const [s1, s2, s3] = inputFiles(positionals)
+  const task = usage('--group', () =>
+    startFindLeaks(s1, s2, s3, { grouping: values.group as Grouping, maxClasses, minCount }),
+  )
+  const report = await withProgress(task, !values.quiet)
   if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
   else
     process.stdout.write(
       renderLeaks(
         report,
-        files.map((f) => basename(f)),
+        [s1, s2, s3].map((f) => basename(f)),
       ),
     )
   return values['fail-on-leak'] && report.leaks.length > 0 ? 1 : 0

@@ -9,16 +9,11 @@ import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
 import * as binding from './binding'
-import {
-  checkLeakOptions,
-  checkDiffOptions,
-  type LeakOptions as LeakOpts,
-  type DiffOptions as DiffOpts,
-} from './lib/options'
+import { checkLeakOptions, type LeakOptions as LeakOpts, type DiffOptions as DiffOpts } from './lib/options'
+import { diffFiles, findLeaks, topRetainers } from './lib/files'
 import {
   HeapDiff,
   snapshotWindows,
-  toClassicDiff,
   type HeapDiffResult as DiffResultT,
   type HeapDiffDetail as DiffDetailT,
   type RetainerPath as RetainerPathT,
@@ -27,8 +22,6 @@ import {
 import {
   assertNoLeaks,
   checkLeaks,
-  findLeaks,
-  topRetainers,
   type CheckLeaksOptions as CheckLeaksOptsT,
   type LeakCheck as LeakCheckT,
   type LeakReport as LeakReportT,
@@ -215,17 +208,6 @@ function fallbackGc(): void {
     exposedGc = vm.runInNewContext('gc') as () => void
   }
   exposedGc()
-}
-
-async function diffFiles(before: string, after: string, options?: DiffOpts): Promise<DiffResultT> {
-  if (typeof before !== 'string' || typeof after !== 'string') {
-    throw new TypeError('diffFiles(before, after) takes two file paths')
-  }
-  const opts = checkDiffOptions(options)
-  const job = new binding.FileDiffJob(before, after, opts)
-  const started = new Date()
-  const raw = await job.run()
-  return toClassicDiff(raw, started, new Date())
 }
 
 type GcStatsT = GcStats

@@ -1,6 +1,6 @@
 /**
  * Leak location beyond a two-snapshot diff: the three-snapshot technique (baseline, action,
- * after the action) on files or in process, and the largest retainers of a snapshot.
+ * after the action) in process, and the shapes its file form (`files.ts`) shares.
  *
  * Why three: objects the action allocated that are still alive once it is over are what it
  * leaked. Caches warmed before the baseline and temporaries gone by the third snapshot drop out
@@ -74,35 +74,8 @@ function toRow(r: binding.ClassRetentionJs): LeakRow {
   return row
 }
 
-function toReport(r: binding.LeakReportJs): LeakReport {
+export function toSurvivorReport(r: binding.LeakReportJs): LeakReport {
   return { allocated: r.allocated, leaked: r.leaked, leaks: r.leaks.map(toRow) }
-}
-
-function checkPaths(name: string, paths: unknown[]): string[] {
-  for (const p of paths) {
-    if (typeof p !== 'string') throw new TypeError(`${name} takes snapshot file paths, got ${typeof p}`)
-  }
-  return paths as string[]
-}
-
-/**
- * Objects allocated between snapshots `s1` and `s2` that are still alive in `s3`, by class,
- * with retained sizes and retaining paths (in `s3`). Parsing runs off the JS thread.
- */
-export async function findLeaks(s1: string, s2: string, s3: string, options?: AnalysisOptions): Promise<LeakReport> {
-  const files = checkPaths('findLeaks(s1, s2, s3)', [s1, s2, s3])
-  const opts = checkAnalysisOptions(options)
-  return toReport(await new binding.FileAnalysisJob(files).leaks(opts))
-}
-
-/** The objects with the largest retained sizes in a snapshot file, with their retaining paths. */
-export async function topRetainers(file: string, options?: { top?: number }): Promise<TopRetainer[]> {
-  checkPaths('topRetainers(file)', [file])
-  const obj = checkObject('topRetainers options', options)
-  for (const k of Object.keys(obj))
-    if (k !== 'top') throw new TypeError(`unknown topRetainers option ${JSON.stringify(k)}; known options: top`)
-  const top = checkCount('topRetainers', 'top', obj.top, 20, 1)
-  return new binding.FileAnalysisJob([file]).top({ top })
 }
 
 /**

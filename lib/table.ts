@@ -1,6 +1,8 @@
 /** Human-readable rendering of a diff for the CLI: largest growth first, aligned columns. */
-import type * as binding from '../binding'
+import { styleText } from 'node:util'
+
 import type { HeapDiffDetail, HeapDiffResult, RetainerPath } from './heapdiff'
+import type { LeakReport, TopRetainer } from './leaks'
 
 export interface TableOptions {
   top: number
@@ -28,8 +30,11 @@ export function parseSize(text: string): number | undefined {
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit)
 }
 
-function paint(on: boolean, code: number, s: string): string {
-  return on ? `\x1b[${code}m${s}\x1b[0m` : s
+type Style = Parameters<typeof styleText>[0]
+
+/** The caller decided whether the stream takes colour; Node's newer check must not veto it. */
+function paint(on: boolean, style: Style, s: string): string {
+  return on ? styleText(style, s, { validateStream: false }) : s
 }
 
 /**
@@ -71,14 +76,16 @@ export function renderTable(result: HeapDiffResult, opts: TableOptions): string 
   out.push(`after   ${opts.after}: ${after.nodes} nodes, ${after.size}`)
   const total = `${change.size_bytes > 0 ? '+' : ''}${change.size}`
   out.push(
-    `change  ${paint(opts.color, change.size_bytes > 0 ? 31 : 32, total)}: ${change.allocated_nodes} allocated, ${change.freed_nodes} freed nodes`,
+    `change  ${paint(opts.color, change.size_bytes > 0 ? 'red' : 'green', total)}: ${change.allocated_nodes} allocated, ${change.freed_nodes} freed nodes`,
   )
   out.push('')
-  out.push(paint(opts.color, 1, line(header)))
+  out.push(paint(opts.color, 'bold', line(header)))
   for (const [i, r] of body.entries()) {
     const d = shown[i]
     const text = line(r)
-    out.push(d.size_bytes > 0 ? paint(opts.color, 31, text) : d.size_bytes < 0 ? paint(opts.color, 32, text) : text)
+    out.push(
+      d.size_bytes > 0 ? paint(opts.color, 'red', text) : d.size_bytes < 0 ? paint(opts.color, 'green', text) : text,
+    )
     if (d.retainers) {
       if (d.retained_size) out.push(`    retained by ${d['+']} new instances: ${d.retained_size}`)
       out.push(...renderPaths(d.retainers))
@@ -88,12 +95,12 @@ export function renderTable(result: HeapDiffResult, opts: TableOptions): string 
   return out.join('\n') + '\n'
 }
 
-function renderPaths(paths: RetainerPath[] | binding.RetainerPathJs[]): string[] {
+function renderPaths(paths: RetainerPath[]): string[] {
   return paths.map((p) => `    ${String(p.count).padStart(7)} × ${p.path}`)
 }
 
 /** `heapdiff top`: largest retained sizes first. */
-export function renderTop(rows: binding.TopRetainerJs[]): string {
+export function renderTop(rows: TopRetainer[]): string {
   const header = ['retained', 'self', 'object', 'id']
   const body = rows.map((r) => [r.retained_size, String(r.self_size), r.what.slice(0, 60), `@${r.id}`])
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
@@ -108,7 +115,7 @@ export function renderTop(rows: binding.TopRetainerJs[]): string {
 }
 
 /** `heapdiff leaks`: surviving classes, largest retained size first, with their paths. */
-export function renderLeaks(report: binding.LeakReportJs, files: string[]): string {
+export function renderLeaks(report: LeakReport, files: string[]): string {
   const out: string[] = []
   out.push(
     `${report.allocated} objects allocated between ${files[0]} and ${files[1]}; ${report.leaked} still alive in ${files[2]}`,

@@ -1,0 +1,75 @@
+/**
+ * Analyses of snapshot files (any size, plain or gzip), run off the JS thread: the diff of two,
+ * the three-snapshot technique, the largest retainers of one. The API awaits their results; the
+ * CLI also polls their progress. Both start them here, so they check and default alike.
+ */
+import * as binding from '../binding'
+import { toClassicDiff, type HeapDiffResult } from './heapdiff'
+import { toSurvivorReport, type LeakReport, type TopRetainer } from './leaks'
+import { checkAnalysisOptions, checkCount, checkDiffOptions, checkObject, unknownKeys } from './options'
+import type { AnalysisOptions, DiffOptions } from './options'
+
+/** Bytes of the input files read so far (inflated bytes are not counted: file bytes). */
+export type Progress = binding.ProgressJs
+
+/** A file analysis under way. */
+export interface FileTask<T> {
+  progress(): Progress
+  result: Promise<T>
+}
+
+function checkPaths(name: string, paths: unknown[]): string[] {
+  for (const p of paths) {
+    if (typeof p !== 'string') throw new TypeError(`${name} takes snapshot file paths, got ${typeof p}`)
+  }
+  return paths as string[]
+}
+
+/** Starts diffing two snapshot files, both parsed at once; same result shape as `end()`. */
+export function startDiff(before: string, after: string, options?: DiffOptions): FileTask<HeapDiffResult> {
+  if (typeof before !== 'string' || typeof after !== 'string') {
+    throw new TypeError('diffFiles(before, after) takes two file paths')
+  }
+  const job = new binding.FileDiffJob(before, after, checkDiffOptions(options))
+  const started = new Date()
+  return {
+    progress: () => job.progress(),
+    result: job.run().then((raw) => toClassicDiff(raw, started, new Date())),
+  }
+}
+
+/**
+ * Starts the three-snapshot technique: objects allocated between `s1` and `s2` that are still
+ * alive in `s3`, by class, with retained sizes and retaining paths (in `s3`).
+ */
+export function startFindLeaks(s1: string, s2: string, s3: string, options?: AnalysisOptions): FileTask<LeakReport> {
+  const files = checkPaths('findLeaks(s1, s2, s3)', [s1, s2, s3])
+  const opts = checkAnalysisOptions(options)
+  const job = new binding.FileAnalysisJob(files)
+  return { progress: () => job.progress(), result: job.leaks(opts).then(toSurvivorReport) }
+}
+
+/** Starts finding the objects with the largest retained sizes in a snapshot file. */
+export function startTopRetainers(file: string, options?: { top?: number }): FileTask<TopRetainer[]> {
+  checkPaths('topRetainers(file)', [file])
+  const obj = checkObject('topRetainers options', options)
+  unknownKeys('topRetainers', obj, ['top'])
+  const top = checkCount('topRetainers', 'top', obj.top, 20, 1)
+  const job = new binding.FileAnalysisJob([file])
+  return { progress: () => job.progress(), result: job.top({ top }) }
+}
+
+/** Diffs two `.heapsnapshot` files of any size without blocking the event loop. */
+export async function diffFiles(before: string, after: string, options?: DiffOptions): Promise<HeapDiffResult> {
+  return startDiff(before, after, options).result
+}
+
+/** Three snapshot files (baseline, action, after): what the action allocated that survived. */
+export async function findLeaks(s1: string, s2: string, s3: string, options?: AnalysisOptions): Promise<LeakReport> {
+  return startFindLeaks(s1, s2, s3, options).result
+}
+
+/** The objects with the largest retained sizes in a snapshot file, with their retaining paths. */
+export async function topRetainers(file: string, options?: { top?: number }): Promise<TopRetainer[]> {
+  return startTopRetainers(file, options).result
+}
