@@ -24,11 +24,11 @@ import {
   checkLeaks,
   type CheckLeaksOptions as CheckLeaksOptsT,
   type LeakCheck as LeakCheckT,
-  type LeakReport as LeakReportT,
-  type LeakRow as LeakRowT,
+  type SurvivorReport as SurvivorReportT,
+  type ClassRetention as ClassRetentionT,
   type TopRetainer as TopRetainerT,
 } from './lib/leaks'
-import type { AnalysisOptions as AnalysisOptsT } from './lib/options'
+import type { AnalysisOptions as AnalysisOptsT, TopRetainerOptions as TopRetainerOptsT } from './lib/options'
 
 /** The `stats` payload: memwatch's fields plus what modern V8 reports, heap figures flattened in. */
 type GcStats = Omit<binding.GcStats, 'heap'> & binding.HeapStatistics
@@ -231,10 +231,11 @@ namespace memwatch {
   export type RetainerPath = RetainerPathT
   export type RetainerStep = RetainerStepT
   export type AnalysisOptions = AnalysisOptsT
+  export type TopRetainerOptions = TopRetainerOptsT
   export type CheckLeaksOptions = CheckLeaksOptsT
   export type LeakCheck = LeakCheckT
-  export type LeakReport = LeakReportT
-  export type LeakRow = LeakRowT
+  export type SurvivorReport = SurvivorReportT
+  export type ClassRetention = ClassRetentionT
   export type TopRetainer = TopRetainerT
   export type HookStatus = binding.HookStatus
 }

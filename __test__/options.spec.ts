@@ -9,22 +9,23 @@ import * as binding from '../binding'
 
 const root = join(__dirname, '..')
 
-/** `'trend'` → 'trend', `262144` → 262144, `1` → 1. */
-function literal(text: string): string | number {
+/** `'trend'` → 'trend', `262144` → 262144, `1` → 1, `false` → false. */
+function literal(text: string): string | number | boolean {
   const t = text.trim()
   const quoted = /^'([^']*)'$/.exec(t)
   if (quoted) return quoted[1]
+  if (t === 'true' || t === 'false') return t === 'true'
   const n = Number(t)
   if (!Number.isFinite(n)) throw new Error(`not a default literal: ${text}`)
   return n
 }
 
 /** Defaults the doc comments of one generated interface state: `(default X` or `'x'` (default…`. */
-function dtsDefaults(iface: string): Record<string, string | number> {
+function dtsDefaults(iface: string): Record<string, string | number | boolean> {
   const dts = readFileSync(join(root, 'binding.d.ts'), 'utf8')
   const body = new RegExp(`export interface ${iface} \\{([\\s\\S]*?)\\n\\}`).exec(dts)?.[1]
   if (!body) throw new Error(`interface ${iface} not found in binding.d.ts`)
-  const out: Record<string, string | number> = {}
+  const out: Record<string, string | number | boolean> = {}
   for (const m of body.matchAll(/\/\*\*([\s\S]*?)\*\/\s*(\w+)\??:/g)) {
     const doc = m[1].replace(/\s*\*\s*/g, ' ')
     const d = /`([^`]+)` \(default/.exec(doc) ?? /\(default ([^,;)\s]+)/.exec(doc)
@@ -34,11 +35,11 @@ function dtsDefaults(iface: string): Record<string, string | number> {
 }
 
 /** The README's option table that starts after `heading`: option → default cell. */
-function readmeDefaults(heading: string): Record<string, string | number> {
+function readmeDefaults(heading: string): Record<string, string | number | boolean> {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
   const at = readme.indexOf(heading)
   if (at < 0) throw new Error(`README has no ${heading}`)
-  const out: Record<string, string | number> = {}
+  const out: Record<string, string | number | boolean> = {}
   const lines = readme.slice(at).split('\n')
   const start = lines.findIndex((l) => l.startsWith('| option'))
   for (const line of lines.slice(start + 2)) {
@@ -86,4 +87,68 @@ test('leak options: out-of-range values are judged by the rule and named as JS s
   // A rejected call leaves the rule as it was and later calls still work.
   t.notThrows(() => memwatch.setLeakOptions({ window: 3, rule: 'trend' }))
   t.notThrows(() => memwatch.setLeakOptions({}))
+})
+
+test('diff options: binding.d.ts and the README state the crate’s own defaults', (t) => {
+  const defaults = binding.diffOptionDefaults() as Record<string, unknown>
+  t.deepEqual(Object.keys(defaults).sort(), ['grouping', 'maxPaths', 'retainerClasses', 'retainers'])
+  t.deepEqual(dtsDefaults('DiffOptions'), defaults)
+  t.deepEqual(readmeDefaults('Diff options (for `new HeapDiff(options)`'), defaults)
+})
+
+test('analysis options: binding.d.ts and the README state the crate’s own defaults', (t) => {
+  const defaults = binding.analysisOptionDefaults() as Record<string, unknown>
+  t.deepEqual(Object.keys(defaults).sort(), ['grouping', 'internals', 'maxClasses', 'maxPaths', 'minCount'])
+  t.deepEqual(dtsDefaults('AnalysisOptions'), defaults)
+  t.deepEqual(readmeDefaults('Analysis options (`findLeaks`'), defaults)
+})
+
+test('topRetainers options: binding.d.ts and the README state the crate’s own default', (t) => {
+  const defaults = binding.topRetainerOptionDefaults() as Record<string, unknown>
+  t.deepEqual(Object.keys(defaults), ['top'])
+  t.deepEqual(dtsDefaults('TopRetainerOptions'), defaults)
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const stated = /memwatch\.topRetainers\(file, \{ top = (\d+) \}\)/.exec(readme)?.[1]
+  t.is(Number(stated), defaults.top)
+})
+
+test('diff and analysis options: out-of-range values are judged natively and named as JS spells them', async (t) => {
+  const memwatch = require('..')
+  t.throws(() => new memwatch.HeapDiff({ maxPaths: 0 }), {
+    instanceOf: RangeError,
+    message: 'diff option "maxPaths" must be at least 1, got 0',
+  })
+  t.throws(() => new memwatch.HeapDiff({ retainerClasses: 1.5 }), {
+    instanceOf: RangeError,
+    message: 'diff option "retainerClasses" must be a whole number >= 0, got 1.5',
+  })
+  t.throws(() => new memwatch.HeapDiff({ grouping: 'nope' }), {
+    instanceOf: TypeError,
+    message: `diff option "grouping" must be 'classic' or 'devtools', got "nope"`,
+  })
+  t.throws(() => new memwatch.HeapDiff({ retainers: 1 }), {
+    instanceOf: TypeError,
+    message: 'diff option "retainers" must be a boolean, got number 1',
+  })
+  await t.throwsAsync(() => memwatch.findLeaks('a', 'b', 'c', { minCount: 0 }), {
+    instanceOf: RangeError,
+    message: 'analysis option "minCount" must be at least 1, got 0',
+  })
+  await t.throwsAsync(() => memwatch.topRetainers('a', { top: -1 }), {
+    instanceOf: RangeError,
+    message: 'topRetainers option "top" must be a whole number >= 0, got -1',
+  })
+  await t.throwsAsync(() => memwatch.topRetainers('a', { top: 0 }), {
+    instanceOf: RangeError,
+    message: 'topRetainers option "top" must be at least 1, got 0',
+  })
+})
+
+test('diff options resolve to every option, the given ones kept and the rest at their defaults', (t) => {
+  t.deepEqual(binding.resolveDiffOptions({ maxPaths: 2, grouping: 'devtools' }), {
+    ...binding.diffOptionDefaults(),
+    maxPaths: 2,
+    grouping: 'devtools',
+  })
+  t.deepEqual(binding.resolveAnalysisOptions(undefined), binding.analysisOptionDefaults())
 })

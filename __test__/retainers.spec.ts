@@ -25,7 +25,7 @@ const T = 60
 
 type RetainerPath = memwatch.RetainerPath
 type TopEntry = memwatch.TopRetainer
-type LeaksResult = memwatch.LeakReport
+type LeaksResult = memwatch.SurvivorReport
 type CheckResult = memwatch.LeakCheck
 const api = memwatch
 

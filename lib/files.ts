@@ -5,12 +5,12 @@
  */
 import * as binding from '../binding'
 import { toClassicDiff, type HeapDiffResult } from './heapdiff'
-import { toSurvivorReport, type LeakReport, type TopRetainer } from './leaks'
-import { checkAnalysisOptions, checkCount, checkDiffOptions, checkObject, unknownKeys } from './options'
-import type { AnalysisOptions, DiffOptions } from './options'
+import { toSurvivorReport, type SurvivorReport, type TopRetainer } from './leaks'
+import { checkAnalysisOptions, checkDiffOptions, checkTopRetainerOptions } from './options'
+import type { AnalysisOptions, DiffOptions, TopRetainerOptions } from './options'
 
 /** Bytes of the input files read so far (inflated bytes are not counted: file bytes). */
-export type Progress = binding.ProgressJs
+export type Progress = binding.Progress
 
 /** A file analysis under way. */
 export interface FileTask<T> {
@@ -42,7 +42,12 @@ export function startDiff(before: string, after: string, options?: DiffOptions):
  * Starts the three-snapshot technique: objects allocated between `s1` and `s2` that are still
  * alive in `s3`, by class, with retained sizes and retaining paths (in `s3`).
  */
-export function startFindLeaks(s1: string, s2: string, s3: string, options?: AnalysisOptions): FileTask<LeakReport> {
+export function startFindLeaks(
+  s1: string,
+  s2: string,
+  s3: string,
+  options?: AnalysisOptions,
+): FileTask<SurvivorReport> {
   const files = checkPaths('findLeaks(s1, s2, s3)', [s1, s2, s3])
   const opts = checkAnalysisOptions(options)
   const job = new binding.FileAnalysisJob(files)
@@ -50,13 +55,11 @@ export function startFindLeaks(s1: string, s2: string, s3: string, options?: Ana
 }
 
 /** Starts finding the objects with the largest retained sizes in a snapshot file. */
-export function startTopRetainers(file: string, options?: { top?: number }): FileTask<TopRetainer[]> {
+export function startTopRetainers(file: string, options?: TopRetainerOptions): FileTask<TopRetainer[]> {
   checkPaths('topRetainers(file)', [file])
-  const obj = checkObject('topRetainers options', options)
-  unknownKeys('topRetainers', obj, ['top'])
-  const top = checkCount('topRetainers', 'top', obj.top, 20, 1)
+  const opts = checkTopRetainerOptions(options)
   const job = new binding.FileAnalysisJob([file])
-  return { progress: () => job.progress(), result: job.top({ top }) }
+  return { progress: () => job.progress(), result: job.top(opts) }
 }
 
 /** Diffs two `.heapsnapshot` files of any size without blocking the event loop. */
@@ -65,11 +68,16 @@ export async function diffFiles(before: string, after: string, options?: DiffOpt
 }
 
 /** Three snapshot files (baseline, action, after): what the action allocated that survived. */
-export async function findLeaks(s1: string, s2: string, s3: string, options?: AnalysisOptions): Promise<LeakReport> {
+export async function findLeaks(
+  s1: string,
+  s2: string,
+  s3: string,
+  options?: AnalysisOptions,
+): Promise<SurvivorReport> {
   return startFindLeaks(s1, s2, s3, options).result
 }
 
 /** The objects with the largest retained sizes in a snapshot file, with their retaining paths. */
-export async function topRetainers(file: string, options?: { top?: number }): Promise<TopRetainer[]> {
+export async function topRetainers(file: string, options?: TopRetainerOptions): Promise<TopRetainer[]> {
   return startTopRetainers(file, options).result
 }

@@ -69,7 +69,7 @@ export interface HeapDiffResult {
 }
 
 /** Shapes the native diff exactly like memwatch's `end()` result. */
-export function toClassicDiff(raw: binding.DiffJs, beforeTime: Date, afterTime: Date): HeapDiffResult {
+export function toClassicDiff(raw: binding.DiffResult, beforeTime: Date, afterTime: Date): HeapDiffResult {
   const result: HeapDiffResult = {
     before: { ...raw.before, time: beforeTime },
     after: { ...raw.after, time: afterTime },
@@ -99,7 +99,7 @@ export function toClassicDiff(raw: binding.DiffJs, beforeTime: Date, afterTime: 
   return result
 }
 
-export function toPath(p: binding.RetainerPathJs): RetainerPath {
+export function toPath(p: binding.RetainerPath): RetainerPath {
   return {
     path: p.path,
     count: p.count,

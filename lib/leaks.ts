@@ -11,7 +11,7 @@ import { takeSnapshot, toPath, type RetainerPath } from './heapdiff'
 import { checkAnalysisOptions, checkCount, checkObject, type AnalysisOptions } from './options'
 
 /** One class of surviving objects. */
-export interface LeakRow {
+export interface ClassRetention {
   what: string
   count: number
   size_bytes: number
@@ -22,13 +22,13 @@ export interface LeakRow {
   retainers: RetainerPath[]
 }
 
-export interface LeakReport {
+export interface SurvivorReport {
   /** Objects the second snapshot had and the first had not. */
   allocated: number
   /** Of those, how many the third snapshot still has. */
   leaked: number
   /** By class, largest retained size first (owners before their parts). */
-  leaks: LeakRow[]
+  leaks: ClassRetention[]
 }
 
 export interface TopRetainer {
@@ -55,14 +55,14 @@ export interface LeakCheck {
   leaked: boolean
   iterations: number
   /** Classes with at least `iterations` instances allocated by the calls and still alive. */
-  leaks: LeakRow[]
+  leaks: ClassRetention[]
   /** Objects allocated by the first round of calls, and how many survived the second round. */
   allocated: number
   survivors: number
 }
 
-function toRow(r: binding.ClassRetentionJs): LeakRow {
-  const row: LeakRow = {
+function toRow(r: binding.ClassRetention): ClassRetention {
+  const row: ClassRetention = {
     what: r.what,
     count: r.count,
     size_bytes: r.size_bytes,
@@ -74,7 +74,7 @@ function toRow(r: binding.ClassRetentionJs): LeakRow {
   return row
 }
 
-export function toSurvivorReport(r: binding.LeakReportJs): LeakReport {
+export function toSurvivorReport(r: binding.SurvivorReport): SurvivorReport {
   return { allocated: r.allocated, leaked: r.leaked, leaks: r.leaks.map(toRow) }
 }
 
@@ -129,6 +129,6 @@ export async function assertNoLeaks(fn: () => unknown, options?: CheckLeaksOptio
   const check = await checkLeaks(fn, options)
   if (!check.leaked) return
   const err = new Error(`memory leak: objects allocated by each call are still alive\n${formatLeaks(check)}`)
-  ;(err as Error & { leaks?: LeakRow[] }).leaks = check.leaks
+  ;(err as Error & { leaks?: ClassRetention[] }).leaks = check.leaks
   throw err
 }

@@ -8,40 +8,20 @@ import * as binding from '../binding'
 /** Knobs of the leak rule, declared with their defaults by the native module (`binding.d.ts`). */
 export type LeakOptions = binding.LeakOptions
 
-/** Every leak option at its default, from the rule itself: names and kinds for the checks below. */
+/** Options of a diff (`HeapDiff`, `diffFiles`), declared with their defaults by the native module. */
+export type DiffOptions = binding.DiffOptions
+
+/** Options of the three-snapshot analyses (`findLeaks`, `checkLeaks`), likewise. */
+export type AnalysisOptions = binding.AnalysisOptions
+
+/** Options of `topRetainers`, likewise. */
+export type TopRetainerOptions = binding.TopRetainerOptions
+
+/** Every option at its default, from the native module: names and kinds for the checks below. */
 const LEAK_DEFAULTS = binding.leakOptionDefaults()
-
-export interface DiffOptions {
-  /** `'classic'` groups like memwatch (`what` = constructor or type); `'devtools'` like Chrome DevTools. */
-  grouping?: 'classic' | 'devtools'
-  /**
-   * Also explain the growth: for the classes with the most new instances, the retained size of
-   * those instances and their shortest retaining paths from the GC roots (off by default, so the
-   * classic output stays identical).
-   */
-  retainers?: boolean
-  /** With `retainers`: how many grown classes are explained (default 10). */
-  retainerClasses?: number
-  /** With `retainers`: path groups listed per class (default 5). */
-  maxPaths?: number
-}
-
-/** Options of the graph analyses (`findLeaks`, `checkLeaks`). */
-export interface AnalysisOptions {
-  /** Class names: `'classic'` (default) or `'devtools'`. */
-  grouping?: 'classic' | 'devtools'
-  /** Path groups listed per class (default 5). */
-  maxPaths?: number
-  /** Classes reported, largest retained size first (default 20). */
-  maxClasses?: number
-  /** Classes with fewer surviving instances are left out (default 1). */
-  minCount?: number
-  /**
-   * Count V8's own objects: compiled code, hidden classes, system nodes (default true for
-   * `findLeaks`, false for `checkLeaks`, where V8 optimising the function is not a leak).
-   */
-  internals?: boolean
-}
+const DIFF_DEFAULTS = binding.diffOptionDefaults()
+const ANALYSIS_DEFAULTS = binding.analysisOptionDefaults()
+const TOP_DEFAULTS = binding.topRetainerOptionDefaults()
 
 function checkObject(name: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {}
@@ -87,15 +67,25 @@ export function checkLeakOptions(options: unknown): LeakOptions {
   return checkShape('leak', options, LEAK_DEFAULTS as Required<LeakOptions>)
 }
 
-function checkGrouping(name: string, value: unknown): 'classic' | 'devtools' {
-  const grouping = value ?? 'classic'
-  if (grouping !== 'classic' && grouping !== 'devtools') {
-    throw new TypeError(`${name} option "grouping" must be 'classic' or 'devtools', got ${describe(grouping)}`)
-  }
-  return grouping
+/** Every diff option: the given ones checked (ranges by the native module), the rest at their defaults. */
+export function checkDiffOptions(options: unknown): Required<DiffOptions> {
+  const given = checkShape('diff', options, DIFF_DEFAULTS as Required<DiffOptions>)
+  return binding.resolveDiffOptions(given) as Required<DiffOptions>
 }
 
-/** A whole number option; `min` is its lowest allowed value. */
+/** Every analysis option, likewise. */
+export function checkAnalysisOptions(options: unknown): Required<AnalysisOptions> {
+  const given = checkShape('analysis', options, ANALYSIS_DEFAULTS as Required<AnalysisOptions>)
+  return binding.resolveAnalysisOptions(given) as Required<AnalysisOptions>
+}
+
+/** Every `topRetainers` option, likewise. */
+export function checkTopRetainerOptions(options: unknown): Required<TopRetainerOptions> {
+  const given = checkShape('topRetainers', options, TOP_DEFAULTS as Required<TopRetainerOptions>)
+  return binding.resolveTopRetainerOptions(given) as Required<TopRetainerOptions>
+}
+
+/** A whole number option of the JS layer's own (`checkLeaks`); `min` is its lowest allowed value. */
 function checkCount(name: string, key: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || Number.isNaN(value)) {
@@ -107,34 +97,4 @@ function checkCount(name: string, key: string, value: unknown, fallback: number,
   return value
 }
 
-function checkFlag(name: string, key: string, value: unknown): boolean {
-  if (value === undefined) return false
-  if (typeof value !== 'boolean')
-    throw new TypeError(`${name} option "${key}" must be a boolean, got ${describe(value)}`)
-  return value
-}
-
-export function checkDiffOptions(options: unknown): Required<DiffOptions> {
-  const obj = checkObject('diff options', options)
-  unknownKeys('diff', obj, ['grouping', 'retainers', 'retainerClasses', 'maxPaths'])
-  return {
-    grouping: checkGrouping('diff', obj.grouping),
-    retainers: checkFlag('diff', 'retainers', obj.retainers),
-    retainerClasses: checkCount('diff', 'retainerClasses', obj.retainerClasses, 10, 1),
-    maxPaths: checkCount('diff', 'maxPaths', obj.maxPaths, 5, 1),
-  }
-}
-
-export function checkAnalysisOptions(options: unknown, extra: readonly string[] = []): Required<AnalysisOptions> {
-  const obj = checkObject('analysis options', options)
-  unknownKeys('analysis', obj, ['grouping', 'maxPaths', 'maxClasses', 'minCount', 'internals', ...extra])
-  return {
-    internals: obj.internals === undefined ? true : checkFlag('analysis', 'internals', obj.internals),
-    grouping: checkGrouping('analysis', obj.grouping),
-    maxPaths: checkCount('analysis', 'maxPaths', obj.maxPaths, 5, 1),
-    maxClasses: checkCount('analysis', 'maxClasses', obj.maxClasses, 20, 1),
-    minCount: checkCount('analysis', 'minCount', obj.minCount, 1, 1),
-  }
-}
-
-export { checkCount, checkObject, unknownKeys }
+export { checkCount, checkObject }

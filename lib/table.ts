@@ -2,7 +2,7 @@
 import { styleText } from 'node:util'
 
 import type { HeapDiffDetail, HeapDiffResult, RetainerPath } from './heapdiff'
-import type { LeakReport, TopRetainer } from './leaks'
+import type { SurvivorReport, TopRetainer } from './leaks'
 
 export interface TableOptions {
   top: number
@@ -115,7 +115,7 @@ export function renderTop(rows: TopRetainer[]): string {
 }
 
 /** `heapdiff leaks`: surviving classes, largest retained size first, with their paths. */
-export function renderLeaks(report: LeakReport, files: string[]): string {
+export function renderLeaks(report: SurvivorReport, files: string[]): string {
   const out: string[] = []
   out.push(
     `${report.allocated} objects allocated between ${files[0]} and ${files[1]}; ${report.leaked} still alive in ${files[2]}`,

@@ -1,7 +1,15 @@
-//! The Node-API boundary: converts types and owns per-environment state, nothing more.
+//! The Node-API boundary: entry points, the napi types JS sees (their doc comments are the
+//! typed description in `binding.d.ts`), conversions, and per-environment state; nothing more.
+//!
+//! `snapshot` (handles) is used by `diff` and `analysis`; `retention`, `options` and `task` are
+//! leaves shared by them. `watch` is the GC side.
 
-mod heapdiff;
-mod retain;
+mod analysis;
+mod diff;
+mod options;
+mod retention;
+mod snapshot;
+mod task;
 mod watch;
 
 use napi::{Env, Error, Result};

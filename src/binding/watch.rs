@@ -12,6 +12,7 @@ use napi::sys;
 use napi_derive::napi;
 
 use super::env_state;
+use super::options::{self, BadOption};
 use crate::gc::hook;
 use crate::gc::state::{now_ms, now_ns, EnvState};
 
@@ -197,39 +198,14 @@ fn js_name(option: LeakOption) -> &'static str {
     }
 }
 
-/// A bad option value, thrown as the class JS code expects: `TypeError` for a value of the
-/// wrong kind, `RangeError` for one out of range.
-pub enum BadOption {
-    Type(String),
-    Range(String),
-}
-
-impl BadOption {
-    fn range(option: LeakOption, requirement: &str, got: impl std::fmt::Display) -> Self {
-        BadOption::Range(format!(
-            "leak option \"{}\" must be {requirement}, got {got}",
-            js_name(option)
-        ))
-    }
-
-    fn throw(self, env: &Env) -> Error {
-        let (thrown, msg) = match self {
-            BadOption::Type(msg) => (env.throw_type_error(&msg, None), msg),
-            BadOption::Range(msg) => (env.throw_range_error(&msg, None), msg),
-        };
-        match thrown {
-            Ok(()) => Error::new(Status::PendingException, msg),
-            Err(e) => e,
-        }
-    }
+/// A leak option out of range, named as JS spells it.
+fn out_of_range(option: LeakOption, requirement: &str, got: impl std::fmt::Display) -> BadOption {
+    BadOption::range("leak", js_name(option), requirement, got)
 }
 
 /// JS numbers into the rule's counts: whole and in range, or a `RangeError` naming the option.
 fn whole<T: TryFrom<u64>>(option: LeakOption, v: f64) -> std::result::Result<T, BadOption> {
-    let fits = v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 2f64.powi(53);
-    fits.then(|| T::try_from(v as u64).ok())
-        .flatten()
-        .ok_or_else(|| BadOption::range(option, "a whole number >= 0", v))
+    options::whole(v).ok_or_else(|| out_of_range(option, "a whole number >= 0", v))
 }
 
 impl TryFrom<LeakOptions> for memstats::LeakOptions {
@@ -570,7 +546,7 @@ pub fn gc_set_leak_options(env: Env, opts: LeakOptions) -> Result<()> {
     state
         .watcher()
         .set_leak_options(opts)
-        .map_err(|e| bad(BadOption::range(e.option, e.requirement, e.got)))
+        .map_err(|e| bad(out_of_range(e.option, e.requirement, e.got)))
 }
 
 /// Every leak option at its default: the one place the JS layer and the docs' checks read them.

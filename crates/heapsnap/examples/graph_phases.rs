@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use heapsnap::graph::{DominatorTree, ShortestPaths};
 use heapsnap::{parse_file, ParseOptions};
+use heapsnap::{DominatorTree, ShortestPaths};
 
 fn rss_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -6,8 +6,20 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::diff::Grouping;
 use crate::snapshot::Snapshot;
+
+/// Which naming convention the `what` column follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Grouping {
+    /// The classic memwatch classes; hidden and synthetic (system) nodes are left out of every
+    /// figure; details sorted by `what` in byte order.
+    #[default]
+    Classic,
+    /// Chrome DevTools' comparison-view classes; every node type counts (system nodes too) but,
+    /// as in DevTools, nodes of self size 0 do not; details sorted by size change, largest
+    /// first.
+    DevTools,
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Rule {

@@ -8,23 +8,9 @@
 
 use std::collections::HashMap;
 
-use crate::classes::ClassRules;
+use crate::classes::{ClassRules, Grouping};
 use crate::idset::{IdSet, BITSET_IDS_PER_NODE, BITSET_MIN_IDS};
-use crate::snapshot::table::IdColumn;
-use crate::snapshot::Snapshot;
-
-/// Which naming convention the `what` column follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Grouping {
-    /// The classic memwatch classes; hidden and synthetic (system) nodes are left out of every
-    /// figure; details sorted by `what` in byte order.
-    #[default]
-    Classic,
-    /// Chrome DevTools' comparison-view classes; every node type counts (system nodes too) but,
-    /// as in DevTools, nodes of self size 0 do not; details sorted by size change, largest
-    /// first.
-    DevTools,
-}
+use crate::snapshot::{IdColumn, Snapshot};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiffOptions {
@@ -197,7 +183,7 @@ struct Side {
 
 /// Counts the members of `snap` (included, not excluded: those in `own`) and, by class slot,
 /// those missing from `other`.
-fn classify(snap: &Snapshot, rules: &ClassRules, own: &IdSet, other: &IdSet) -> Side {
+fn tally(snap: &Snapshot, rules: &ClassRules, own: &IdSet, other: &IdSet) -> Side {
     let mut totals = Totals::default();
     let mut only_here = SlotCounts::new(rules.slot_count());
     for_included(snap, rules, |i, id, slot| {
@@ -237,9 +223,9 @@ fn by_bitsets(
     }
     let (b, a) = (&bits_before, &bits_after);
     Some(std::thread::scope(|s| {
-        let t = s.spawn(|| classify(after, rules_after, a, b));
-        let freed = classify(before, rules_before, b, a);
-        (freed, t.join().expect("classifying does not panic"))
+        let t = s.spawn(|| tally(after, rules_after, a, b));
+        let freed = tally(before, rules_before, b, a);
+        (freed, t.join().expect("tallying does not panic"))
     }))
 }
 

@@ -28,10 +28,28 @@
 //! ```
 
 mod classes;
-pub mod diff;
-pub mod graph;
+mod diff;
+mod explain;
+mod files;
+mod graph;
 mod idset;
-pub mod snapshot;
+mod options;
+mod snapshot;
 
-pub use diff::{diff, ClassChange, Diff, DiffOptions, Grouping, Totals};
-pub use snapshot::{parse_file, parse_reader, ParseError, ParseOptions, Snapshot, SnapshotParser};
+pub use classes::Grouping;
+pub use diff::{diff, diff_with, ClassChange, Diff, DiffOptions, Strategy, Totals};
+pub use explain::{explained_diff, ExplainedDiff, Retention, RetentionOptions};
+pub use files::{
+    diff_files, find_survivors_in_files, load_file, load_files, top_retainers_in_file,
+    AnalysisError, FileToLoad, LoadError, Progress,
+};
+pub use graph::{
+    class_retained_sizes, find_survivors, node_label, retention_of_new, top_retainer_report,
+    top_retainers, ClassRetention, DominatorTree, GraphError, PathGroup, PathStep, ShortestPaths,
+    SurvivorOptions, SurvivorReport, TopRetainer, TopRetainerOptions,
+};
+pub use options::{OptionError, OptionField};
+pub use snapshot::{
+    parse_file, parse_reader, parse_streamed, EdgeName, EdgeTable, ParseError, ParseOptions,
+    Snapshot, SnapshotParser, StreamError, PIECES_IN_FLIGHT,
+};

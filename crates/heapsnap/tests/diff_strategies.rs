@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use common::*;
-use heapsnap::diff::{diff_with, Strategy};
+use heapsnap::{diff_with, Strategy};
 use heapsnap::{ClassChange, Diff, DiffOptions, Grouping, Snapshot};
 
 const NAMES: [&str; 5] = ["Order", "Session", "Map", "x", ""];

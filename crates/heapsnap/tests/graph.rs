@@ -7,11 +7,11 @@ mod common;
 use std::collections::{HashMap, VecDeque};
 
 use common::*;
-use heapsnap::graph::{
-    class_retained_sizes, find_leaks, retention_of_new, top_retainers, DominatorTree, LeakOptions,
-    ShortestPaths,
-};
 use heapsnap::Snapshot;
+use heapsnap::{
+    class_retained_sizes, find_survivors, retention_of_new, top_retainers, DominatorTree,
+    ShortestPaths, SurvivorOptions,
+};
 
 fn edge(ty: &'static str, name: common::EdgeName, to: usize) -> E {
     E { ty, name, to }
@@ -346,7 +346,7 @@ fn three_snapshots_keep_only_what_survived() {
         ("Leak", 25),
         ("Leak", 41),
     ]));
-    let report = find_leaks(&s1, &s2, &s3, &LeakOptions::default()).unwrap();
+    let report = find_survivors(&s1, &s2, &s3, &SurvivorOptions::default()).unwrap();
     assert_eq!(report.allocated, 5);
     assert_eq!(report.leaked, 3);
     assert_eq!(report.classes.len(), 1);
@@ -368,7 +368,7 @@ fn three_snapshots_keep_only_what_survived() {
     };
     let s2c = parsed(&with_code(&[("Leak", 21), ("Leak", 23), ("Leak", 25)]));
     let s3c = parsed(&with_code(&[("Leak", 21), ("Leak", 23), ("Leak", 25)]));
-    let all = find_leaks(&s1, &s2c, &s3c, &LeakOptions::default()).unwrap();
+    let all = find_survivors(&s1, &s2c, &s3c, &SurvivorOptions::default()).unwrap();
     assert_eq!(
         all.classes
             .iter()
@@ -377,11 +377,11 @@ fn three_snapshots_keep_only_what_survived() {
         ["Code", "Leak"],
         "largest retained size first"
     );
-    let user = LeakOptions {
+    let user = SurvivorOptions {
         internals: false,
-        ..LeakOptions::default()
+        ..SurvivorOptions::default()
     };
-    let only = find_leaks(&s1, &s2c, &s3c, &user).unwrap();
+    let only = find_survivors(&s1, &s2c, &s3c, &user).unwrap();
     assert_eq!((only.allocated, only.leaked, only.classes.len()), (3, 3, 1));
 
     let r = retention_of_new(
@@ -407,7 +407,7 @@ fn graph_analyses_need_edges() {
     let snap = parse_chunked(doc.as_bytes(), 4096, false).unwrap();
     assert_eq!(
         DominatorTree::compute(&snap).unwrap_err(),
-        heapsnap::graph::GraphError::NoEdges
+        heapsnap::GraphError::NoEdges
     );
     assert!(ShortestPaths::compute(&snap).is_err());
 }

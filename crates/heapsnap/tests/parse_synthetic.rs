@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use heapsnap::snapshot::EdgeName as Name;
+use heapsnap::EdgeName as Name;
 use heapsnap::{parse_file, parse_reader, ParseOptions};
 
 fn sample_nodes() -> Vec<N> {

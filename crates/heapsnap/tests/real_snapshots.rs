@@ -210,8 +210,8 @@ fn check_tables(s: &Snapshot, r: &[RefNode]) {
             assert_eq!(&s.edge_type_names()[t.edge_type_index(e) as usize], ty);
             assert_eq!(t.to_node(e), *to);
             let got = match s.edge_name(e).unwrap() {
-                heapsnap::snapshot::EdgeName::Name(x) => x.to_string(),
-                heapsnap::snapshot::EdgeName::Index(k) => format!("#{k}"),
+                heapsnap::EdgeName::Name(x) => x.to_string(),
+                heapsnap::EdgeName::Index(k) => format!("#{k}"),
             };
             assert_eq!(&got, name);
         }

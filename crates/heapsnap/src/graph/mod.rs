@@ -9,16 +9,20 @@
 //! they duplicate a longer real path).
 
 mod dominators;
-mod leaks;
 mod paths;
 mod retained;
+mod retention;
+mod survivors;
+mod top;
 
 use std::fmt;
 
 pub use dominators::DominatorTree;
-pub use leaks::{find_leaks, retention_of_new, top_retainers, LeakClass, LeakOptions, LeakReport};
 pub use paths::{node_label, PathGroup, PathStep, ShortestPaths};
 pub use retained::class_retained_sizes;
+pub use retention::{retention_of_new, ClassRetention};
+pub use survivors::{find_survivors, SurvivorOptions, SurvivorReport};
+pub use top::{top_retainer_report, top_retainers, TopRetainer, TopRetainerOptions};
 
 use crate::snapshot::{EdgeTable, Snapshot};
 

@@ -5,12 +5,15 @@ mod classify;
 mod error;
 mod ints;
 mod meta;
-pub mod parse;
+mod parse;
 mod skip;
 mod source;
+mod stream;
 mod strings;
-pub mod table;
+mod table;
 
 pub use error::ParseError;
 pub use parse::{parse_file, parse_reader, ParseOptions, SnapshotParser};
+pub use stream::{parse_streamed, StreamError, PIECES_IN_FLIGHT};
+pub(crate) use table::IdColumn;
 pub use table::{EdgeName, EdgeTable, Snapshot};

@@ -441,6 +441,24 @@ impl Snapshot {
         })
     }
 
+    /// Ids of the `object` nodes named `class` (JS objects of that constructor). The name is
+    /// resolved to names-table indices once, so the pass over the nodes compares integers.
+    pub fn object_ids_of_class(&self, class: &str) -> Vec<u64> {
+        let Some(object) = self.node_type_names.iter().position(|t| t == "object") else {
+            return Vec::new();
+        };
+        let names: Vec<u32> = (0..self.name_table.len() as u32)
+            .filter(|&k| self.name_table.get(k) == class)
+            .collect();
+        if names.is_empty() {
+            return Vec::new();
+        }
+        (0..self.node_count())
+            .filter(|&i| self.types[i] as usize == object && names.contains(&self.names[i]))
+            .map(|i| self.node_id(i))
+            .collect()
+    }
+
     /// Names-table index of node `i`; equal indices mean equal names within one snapshot.
     pub(crate) fn name_index(&self, i: usize) -> u32 {
         self.names[i]

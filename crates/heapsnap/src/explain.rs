@@ -1,0 +1,93 @@
+//! A diff explained: for the classes that grew most, the retained size of their new instances
+//! and what keeps those alive, joined onto the diff's rows.
+
+use crate::diff::{diff, Diff, DiffOptions};
+use crate::graph::{retention_of_new, ClassRetention, GraphError};
+use crate::options::{OptionError, OptionField};
+use crate::snapshot::Snapshot;
+
+/// What a diff with retention analyses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionOptions {
+    /// How many grown classes (by new instances) are explained.
+    pub classes: usize,
+    /// Path groups per class.
+    pub max_paths: usize,
+}
+
+impl Default for RetentionOptions {
+    fn default() -> Self {
+        RetentionOptions {
+            classes: 10,
+            max_paths: 5,
+        }
+    }
+}
+
+impl RetentionOptions {
+    pub fn validate(&self) -> Result<(), OptionError> {
+        OptionError::at_least_one(OptionField::RetentionClasses, self.classes as u64)?;
+        OptionError::at_least_one(OptionField::RetentionMaxPaths, self.max_paths as u64)
+    }
+}
+
+/// A diff and, when asked for, the retention of the explained classes' new instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExplainedDiff {
+    pub diff: Diff,
+    pub retention: Option<Retention>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// Parallel to `diff.details`: the retention of the row's new instances, for the rows
+    /// explained.
+    pub rows: Vec<Option<ClassRetention>>,
+    /// The `what` of the explained rows, owners before their parts: the order to read them in
+    /// (the rows keep the diff's own order).
+    pub order: Vec<String>,
+}
+
+/// `diff`, and with `retention` the retained sizes and paths of the new instances of the classes
+/// with most of them (`after` must keep its edges then). In process and on files alike.
+pub fn explained_diff(
+    before: &Snapshot,
+    after: &Snapshot,
+    opts: &DiffOptions,
+    retention: Option<&RetentionOptions>,
+) -> Result<ExplainedDiff, GraphError> {
+    let d = diff(before, after, opts);
+    let Some(r) = retention else {
+        return Ok(ExplainedDiff {
+            diff: d,
+            retention: None,
+        });
+    };
+    let classes = grown_classes(&d, r.classes);
+    let explained = retention_of_new(
+        before,
+        after,
+        &classes,
+        opts.grouping,
+        &opts.exclude_ids,
+        r.max_paths,
+    )?;
+    let order = explained.iter().map(|c| c.what.clone()).collect();
+    let mut rows: Vec<Option<ClassRetention>> = vec![None; d.details.len()];
+    for c in explained {
+        if let Some(k) = d.details.iter().position(|row| row.what == c.what) {
+            rows[k] = Some(c);
+        }
+    }
+    Ok(ExplainedDiff {
+        diff: d,
+        retention: Some(Retention { rows, order }),
+    })
+}
+
+/// The grown classes worth explaining: most new instances first, then by name.
+fn grown_classes(d: &Diff, n: usize) -> Vec<String> {
+    let mut rows: Vec<_> = d.details.iter().filter(|c| c.allocated > 0).collect();
+    rows.sort_by(|a, b| b.allocated.cmp(&a.allocated).then(a.what.cmp(&b.what)));
+    rows.into_iter().take(n).map(|c| c.what.clone()).collect()
+}

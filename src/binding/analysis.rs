@@ -1,0 +1,281 @@
+//! Graph analyses from JS: the three-snapshot report (in process or on files) and the largest
+//! retainers of a file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use heapsnap::{OptionField, SurvivorOptions, TopRetainerOptions as TopOptions};
+use memstats::format_size;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::options::{count, grouping, grouping_name, BadOption};
+use super::retention::ClassRetention;
+use super::snapshot::{own_object_ids, HeapSnapshotHandle};
+use super::task::{shared_progress, Progress, Work};
+
+/// Options of the three-snapshot report; each is optional and defaults as listed here, which
+/// `analysisOptionDefaults()` returns from the crate itself.
+#[napi(object)]
+pub struct AnalysisOptions {
+    /// Class names: `'classic'` (default) or `'devtools'`.
+    #[napi(ts_type = "'classic' | 'devtools'")]
+    pub grouping: Option<String>,
+    /// Path groups listed per class (default 5).
+    pub max_paths: Option<f64>,
+    /// Classes reported, largest retained size first (default 20).
+    pub max_classes: Option<f64>,
+    /// Classes with fewer surviving instances are left out (default 1).
+    pub min_count: Option<f64>,
+    /// Count V8's own objects: compiled code, hidden classes, system nodes (default true;
+    /// `checkLeaks` passes false, since V8 optimising the function is not a leak).
+    pub internals: Option<bool>,
+}
+
+impl TryFrom<AnalysisOptions> for SurvivorOptions {
+    type Error = BadOption;
+
+    fn try_from(js: AnalysisOptions) -> std::result::Result<Self, BadOption> {
+        let mut o = SurvivorOptions::default();
+        if let Some(g) = js.grouping.as_deref() {
+            o.grouping = grouping("analysis", g)?;
+        }
+        if let Some(v) = js.max_paths {
+            o.max_paths = count(OptionField::SurvivorMaxPaths, v)?;
+        }
+        if let Some(v) = js.max_classes {
+            o.max_classes = count(OptionField::SurvivorMaxClasses, v)?;
+        }
+        if let Some(v) = js.min_count {
+            o.min_count = count(OptionField::SurvivorMinCount, v)?;
+        }
+        if let Some(v) = js.internals {
+            o.internals = v;
+        }
+        o.validate()?;
+        Ok(o)
+    }
+}
+
+impl From<SurvivorOptions> for AnalysisOptions {
+    fn from(o: SurvivorOptions) -> Self {
+        AnalysisOptions {
+            grouping: Some(grouping_name(o.grouping).to_owned()),
+            max_paths: Some(o.max_paths as f64),
+            max_classes: Some(o.max_classes as f64),
+            min_count: Some(o.min_count as f64),
+            internals: Some(o.internals),
+        }
+    }
+}
+
+fn survivor_options(env: &Env, opts: Option<AnalysisOptions>) -> Result<SurvivorOptions> {
+    opts.map_or_else(
+        || Ok(SurvivorOptions::default()),
+        |o| SurvivorOptions::try_from(o).map_err(|e| e.throw(env)),
+    )
+}
+
+/// Every analysis option at its default: the one place the JS layer and the docs' checks read
+/// them.
+#[napi]
+pub fn analysis_option_defaults() -> AnalysisOptions {
+    SurvivorOptions::default().into()
+}
+
+/// `opts` checked, with every option filled in; throws what `leaks()` would throw for them.
+#[napi]
+pub fn resolve_analysis_options(
+    env: Env,
+    opts: Option<AnalysisOptions>,
+) -> Result<AnalysisOptions> {
+    Ok(survivor_options(&env, opts)?.into())
+}
+
+/// Options of `topRetainers`; defaults as listed, which `topRetainerOptionDefaults()` returns.
+#[napi(object)]
+pub struct TopRetainerOptions {
+    /// How many objects, largest retained size first (default 20).
+    pub top: Option<f64>,
+}
+
+impl TryFrom<TopRetainerOptions> for TopOptions {
+    type Error = BadOption;
+
+    fn try_from(js: TopRetainerOptions) -> std::result::Result<Self, BadOption> {
+        let mut o = TopOptions::default();
+        if let Some(v) = js.top {
+            o.count = count(OptionField::TopCount, v)?;
+        }
+        o.validate()?;
+        Ok(o)
+    }
+}
+
+impl From<TopOptions> for TopRetainerOptions {
+    fn from(o: TopOptions) -> Self {
+        TopRetainerOptions {
+            top: Some(o.count as f64),
+        }
+    }
+}
+
+fn top_options(env: &Env, opts: Option<TopRetainerOptions>) -> Result<TopOptions> {
+    opts.map_or_else(
+        || Ok(TopOptions::default()),
+        |o| TopOptions::try_from(o).map_err(|e| e.throw(env)),
+    )
+}
+
+/// Every `topRetainers` option at its default.
+#[napi]
+pub fn top_retainer_option_defaults() -> TopRetainerOptions {
+    TopOptions::default().into()
+}
+
+/// `opts` checked, with every option filled in; throws what `top()` would throw for them.
+#[napi]
+pub fn resolve_top_retainer_options(
+    env: Env,
+    opts: Option<TopRetainerOptions>,
+) -> Result<TopRetainerOptions> {
+    Ok(top_options(&env, opts)?.into())
+}
+
+#[napi(object)]
+pub struct SurvivorReport {
+    pub allocated: f64,
+    pub leaked: f64,
+    pub leaks: Vec<ClassRetention>,
+}
+
+impl From<heapsnap::SurvivorReport> for SurvivorReport {
+    fn from(r: heapsnap::SurvivorReport) -> Self {
+        SurvivorReport {
+            allocated: r.allocated as f64,
+            leaked: r.leaked as f64,
+            leaks: r.classes.into_iter().map(ClassRetention::from).collect(),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct TopRetainer {
+    pub id: f64,
+    pub what: String,
+    #[napi(js_name = "type")]
+    pub node_type: String,
+    #[napi(js_name = "self_size")]
+    pub self_size: f64,
+    #[napi(js_name = "retained_size_bytes")]
+    pub retained_size_bytes: f64,
+    #[napi(js_name = "retained_size")]
+    pub retained_size: String,
+    /// Shortest retaining path from the roots.
+    pub path: String,
+}
+
+impl From<heapsnap::TopRetainer> for TopRetainer {
+    fn from(t: heapsnap::TopRetainer) -> Self {
+        TopRetainer {
+            id: t.id as f64,
+            what: t.what,
+            node_type: t.node_type,
+            self_size: t.self_size as f64,
+            retained_size_bytes: t.retained_size as f64,
+            retained_size: format_size(t.retained_size as i64),
+            path: t.path,
+        }
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> Error {
+    Error::from_reason(e.to_string())
+}
+
+/// Three-snapshot leak finding on in-process snapshots (the last taken with edges).
+#[napi(catch_unwind, ts_return_type = "Promise<SurvivorReport>")]
+pub fn find_leaks_in_snapshots(
+    env: Env,
+    s1: &HeapSnapshotHandle,
+    s2: &HeapSnapshotHandle,
+    s3: &HeapSnapshotHandle,
+    opts: Option<AnalysisOptions>,
+) -> Result<AsyncTask<Work<SurvivorReport>>> {
+    let (s1, s2, s3) = (s1.get()?.clone(), s2.get()?.clone(), s3.get()?.clone());
+    let mut opts = survivor_options(&env, opts)?;
+    Ok(Work::spawn(move || {
+        opts.exclude_ids = own_object_ids(&s3);
+        heapsnap::find_survivors(&s1, &s2, &s3, &opts)
+            .map(SurvivorReport::from)
+            .map_err(failed)
+    }))
+}
+
+/// Graph analyses of `.heapsnapshot` files, with progress readable while they run.
+#[napi]
+pub struct FileAnalysisJob {
+    paths: Vec<PathBuf>,
+    progress: Arc<[heapsnap::Progress]>,
+}
+
+#[napi]
+impl FileAnalysisJob {
+    #[napi(catch_unwind, constructor)]
+    pub fn new(paths: Vec<String>) -> Self {
+        FileAnalysisJob {
+            progress: shared_progress(paths.len()),
+            paths: paths.into_iter().map(PathBuf::from).collect(),
+        }
+    }
+
+    /// The largest retainers of the first file.
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<TopRetainer>>")]
+    pub fn top(
+        &self,
+        env: Env,
+        opts: Option<TopRetainerOptions>,
+    ) -> Result<AsyncTask<Work<Vec<TopRetainer>>>> {
+        let path = self
+            .paths
+            .first()
+            .ok_or_else(|| Error::new(Status::InvalidArg, "top() needs one snapshot file"))?
+            .clone();
+        let opts = top_options(&env, opts)?;
+        let progress = self.progress.clone();
+        Ok(Work::spawn(move || {
+            let rows =
+                heapsnap::top_retainers_in_file(&path, &opts, &progress[0]).map_err(failed)?;
+            Ok(rows.into_iter().map(TopRetainer::from).collect())
+        }))
+    }
+
+    /// The three-snapshot leak report over the three files.
+    #[napi(catch_unwind, ts_return_type = "Promise<SurvivorReport>")]
+    pub fn leaks(
+        &self,
+        env: Env,
+        opts: Option<AnalysisOptions>,
+    ) -> Result<AsyncTask<Work<SurvivorReport>>> {
+        let Ok([a, b, c]) = <[PathBuf; 3]>::try_from(self.paths.clone()) else {
+            return Err(Error::new(
+                Status::InvalidArg,
+                "leaks() needs three snapshot files",
+            ));
+        };
+        let opts = survivor_options(&env, opts)?;
+        let progress = self.progress.clone();
+        Ok(Work::spawn(move || {
+            let progress =
+                <&[heapsnap::Progress; 3]>::try_from(&progress[..]).expect("three files");
+            heapsnap::find_survivors_in_files([&a, &b, &c], &opts, progress)
+                .map(SurvivorReport::from)
+                .map_err(failed)
+        }))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn progress(&self) -> Progress {
+        Progress::from(&self.progress[..])
+    }
+}

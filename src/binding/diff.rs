@@ -1,0 +1,288 @@
+//! Diffs from JS: in process on two snapshot handles, or on two files with progress.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use heapsnap::{explained_diff, ExplainedDiff, OptionField, RetentionOptions};
+use memstats::format_size;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::options::{count, grouping, grouping_name, BadOption};
+use super::retention::{ClassRetention, RetainerPath};
+use super::snapshot::{own_object_ids, HeapSnapshotHandle};
+use super::task::{shared_progress, Progress, Work};
+
+/// Options of a diff; each is optional and defaults as listed here, which
+/// `diffOptionDefaults()` returns from the crate itself.
+#[napi(object)]
+pub struct DiffOptions {
+    /// `'classic'` (default: memwatch's `what`, constructor or type) or `'devtools'` (Chrome
+    /// DevTools' class names).
+    #[napi(ts_type = "'classic' | 'devtools'")]
+    pub grouping: Option<String>,
+    /// Also explain the growth: for the classes with the most new instances, the retained size
+    /// of those instances and their shortest retaining paths from the GC roots (default false,
+    /// so the classic output stays identical).
+    pub retainers: Option<bool>,
+    /// With `retainers`: how many grown classes are explained (default 10).
+    pub retainer_classes: Option<f64>,
+    /// With `retainers`: path groups listed per class (default 5).
+    pub max_paths: Option<f64>,
+}
+
+/// The crate's options for one diff; `retention` applies with `retainers`.
+struct Resolved {
+    diff: heapsnap::DiffOptions,
+    retainers: bool,
+    retention: RetentionOptions,
+}
+
+impl TryFrom<DiffOptions> for Resolved {
+    type Error = BadOption;
+
+    fn try_from(js: DiffOptions) -> std::result::Result<Self, BadOption> {
+        let mut diff = heapsnap::DiffOptions::default();
+        if let Some(g) = js.grouping.as_deref() {
+            diff.grouping = grouping("diff", g)?;
+        }
+        let mut r = RetentionOptions::default();
+        if let Some(v) = js.retainer_classes {
+            r.classes = count(OptionField::RetentionClasses, v)?;
+        }
+        if let Some(v) = js.max_paths {
+            r.max_paths = count(OptionField::RetentionMaxPaths, v)?;
+        }
+        r.validate()?;
+        Ok(Resolved {
+            diff,
+            retainers: js.retainers.unwrap_or(false),
+            retention: r,
+        })
+    }
+}
+
+impl Resolved {
+    fn of(env: &Env, opts: Option<DiffOptions>) -> Result<Self> {
+        match opts {
+            Some(opts) => Resolved::try_from(opts).map_err(|e| e.throw(env)),
+            None => Ok(Resolved {
+                diff: heapsnap::DiffOptions::default(),
+                retainers: false,
+                retention: RetentionOptions::default(),
+            }),
+        }
+    }
+
+    /// In process, this module's own handles are left out.
+    fn in_process(mut self, after: &heapsnap::Snapshot) -> Self {
+        self.diff.exclude_ids = own_object_ids(after);
+        self
+    }
+
+    fn retention(&self) -> Option<&RetentionOptions> {
+        self.retainers.then_some(&self.retention)
+    }
+
+    fn run(&self, before: &heapsnap::Snapshot, after: &heapsnap::Snapshot) -> Result<DiffResult> {
+        explained_diff(before, after, &self.diff, self.retention())
+            .map(DiffResult::from)
+            .map_err(|e| Error::from_reason(e.to_string()))
+    }
+}
+
+/// The defaults, with `retainers` off.
+impl From<RetentionOptions> for DiffOptions {
+    fn from(r: RetentionOptions) -> Self {
+        DiffOptions {
+            grouping: Some(grouping_name(heapsnap::DiffOptions::default().grouping).to_owned()),
+            retainers: Some(false),
+            retainer_classes: Some(r.classes as f64),
+            max_paths: Some(r.max_paths as f64),
+        }
+    }
+}
+
+/// Every diff option at its default: the one place the JS layer and the docs' checks read them.
+#[napi]
+pub fn diff_option_defaults() -> DiffOptions {
+    RetentionOptions::default().into()
+}
+
+/// `opts` checked, with every option filled in (the given ones, else the defaults); throws
+/// what the native entry points would throw for them.
+#[napi]
+pub fn resolve_diff_options(env: Env, opts: Option<DiffOptions>) -> Result<DiffOptions> {
+    let r = Resolved::of(&env, opts)?;
+    Ok(DiffOptions {
+        grouping: Some(grouping_name(r.diff.grouping).to_owned()),
+        retainers: Some(r.retainers),
+        ..r.retention.into()
+    })
+}
+
+#[napi(object)]
+pub struct Totals {
+    pub nodes: f64,
+    #[napi(js_name = "size_bytes")]
+    pub size_bytes: f64,
+    pub size: String,
+}
+
+#[napi(object)]
+pub struct ClassChange {
+    pub what: String,
+    #[napi(js_name = "size_bytes")]
+    pub size_bytes: f64,
+    pub size: String,
+    /// The classic `'+'` column.
+    pub allocated: f64,
+    /// The classic `'-'` column.
+    pub freed: f64,
+    #[napi(js_name = "allocated_bytes")]
+    pub allocated_bytes: f64,
+    #[napi(js_name = "freed_bytes")]
+    pub freed_bytes: f64,
+    /// With `retainers`: retained size of this class's new instances.
+    #[napi(js_name = "retained_size_bytes")]
+    pub retained_size_bytes: Option<f64>,
+    #[napi(js_name = "retained_size")]
+    pub retained_size: Option<String>,
+    /// With `retainers`: shortest retaining paths of the new instances, grouped by shape.
+    pub retainers: Option<Vec<RetainerPath>>,
+}
+
+#[napi(object)]
+pub struct DiffResult {
+    pub before: Totals,
+    pub after: Totals,
+    #[napi(js_name = "size_bytes")]
+    pub size_bytes: f64,
+    pub size: String,
+    #[napi(js_name = "freed_nodes")]
+    pub freed_nodes: f64,
+    #[napi(js_name = "allocated_nodes")]
+    pub allocated_nodes: f64,
+    pub details: Vec<ClassChange>,
+    /// With `retainers`: the classes given retainers, owners before their parts.
+    pub explained: Option<Vec<String>>,
+}
+
+impl From<heapsnap::Totals> for Totals {
+    fn from(t: heapsnap::Totals) -> Self {
+        Totals {
+            nodes: t.nodes as f64,
+            size_bytes: t.size_bytes as f64,
+            size: format_size(t.size_bytes as i64),
+        }
+    }
+}
+
+fn class_change(c: heapsnap::ClassChange, retention: Option<ClassRetention>) -> ClassChange {
+    let (retained_size_bytes, retained_size, retainers) = match retention {
+        Some(r) => (r.retained_size_bytes, r.retained_size, Some(r.retainers)),
+        None => (None, None, None),
+    };
+    ClassChange {
+        size: format_size(c.size_bytes),
+        what: c.what,
+        size_bytes: c.size_bytes as f64,
+        allocated: c.allocated as f64,
+        freed: c.freed as f64,
+        allocated_bytes: c.allocated_bytes as f64,
+        freed_bytes: c.freed_bytes as f64,
+        retained_size_bytes,
+        retained_size,
+        retainers,
+    }
+}
+
+impl From<ExplainedDiff> for DiffResult {
+    fn from(e: ExplainedDiff) -> Self {
+        let d = e.diff;
+        let (rows, explained) = match e.retention {
+            Some(r) => (r.rows, Some(r.order)),
+            None => (Vec::new(), None),
+        };
+        let mut rows = rows.into_iter();
+        DiffResult {
+            before: d.before.into(),
+            after: d.after.into(),
+            size_bytes: d.size_bytes as f64,
+            size: format_size(d.size_bytes),
+            freed_nodes: d.freed_nodes as f64,
+            allocated_nodes: d.allocated_nodes as f64,
+            details: d
+                .details
+                .into_iter()
+                .map(|c| class_change(c, rows.next().flatten().map(ClassRetention::from)))
+                .collect(),
+            explained,
+        }
+    }
+}
+
+/// Diffs two snapshots on the JS thread (the classic synchronous `end()`).
+#[napi(catch_unwind)]
+pub fn diff_snapshots(
+    env: Env,
+    before: &HeapSnapshotHandle,
+    after: &HeapSnapshotHandle,
+    opts: Option<DiffOptions>,
+) -> Result<DiffResult> {
+    let (before, after) = (before.get()?, after.get()?);
+    Resolved::of(&env, opts)?
+        .in_process(after)
+        .run(before, after)
+}
+
+/// The same diff on the libuv thread pool, for services that must not block.
+#[napi(catch_unwind, ts_return_type = "Promise<DiffResult>")]
+pub fn diff_snapshots_async(
+    env: Env,
+    before: &HeapSnapshotHandle,
+    after: &HeapSnapshotHandle,
+    opts: Option<DiffOptions>,
+) -> Result<AsyncTask<Work<DiffResult>>> {
+    let (before, after) = (before.get()?.clone(), after.get()?.clone());
+    let opts = Resolved::of(&env, opts)?.in_process(&after);
+    Ok(Work::spawn(move || opts.run(&before, &after)))
+}
+
+/// A running diff of two `.heapsnapshot` files. Start it with `run()`; poll `progress()`.
+#[napi]
+pub struct FileDiffJob {
+    files: [PathBuf; 2],
+    opts: Arc<Resolved>,
+    progress: Arc<[heapsnap::Progress]>,
+}
+
+#[napi]
+impl FileDiffJob {
+    #[napi(catch_unwind, constructor)]
+    pub fn new(env: Env, before: String, after: String, opts: Option<DiffOptions>) -> Result<Self> {
+        Ok(FileDiffJob {
+            files: [before.into(), after.into()],
+            opts: Arc::new(Resolved::of(&env, opts)?),
+            progress: shared_progress(2),
+        })
+    }
+
+    #[napi(catch_unwind, ts_return_type = "Promise<DiffResult>")]
+    pub fn run(&self) -> AsyncTask<Work<DiffResult>> {
+        let (files, opts, progress) =
+            (self.files.clone(), self.opts.clone(), self.progress.clone());
+        Work::spawn(move || {
+            let progress = <&[heapsnap::Progress; 2]>::try_from(&progress[..]).expect("two files");
+            let [before, after] = &files;
+            heapsnap::diff_files([before, after], &opts.diff, opts.retention(), progress)
+                .map(DiffResult::from)
+                .map_err(|e| Error::from_reason(e.to_string()))
+        })
+    }
+
+    #[napi(catch_unwind)]
+    pub fn progress(&self) -> Progress {
+        Progress::from(&self.progress[..])
+    }
+}

@@ -1,0 +1,73 @@
+//! What keeps objects alive, as JS sees it: shared by the diff's explanation and the analyses.
+
+use memstats::format_size;
+use napi_derive::napi;
+
+#[napi(object)]
+pub struct PathStep {
+    /// Edge name; absent for the first step (reached from the synthetic root).
+    pub edge: Option<String>,
+    #[napi(js_name = "edge_type")]
+    pub edge_type: Option<String>,
+    pub node: String,
+    #[napi(js_name = "type")]
+    pub node_type: String,
+    pub id: f64,
+}
+
+#[napi(object)]
+pub struct RetainerPath {
+    pub path: String,
+    pub count: f64,
+    pub steps: Vec<PathStep>,
+}
+
+/// One class's instances (new, or surviving), with what keeps them alive.
+#[napi(object)]
+pub struct ClassRetention {
+    pub what: String,
+    pub count: f64,
+    #[napi(js_name = "size_bytes")]
+    pub size_bytes: f64,
+    pub size: String,
+    /// Absent for classes past the analysed ones.
+    #[napi(js_name = "retained_size_bytes")]
+    pub retained_size_bytes: Option<f64>,
+    #[napi(js_name = "retained_size")]
+    pub retained_size: Option<String>,
+    pub retainers: Vec<RetainerPath>,
+}
+
+impl From<heapsnap::PathGroup> for RetainerPath {
+    fn from(g: heapsnap::PathGroup) -> Self {
+        RetainerPath {
+            path: g.text,
+            count: g.count as f64,
+            steps: g
+                .steps
+                .into_iter()
+                .map(|s| PathStep {
+                    edge: s.edge,
+                    edge_type: s.edge_type,
+                    node: s.node,
+                    node_type: s.node_type,
+                    id: s.id as f64,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<heapsnap::ClassRetention> for ClassRetention {
+    fn from(c: heapsnap::ClassRetention) -> Self {
+        ClassRetention {
+            count: c.count as f64,
+            size_bytes: c.size_bytes as f64,
+            size: format_size(c.size_bytes as i64),
+            retained_size_bytes: c.retained_size.map(|r| r as f64),
+            retained_size: c.retained_size.map(|r| format_size(r as i64)),
+            retainers: c.paths.into_iter().map(RetainerPath::from).collect(),
+            what: c.what,
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Snapshot handles: taking this thread's heap snapshot, or parsing a file, into Rust tables.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use heapsnap::{parse_streamed, ParseOptions, Snapshot, StreamError};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use super::env_state;
+use crate::v8::snapshot::{take_and_stream, SnapshotError};
+
+/// A parsed heap snapshot held in compact Rust tables (not on the JS heap).
+#[napi]
+pub struct HeapSnapshotHandle {
+    inner: Option<Arc<Snapshot>>,
+    taken_ms: f64,
+}
+
+/// The JS class of the handles: a `HeapDiff` creates them between its two snapshots, and like
+/// the original we leave the diff's own objects out of its result.
+const JS_CLASS: &str = "HeapSnapshotHandle";
+
+/// Ids of this module's own snapshot handles in `after`, left out of in-process analyses.
+pub(super) fn own_object_ids(after: &Snapshot) -> Vec<u64> {
+    after.object_ids_of_class(JS_CLASS)
+}
+
+impl HeapSnapshotHandle {
+    pub(super) fn get(&self) -> Result<&Arc<Snapshot>> {
+        self.inner
+            .as_ref()
+            .ok_or_else(|| Error::from_reason("this heap snapshot was already disposed"))
+    }
+
+    fn new(snapshot: Snapshot) -> Self {
+        HeapSnapshotHandle {
+            inner: Some(Arc::new(snapshot)),
+            taken_ms: crate::gc::state::now_ms(),
+        }
+    }
+}
+
+#[napi]
+impl HeapSnapshotHandle {
+    #[napi(catch_unwind, getter)]
+    pub fn node_count(&self) -> Result<f64> {
+        Ok(self.get()?.node_count() as f64)
+    }
+
+    #[napi(catch_unwind, getter)]
+    pub fn edge_count(&self) -> Result<f64> {
+        Ok(self.get()?.edge_count() as f64)
+    }
+
+    #[napi(catch_unwind, getter)]
+    pub fn total_size(&self) -> Result<f64> {
+        Ok(self.get()?.total_self_size() as f64)
+    }
+
+    /// Frees the tables now instead of whenever the JS wrapper is collected (they can be large).
+    #[napi(catch_unwind)]
+    pub fn dispose(&mut self) {
+        self.inner = None;
+    }
+
+    /// When the snapshot was taken (or the file parsed), ms since the epoch.
+    #[napi(catch_unwind, getter)]
+    pub fn taken_ms(&self) -> f64 {
+        self.taken_ms
+    }
+}
+
+/// Takes a snapshot of this thread's heap, parsed as V8 writes it. GCs that V8 runs for the
+/// snapshot are hidden from `stats`.
+fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
+    let state = env_state(env)?;
+    let api = crate::v8::api()
+        .map_err(|e| Error::from_reason(format!("cannot take a heap snapshot: {e}")))?;
+    let snap_api = api
+        .snapshot
+        .as_ref()
+        .map_err(|e| Error::from_reason(format!("cannot take a heap snapshot: {e}")))?;
+    if state.isolate.is_null() {
+        return Err(Error::from_reason(
+            "cannot take a heap snapshot: no V8 isolate on this thread",
+        ));
+    }
+    parse_streamed(ParseOptions { keep_edges }, |sink| {
+        state.snapshot_depth.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: on the isolate's JS thread, outside GC callbacks, with a live isolate.
+        let streamed = unsafe { take_and_stream(snap_api, state.isolate, sink) };
+        state.snapshot_depth.fetch_sub(1, Ordering::AcqRel);
+        streamed
+    })
+    .map_err(|e| {
+        Error::from_reason(match e {
+            StreamError::Producer(SnapshotError::NotTaken) => {
+                "V8 did not produce a heap snapshot".to_owned()
+            }
+            StreamError::Producer(e) => format!("heap snapshot streaming failed: {e:?}"),
+            e => e.to_string(),
+        })
+    })
+}
+
+/// `keep_edges` keeps the graph for retainer paths and retained sizes (about 9 bytes per edge).
+#[napi(catch_unwind)]
+pub fn take_heap_snapshot(env: Env, keep_edges: Option<bool>) -> Result<HeapSnapshotHandle> {
+    let snapshot = take_snapshot(&env, keep_edges.unwrap_or(false))?;
+    Ok(HeapSnapshotHandle::new(snapshot))
+}
+
+/// Parses a `.heapsnapshot` file on the JS thread. The fallback `HeapDiff` uses it where V8's
+/// snapshot entry points cannot be reached: `v8.writeHeapSnapshot()` then this, synchronously.
+#[napi(catch_unwind)]
+pub fn parse_snapshot_file(path: String, keep_edges: Option<bool>) -> Result<HeapSnapshotHandle> {
+    let snapshot = heapsnap::load_file(heapsnap::FileToLoad {
+        path: Path::new(&path),
+        keep_edges: keep_edges.unwrap_or(false),
+        progress: &heapsnap::Progress::default(),
+    })
+    .map_err(|e| Error::from_reason(e.to_string()))?;
+    Ok(HeapSnapshotHandle::new(snapshot))
+}
