@@ -1,7 +1,8 @@
 //! Snapshots written by real Node.js processes, checked against an independent reading.
 //!
 //! The reference side parses the whole file with serde_json and diffs with hash maps: slow and
-//! simple, sharing no code with the crate. Runs with every Node found (`node` on PATH and the
+//! simple, sharing no code with the crate; its classic labels come from memwatch's rules
+//! (`common/memwatch.rs`). Runs with every Node found (`node` on PATH and the
 //! `node20`..`node26` packages in the workspace's node_modules); prints a note and passes when
 //! none is installed.
 
@@ -226,25 +227,7 @@ fn check_tables(s: &Snapshot, r: &[RefNode]) {
 
 fn reference_class(grouping: Grouping, ty: &str, name: &str, detached: bool) -> Option<String> {
     match grouping {
-        Grouping::Classic => Some(
-            match ty {
-                "hidden" | "synthetic" => return None,
-                "object" => name,
-                "array" => "Array",
-                "string" | "concatenated string" | "sliced string" => "String",
-                "code" => "Code",
-                "closure" => "Closure",
-                "regexp" => "RegExp",
-                "number" => "Number",
-                "native" => "Native",
-                "symbol" => "Symbol",
-                "bigint" => "BigInt",
-                "object shape" => "ObjectShape",
-                "wasm object" => "WasmObject",
-                other => other,
-            }
-            .to_string(),
-        ),
+        Grouping::Classic => common::memwatch::memwatch_what(ty, name),
         Grouping::DevTools => Some(match ty {
             "hidden" => "(system)".to_string(),
             "object" | "native" => {
