@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path'
 import { gunzipSync, gzipSync } from 'node:zlib'
 
 import memwatch = require('..')
+import { memwatchWhat } from './helpers/memwatch-what'
 
 const root = resolve(__dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'heapdiff-test-'))
@@ -121,7 +122,8 @@ interface RefRow {
 
 /**
  * A deliberately naive reference diff: JSON.parse, per-node objects, Maps by id. Written from the
- * format notes, independently of the Rust code, and only usable on small files.
+ * format notes, independently of the Rust code, and only usable on small files; classic labels by
+ * memwatch's rules (helpers/memwatch-what.ts).
  */
 function referenceDiff(aPath: string, bPath: string) {
   const load = (p: string) => {
@@ -134,24 +136,7 @@ function referenceDiff(aPath: string, bPath: string) {
     for (let i = 0; i < snap.nodes.length; i += width) {
       const type = types[snap.nodes[i + f.indexOf('type')]]
       const name = snap.strings[snap.nodes[i + f.indexOf('name')]]
-      const classic: Record<string, string | null> = {
-        object: name,
-        array: 'Array',
-        string: 'String',
-        'concatenated string': 'String',
-        'sliced string': 'String',
-        code: 'Code',
-        closure: 'Closure',
-        regexp: 'RegExp',
-        number: 'Number',
-        native: 'Native',
-        symbol: 'Symbol',
-        bigint: 'BigInt',
-        'object shape': 'ObjectShape',
-        hidden: null,
-        synthetic: null,
-      }
-      const what = type in classic ? classic[type] : type
+      const what = memwatchWhat(type, name)
       nodes.set(snap.nodes[i + f.indexOf('id')], { what, size: snap.nodes[i + f.indexOf('self_size')] })
     }
     return nodes
@@ -188,6 +173,21 @@ function referenceDiff(aPath: string, bPath: string) {
   const details = [...rows.values()].sort((x, y) => Buffer.from(x.what).compare(Buffer.from(y.what)))
   return { beforeNodes, beforeSize, afterNodes, afterSize, details }
 }
+
+test("the reference's classic labels are memwatch's own for the node types memwatch knew", (t) => {
+  const original = {
+    array: 'Array',
+    string: 'String',
+    code: 'Code',
+    closure: 'Closure',
+    regexp: 'RegExp',
+    number: 'Number',
+    native: 'Native',
+  }
+  for (const [type, what] of Object.entries(original)) t.is(memwatchWhat(type, 'whatever'), what, type)
+  t.is(memwatchWhat('object', 'Widget'), 'Widget', 'objects by constructor name')
+  t.is(memwatchWhat('hidden', 'system / Map'), null, 'hidden nodes are not listed')
+})
 
 test('diffFiles agrees exactly with a naive reference diff', async (t) => {
   const [a, b] = makeSnapshots()
