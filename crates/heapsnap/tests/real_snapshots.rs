@@ -325,26 +325,29 @@ fn reference_class(grouping: Grouping, ty: &str, name: &str, detached: bool) -> 
     }
 }
 
+/// The diff by memwatch's definition: nodes are matched by id over ALL nodes of each snapshot
+/// (memwatch built its id sets from every node, then classified), so a node counted in `after`
+/// whose id belonged to an uncounted node in `before` (V8 writes some objects as `hidden` in one
+/// snapshot and `code` in the next) is neither allocated nor freed. Only then are the unmatched
+/// nodes counted, if their grouping counts them.
 fn reference_diff(before: &[RefNode], after: &[RefNode], grouping: Grouping) -> heapsnap::Diff {
-    let index = |nodes: &[RefNode]| -> HashMap<u64, (String, u64)> {
+    // Every id, with the node's class and size when the grouping counts it.
+    let index = |nodes: &[RefNode]| -> HashMap<u64, Option<(String, u64)>> {
         nodes
             .iter()
-            .filter(|n| grouping == Grouping::Classic || n.size > 0)
-            .filter_map(|n| {
-                Some((
-                    n.id,
-                    (
-                        reference_class(grouping, &n.ty, &n.name, n.detached)?,
-                        n.size,
-                    ),
-                ))
+            .map(|n| {
+                let counted = grouping == Grouping::Classic || n.size > 0;
+                let class = counted
+                    .then(|| reference_class(grouping, &n.ty, &n.name, n.detached))
+                    .flatten();
+                (n.id, class.map(|c| (c, n.size)))
             })
             .collect()
     };
     let (b, a) = (index(before), index(after));
     let mut rows: BTreeMap<String, ClassChange> = BTreeMap::new();
     let mut d = heapsnap::Diff::default();
-    for (id, (class, size)) in &a {
+    for (id, (class, size)) in a.iter().filter_map(|(id, c)| Some((id, c.as_ref()?))) {
         if !b.contains_key(id) {
             let r = rows.entry(class.clone()).or_default();
             r.allocated += 1;
@@ -352,7 +355,7 @@ fn reference_diff(before: &[RefNode], after: &[RefNode], grouping: Grouping) -> 
             d.allocated_nodes += 1;
         }
     }
-    for (id, (class, size)) in &b {
+    for (id, (class, size)) in b.iter().filter_map(|(id, c)| Some((id, c.as_ref()?))) {
         if !a.contains_key(id) {
             let r = rows.entry(class.clone()).or_default();
             r.freed += 1;
@@ -372,10 +375,12 @@ fn reference_diff(before: &[RefNode], after: &[RefNode], grouping: Grouping) -> 
         d.details
             .sort_by(|x, y| y.size_bytes.cmp(&x.size_bytes).then(x.what.cmp(&y.what)));
     }
-    d.before.nodes = b.len() as u64;
-    d.before.size_bytes = b.values().map(|v| v.1).sum();
-    d.after.nodes = a.len() as u64;
-    d.after.size_bytes = a.values().map(|v| v.1).sum();
+    let totals = |m: &HashMap<u64, Option<(String, u64)>>| {
+        let counted = m.values().flatten();
+        (counted.clone().count() as u64, counted.map(|v| v.1).sum())
+    };
+    (d.before.nodes, d.before.size_bytes) = totals(&b);
+    (d.after.nodes, d.after.size_bytes) = totals(&a);
     d.size_bytes = d.after.size_bytes as i64 - d.before.size_bytes as i64;
     d
 }
