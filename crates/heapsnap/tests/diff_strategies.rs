@@ -73,15 +73,10 @@ fn dedup_ids(nodes: &mut [N], ids: Ids) {
     }
 }
 
-/// The classic class of a node straight from its type and name, or `None` when left out.
+/// The classic class of a node straight from its type and name (memwatch's rule), or `None`
+/// when left out.
 fn classic_class(n: &N) -> Option<String> {
-    match n.ty {
-        "hidden" | "synthetic" => None,
-        "object" => Some(n.name.to_string()),
-        "string" => Some("String".into()),
-        "native" => Some("Native".into()),
-        other => panic!("type {other} not modelled"),
-    }
+    memwatch::memwatch_what(n.ty, n.name)
 }
 
 /// The diff by its definition: per id, the k-th occurrence before (in node order) matches the
