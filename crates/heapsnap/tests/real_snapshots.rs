@@ -373,6 +373,7 @@ fn real_snapshots_match_an_independent_reading() {
             let opts = DiffOptions {
                 grouping,
                 exclude_ids: vec![],
+                ..Default::default()
             };
             let got = diff(&before, &after, &opts);
             let want = reference_diff(&rb, &ra, grouping);
@@ -408,6 +409,7 @@ fn real_snapshots_match_an_independent_reading() {
             &DiffOptions {
                 grouping: Grouping::Classic,
                 exclude_ids: ids,
+                ..Default::default()
             },
         );
         assert!(without.details.iter().all(|r| r.what != "LeakyThing"));
