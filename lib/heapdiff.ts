@@ -169,7 +169,7 @@ function ownScripts(): string[] {
   const files = ['index', 'binding', 'cli'].map((f) => join(root, f))
   for (const f of readdirSync(lib))
     if (/\.(js|ts)$/.test(f) && !f.endsWith('.d.ts')) files.push(join(lib, f.replace(/\.(js|ts)$/, '')))
-  const paths = [...new Set(files)].flatMap((f) => [`${f}.js`, `${f}.ts`, `${f}.mjs`])
+  const paths = files.filter((f, k) => files.indexOf(f) === k).flatMap((f) => [`${f}.js`, `${f}.ts`, `${f}.mjs`])
   return [...paths, ...paths.map((p) => pathToFileURL(p).href)]
 }
 
