@@ -7,7 +7,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::thread;
 
-use heapsnap::diff::{diff, Diff, DiffOptions, Grouping};
+use heapsnap::diff::{diff, unmatched_nodes as unmatched, Diff, DiffOptions, Grouping};
 use heapsnap::snapshot::parse::{parse_file, ParseOptions, SnapshotParser};
 use heapsnap::snapshot::table::Snapshot;
 use memstats::format_size;
@@ -18,6 +18,7 @@ use super::env_state;
 use super::retain::{class_js, ClassRetentionJs, RetainerPathJs};
 use crate::v8::snapshot::{take_and_stream, SnapshotError};
 use heapsnap::graph::retention_of_new;
+use heapsnap::own::{own_node_ids, retainers_of as holders_of, scripts_of, OwnCode};
 
 /// Chunks in flight between V8's serializer and the parser thread; bounds the copy buffer to a
 /// few MiB however large the heap is.
@@ -38,8 +39,36 @@ impl HeapSnapshotHandle {
     }
 }
 
+impl Default for HeapSnapshotHandle {
+    fn default() -> Self {
+        HeapSnapshotHandle {
+            inner: None,
+            taken_ms: 0.0,
+        }
+    }
+}
+
 #[napi]
 impl HeapSnapshotHandle {
+    /// An empty handle for `take`: a `HeapDiff` makes both of its handles before its first
+    /// snapshot, so that their JS objects (and napi's wrapper objects and shapes) are in both
+    /// snapshots instead of new in the second.
+    #[napi(catch_unwind, constructor)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes a snapshot of this thread's heap into this handle (see `takeHeapSnapshot`);
+    /// `takenMs` is then when it began, as memwatch's `before.time` was.
+    #[napi(catch_unwind)]
+    pub fn take(&mut self, env: Env, keep_edges: Option<bool>) -> Result<()> {
+        let started = crate::gc::state::now_ms();
+        let snapshot = take_snapshot(&env, keep_edges.unwrap_or(false))?;
+        self.inner = Some(Arc::new(snapshot));
+        self.taken_ms = started;
+        Ok(())
+    }
+
     #[napi(catch_unwind, getter)]
     pub fn node_count(&self) -> Result<f64> {
         Ok(self.get()?.node_count() as f64)
@@ -248,31 +277,57 @@ pub struct DiffOptionsJs {
     /// Path groups per class (default 5).
     #[napi(js_name = "maxPaths")]
     pub max_paths: Option<u32>,
+    /// In process: script names of heapdiff's own JS files, whose compiled code and objects the
+    /// diff leaves out (see `heapsnap::own`).
+    #[napi(js_name = "ownScripts")]
+    pub own_scripts: Option<Vec<String>>,
 }
 
 fn diff_options(opts: Option<DiffOptionsJs>) -> Result<DiffOptions> {
     Ok(DiffOptions {
         grouping: grouping(opts.as_ref().and_then(|o| o.grouping.as_deref()))?,
         exclude_ids: Vec::new(),
+        match_embedder_nodes: false,
     })
 }
 
-/// The JS class of our own snapshot handles: a `HeapDiff` creates them between its two
-/// snapshots, and like the original we leave the diff's own objects out of its result.
-const OWN_CLASS: &str = "HeapSnapshotHandle";
+/// JS classes of this module's own objects: a `HeapDiff` and its snapshot handles exist
+/// between its two snapshots, and like the original we leave the diff's own objects out.
+const OWN_CLASSES: [&str; 2] = ["HeapSnapshotHandle", "HeapDiff"];
 
-/// Ids of this module's own snapshot handles in `after`.
+/// Ids of this module's own snapshot handles in `after` (what `checkLeaks` leaves out).
 pub(super) fn own_object_ids(after: &Snapshot) -> Vec<u64> {
     (0..after.node_count())
-        .filter(|&i| after.node_type_name(i) == "object" && after.node_name(i) == OWN_CLASS)
+        .filter(|&i| after.node_type_name(i) == "object" && after.node_name(i) == OWN_CLASSES[0])
         .map(|i| after.node_id(i))
         .collect()
 }
 
-fn in_process_options(after: &Snapshot, opts: Option<DiffOptionsJs>) -> Result<DiffOptions> {
-    let mut o = diff_options(opts)?;
-    o.exclude_ids = own_object_ids(after);
+/// An in-process diff leaves heapdiff's own making out and pairs renumbered embedder nodes.
+fn in_process_options(
+    before: &Snapshot,
+    after: &Snapshot,
+    opts: Option<DiffOptionsJs>,
+) -> Result<DiffOptions> {
+    let (mut o, own) = in_process_parts(opts)?;
+    o.exclude_ids = own_node_ids(before, after, &own);
     Ok(o)
+}
+
+/// The options and what to leave out, before the (linear) search for heapdiff's own nodes,
+/// which `endAsync` runs on the thread pool.
+fn in_process_parts(opts: Option<DiffOptionsJs>) -> Result<(DiffOptions, OwnCode)> {
+    let own = OwnCode {
+        scripts: opts
+            .as_ref()
+            .and_then(|o| o.own_scripts.clone())
+            .unwrap_or_default(),
+        classes: OWN_CLASSES.iter().map(|c| c.to_string()).collect(),
+        existing_code: true,
+    };
+    let mut o = diff_options(opts)?;
+    o.match_embedder_nodes = true;
+    Ok((o, own))
 }
 
 /// Diffs two snapshots on the JS thread (the classic synchronous `end()`).
@@ -284,14 +339,68 @@ pub fn diff_snapshots(
 ) -> Result<DiffJs> {
     let (before, after) = (before.get()?, after.get()?);
     let retainers = retainers_of(opts.as_ref());
-    let opts = in_process_options(after, opts)?;
+    let opts = in_process_options(before, after, opts)?;
     explained_diff(before, after, &opts, retainers)
+}
+
+/// A node an in-process diff counted, for tests that check what a no-op diff is made of.
+#[napi(object)]
+pub struct UnmatchedNodeJs {
+    /// `'+'` (allocated) or `'-'` (freed).
+    pub side: String,
+    pub id: f64,
+    #[napi(js_name = "type")]
+    pub node_type: String,
+    pub name: String,
+    pub size: f64,
+    /// Scripts the node belongs to as far as the snapshot's edges tell.
+    pub scripts: Vec<String>,
+    /// What holds it (allocated nodes of a snapshot with edges): `type "name".edge`.
+    pub retainers: Vec<String>,
+}
+
+/// The nodes behind `diffSnapshots`' `allocated_nodes` and `freed_nodes`, same rules.
+#[napi(catch_unwind)]
+pub fn unmatched_nodes(
+    before: &HeapSnapshotHandle,
+    after: &HeapSnapshotHandle,
+    opts: Option<DiffOptionsJs>,
+) -> Result<Vec<UnmatchedNodeJs>> {
+    let (before, after) = (before.get()?, after.get()?);
+    let opts = in_process_options(before, after, opts)?;
+    let listed = unmatched(before, after, &opts);
+    let new: Vec<usize> = listed
+        .iter()
+        .filter(|u| u.allocated)
+        .map(|u| u.index)
+        .collect();
+    let mut held = holders_of(after, &new).into_iter();
+    Ok(listed
+        .into_iter()
+        .map(|u| {
+            let snap = if u.allocated { after } else { before };
+            UnmatchedNodeJs {
+                side: if u.allocated { "+" } else { "-" }.into(),
+                id: snap.node_id(u.index) as f64,
+                node_type: snap.node_type_name(u.index).into(),
+                name: snap.node_name(u.index).into(),
+                size: snap.self_size(u.index) as f64,
+                scripts: scripts_of(snap, u.index),
+                retainers: if u.allocated {
+                    held.next().unwrap_or_default()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect())
 }
 
 pub struct DiffTask {
     before: Arc<Snapshot>,
     after: Arc<Snapshot>,
     opts: DiffOptions,
+    own: OwnCode,
     retainers: Option<Retainers>,
 }
 
@@ -300,7 +409,10 @@ impl Task for DiffTask {
     type JsValue = DiffJs;
 
     fn compute(&mut self) -> Result<DiffJs> {
-        contained(|| explained_diff(&self.before, &self.after, &self.opts, self.retainers))
+        contained(|| {
+            self.opts.exclude_ids = own_node_ids(&self.before, &self.after, &self.own);
+            explained_diff(&self.before, &self.after, &self.opts, self.retainers)
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: DiffJs) -> Result<DiffJs> {
@@ -325,12 +437,14 @@ pub fn diff_snapshots_async(
     after: &HeapSnapshotHandle,
     opts: Option<DiffOptionsJs>,
 ) -> Result<AsyncTask<DiffTask>> {
-    let after = after.get()?.clone();
+    let retainers = retainers_of(opts.as_ref());
+    let (opts, own) = in_process_parts(opts)?;
     Ok(AsyncTask::new(DiffTask {
         before: before.get()?.clone(),
-        retainers: retainers_of(opts.as_ref()),
-        opts: in_process_options(&after, opts)?,
-        after,
+        after: after.get()?.clone(),
+        opts,
+        own,
+        retainers,
     }))
 }
 
@@ -513,7 +627,7 @@ impl FileDiffJob {
             after: self.after.clone(),
             opts: DiffOptions {
                 grouping: self.grouping,
-                exclude_ids: Vec::new(),
+                ..DiffOptions::default()
             },
             retainers: self.retainers,
             progress: self.progress.clone(),

@@ -31,6 +31,7 @@ mod classes;
 pub mod diff;
 pub mod graph;
 mod idset;
+pub mod own;
 pub mod snapshot;
 
 pub use diff::{diff, ClassChange, Diff, DiffOptions, Grouping, Totals};

@@ -190,6 +190,7 @@ fn bitsets_and_sorting_agree_with_the_model() {
             let opts = DiffOptions {
                 grouping: Grouping::Classic,
                 exclude_ids: exclude_ids.clone(),
+                ..Default::default()
             };
             for (got, how) in both(&b, &a, &opts).into_iter().zip(["auto", "sorted"]) {
                 assert_eq!(
@@ -222,6 +223,7 @@ fn v8_like_ids_with_native_outliers_match() {
     let opts = DiffOptions {
         grouping: Grouping::Classic,
         exclude_ids: vec![big + 4],
+        ..Default::default()
     };
     for d in both(&b, &a, &opts) {
         let got: Vec<(&str, u64, u64)> = d

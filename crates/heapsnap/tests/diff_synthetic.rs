@@ -129,6 +129,7 @@ fn devtools_grouping_matches_the_comparison_view() {
         &DiffOptions {
             grouping: Grouping::DevTools,
             exclude_ids: vec![],
+            ..Default::default()
         },
     );
     let got: Vec<(&str, u64, u64, i64)> = d
@@ -170,6 +171,7 @@ fn excluded_ids_count_nowhere() {
     let opts = DiffOptions {
         grouping: Grouping::Classic,
         exclude_ids: vec![23, 9, 3, 23, 999, 55],
+        ..Default::default()
     };
     let d = diff(&b, &a, &opts);
     let find = |w: &str| d.details.iter().find(|r| r.what == w).cloned();
@@ -205,6 +207,7 @@ fn unknown_node_types_keep_their_type_name() {
         &DiffOptions {
             grouping: Grouping::DevTools,
             exclude_ids: vec![],
+            ..Default::default()
         },
     );
     assert_eq!(dt.details[0].what, "(shiny thing)");

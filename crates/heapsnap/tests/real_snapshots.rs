@@ -417,6 +417,7 @@ fn check_real_snapshots(label: &str, bin: &Path) {
         let opts = DiffOptions {
             grouping,
             exclude_ids: vec![],
+            ..Default::default()
         };
         let got = diff(&before, &after, &opts);
         let want = reference_diff(&rb, &ra, grouping);
@@ -452,6 +453,7 @@ fn check_real_snapshots(label: &str, bin: &Path) {
         &DiffOptions {
             grouping: Grouping::Classic,
             exclude_ids: ids,
+            ..Default::default()
         },
     );
     assert!(without.details.iter().all(|r| r.what != "LeakyThing"));
