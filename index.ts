@@ -8,7 +8,7 @@ import { PerformanceObserver } from 'node:perf_hooks'
 import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
-import * as binding from './binding'
+import binding = require('./binding')
 import { checkLeakOptions, type LeakOptions as LeakOpts, type DiffOptions as DiffOpts } from './lib/options'
 import { diffFiles, findLeaks, topRetainers } from './lib/files'
 import {

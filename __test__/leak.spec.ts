@@ -74,7 +74,8 @@ test('a bounded cache filling to its cap is not reported (the classic rule does 
   t.true(classic.leaks.length >= 1, 'the original 5-GC rule fires while the cache fills')
 })
 
-test('a fast leak under natural GC alone is reported within seconds', async (t) => {
+// Serial: it measures how fast V8's own GCs come, which the file's other child processes would slow.
+test.serial('a fast leak under natural GC alone is reported within seconds', async (t) => {
   const s = await scenario('fast')
   t.falsy(s.timedOut, `no leak report in 20 s (${s.gcs} full GCs)`)
   t.is(s.leaks.length, 1)

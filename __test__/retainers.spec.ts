@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 import memwatch = require('..')
-import { RefSnapshot, classicWhat, groupPaths, isIndexEdge } from './helpers/snapshot-ref'
+import { memwatchWhat } from './helpers/memwatch-what'
+import { RefSnapshot, groupPaths, isIndexEdge } from './helpers/snapshot-ref'
 
 const root = resolve(__dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'heapdiff-retainers-'))
@@ -423,7 +424,7 @@ test('topRetainers: the Map holding the leak, with its removal-based retained si
 function referenceLeaks(s1: RefSnapshot, s2: RefSnapshot, s3: RefSnapshot) {
   const rows = new Map<string, { what: string; count: number; size_bytes: number; indices: number[] }>()
   for (const n of s2.nodes) {
-    const what = classicWhat(n)
+    const what = memwatchWhat(n.type, n.name)
     if (what === null || s1.byId.has(n.id)) continue
     const later = s3.byId.get(n.id)
     if (!later) continue

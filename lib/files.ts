@@ -3,7 +3,7 @@
  * the three-snapshot technique, the largest retainers of one. The API awaits their results; the
  * CLI also polls their progress. Both start them here, so they check and default alike.
  */
-import * as binding from '../binding'
+import binding = require('../binding')
 import { toClassicDiff, type HeapDiffResult } from './heapdiff'
 import { toSurvivorReport, type SurvivorReport, type TopRetainer } from './leaks'
 import { checkAnalysisOptions, checkDiffOptions, checkTopRetainerOptions } from './options'

@@ -6,7 +6,7 @@
  * leaked. Caches warmed before the baseline and temporaries gone by the third snapshot drop out
  * by construction, so no size or count threshold has to guess.
  */
-import * as binding from '../binding'
+import binding = require('../binding')
 import { takeSnapshot, toPath, type RetainerPath } from './heapdiff'
 import { checkAnalysisOptions, checkCount, checkObject, type AnalysisOptions } from './options'
 

@@ -3,7 +3,7 @@
  * names the option before anything reaches Rust; values out of range are the native side's to
  * judge (it throws the RangeError), since that is where each option's range is declared.
  */
-import * as binding from '../binding'
+import binding = require('../binding')
 
 /** Knobs of the leak rule, declared with their defaults by the native module (`binding.d.ts`). */
 export type LeakOptions = binding.LeakOptions

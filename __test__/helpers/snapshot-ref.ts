@@ -12,6 +12,8 @@
  */
 import { readFileSync } from 'node:fs'
 
+import { memwatchWhat } from './memwatch-what'
+
 export interface RefEdge {
   type: string
   /** A string for named edges, a number for `element` and `hidden` edges. */
@@ -199,35 +201,13 @@ export class RefSnapshot {
 
   /** Node indices whose classic `what` is `what` and whose id is not in `before`. */
   newInstances(before: RefSnapshot, what: string): number[] {
-    return this.nodes.filter((n) => classicWhat(n) === what && !before.byId.has(n.id)).map((n) => n.index)
+    return this.nodes.filter((n) => memwatchWhat(n.type, n.name) === what && !before.byId.has(n.id)).map((n) => n.index)
   }
 
   /** Indices of all nodes named `name` of type `type`. */
   find(type: string, name: string): number[] {
     return this.nodes.filter((n) => n.type === type && n.name === name).map((n) => n.index)
   }
-}
-
-/** memwatch's classic `what` (null: hidden/synthetic nodes, left out of every figure). */
-export function classicWhat(n: RefNode): string | null {
-  const map: Record<string, string | null> = {
-    object: n.name,
-    array: 'Array',
-    string: 'String',
-    'concatenated string': 'String',
-    'sliced string': 'String',
-    code: 'Code',
-    closure: 'Closure',
-    regexp: 'RegExp',
-    number: 'Number',
-    native: 'Native',
-    symbol: 'Symbol',
-    bigint: 'BigInt',
-    'object shape': 'ObjectShape',
-    hidden: null,
-    synthetic: null,
-  }
-  return n.type in map ? map[n.type] : n.type
 }
 
 export const isString = (n: RefNode) =>

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use heapsnap::{explained_diff, ExplainedDiff, OptionField, RetentionOptions};
+use heapsnap::{explained_diff, ExplainedDiff, OptionField, OwnCode, RetentionOptions, Snapshot};
 use memstats::format_size;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::options::{count, grouping, grouping_name, BadOption};
 use super::retention::{ClassRetention, RetainerPath};
-use super::snapshot::{own_object_ids, HeapSnapshotHandle};
+use super::snapshot::{HeapSnapshotHandle, JS_CLASS};
 use super::task::{shared_progress, Progress, Work};
 
 /// Options of a diff; each is optional and defaults as listed here, which
@@ -74,17 +74,19 @@ impl Resolved {
         }
     }
 
-    /// In process, this module's own handles are left out.
-    fn in_process(mut self, after: &heapsnap::Snapshot) -> Self {
-        self.diff.exclude_ids = own_object_ids(after);
-        self
+    /// In process, heapdiff's own making is left out (see `heapsnap::OwnCode`).
+    fn in_process(self, before: &Snapshot, after: &Snapshot, own: &OwnCode) -> Self {
+        Resolved {
+            diff: heapsnap::in_process_options(self.diff, before, after, own),
+            ..self
+        }
     }
 
     fn retention(&self) -> Option<&RetentionOptions> {
         self.retainers.then_some(&self.retention)
     }
 
-    fn run(&self, before: &heapsnap::Snapshot, after: &heapsnap::Snapshot) -> Result<DiffResult> {
+    fn run(&self, before: &Snapshot, after: &Snapshot) -> Result<DiffResult> {
         explained_diff(before, after, &self.diff, self.retention())
             .map(DiffResult::from)
             .map_err(|e| Error::from_reason(e.to_string()))
@@ -222,6 +224,18 @@ impl From<ExplainedDiff> for DiffResult {
     }
 }
 
+/// JS classes of heapdiff's own objects, which exist between a `HeapDiff`'s two snapshots.
+const OWN_CLASSES: [&str; 2] = [JS_CLASS, "HeapDiff"];
+
+/// `own_scripts`: script names of heapdiff's own JS files, whose compiled code and objects an
+/// in-process diff leaves out.
+fn own_code(own_scripts: Option<Vec<String>>) -> OwnCode {
+    OwnCode::in_process(
+        own_scripts.unwrap_or_default(),
+        OWN_CLASSES.iter().map(|c| c.to_string()).collect(),
+    )
+}
+
 /// Diffs two snapshots on the JS thread (the classic synchronous `end()`).
 #[napi(catch_unwind)]
 pub fn diff_snapshots(
@@ -229,24 +243,77 @@ pub fn diff_snapshots(
     before: &HeapSnapshotHandle,
     after: &HeapSnapshotHandle,
     opts: Option<DiffOptions>,
+    own_scripts: Option<Vec<String>>,
 ) -> Result<DiffResult> {
     let (before, after) = (before.get()?, after.get()?);
     Resolved::of(&env, opts)?
-        .in_process(after)
+        .in_process(before, after, &own_code(own_scripts))
         .run(before, after)
 }
 
-/// The same diff on the libuv thread pool, for services that must not block.
+/// The same diff on the libuv thread pool, for services that must not block; the search for
+/// heapdiff's own nodes runs there too.
 #[napi(catch_unwind, ts_return_type = "Promise<DiffResult>")]
 pub fn diff_snapshots_async(
     env: Env,
     before: &HeapSnapshotHandle,
     after: &HeapSnapshotHandle,
     opts: Option<DiffOptions>,
+    own_scripts: Option<Vec<String>>,
 ) -> Result<AsyncTask<Work<DiffResult>>> {
     let (before, after) = (before.get()?.clone(), after.get()?.clone());
-    let opts = Resolved::of(&env, opts)?.in_process(&after);
-    Ok(Work::spawn(move || opts.run(&before, &after)))
+    let opts = Resolved::of(&env, opts)?;
+    let own = own_code(own_scripts);
+    Ok(Work::spawn(move || {
+        opts.in_process(&before, &after, &own).run(&before, &after)
+    }))
+}
+
+/// A node an in-process diff counted, for tests that check what a no-op diff is made of.
+#[napi(object)]
+pub struct UnmatchedNode {
+    /// `'+'` (allocated) or `'-'` (freed).
+    pub side: String,
+    pub id: f64,
+    #[napi(js_name = "type")]
+    pub node_type: String,
+    pub name: String,
+    pub size: f64,
+    /// Scripts the node belongs to as far as the snapshot's edges tell.
+    pub scripts: Vec<String>,
+    /// What holds it (allocated nodes of a snapshot with edges): `type "name".edge`.
+    pub retainers: Vec<String>,
+}
+
+impl From<heapsnap::UnmatchedNode> for UnmatchedNode {
+    fn from(u: heapsnap::UnmatchedNode) -> Self {
+        UnmatchedNode {
+            side: if u.allocated { "+" } else { "-" }.into(),
+            id: u.id as f64,
+            node_type: u.node_type,
+            name: u.name,
+            size: u.size as f64,
+            scripts: u.scripts,
+            retainers: u.retainers,
+        }
+    }
+}
+
+/// The nodes behind `diffSnapshots`' `allocated_nodes` and `freed_nodes`, same rules.
+#[napi(catch_unwind)]
+pub fn unmatched_nodes(
+    env: Env,
+    before: &HeapSnapshotHandle,
+    after: &HeapSnapshotHandle,
+    opts: Option<DiffOptions>,
+    own_scripts: Option<Vec<String>>,
+) -> Result<Vec<UnmatchedNode>> {
+    let (before, after) = (before.get()?, after.get()?);
+    let opts = Resolved::of(&env, opts)?.in_process(before, after, &own_code(own_scripts));
+    Ok(heapsnap::unmatched_report(before, after, &opts.diff)
+        .into_iter()
+        .map(UnmatchedNode::from)
+        .collect())
 }
 
 /// A running diff of two `.heapsnapshot` files. Start it with `run()`; poll `progress()`.

@@ -13,16 +13,17 @@ use crate::v8::snapshot::{take_and_stream, SnapshotError};
 
 /// A parsed heap snapshot held in compact Rust tables (not on the JS heap).
 #[napi]
+#[derive(Default)]
 pub struct HeapSnapshotHandle {
     inner: Option<Arc<Snapshot>>,
     taken_ms: f64,
 }
 
-/// The JS class of the handles: a `HeapDiff` creates them between its two snapshots, and like
-/// the original we leave the diff's own objects out of its result.
-const JS_CLASS: &str = "HeapSnapshotHandle";
+/// The JS class of the handles: a `HeapDiff` or `checkLeaks` holds them across its snapshots,
+/// and like the original we leave the tool's own objects out of its result.
+pub(super) const JS_CLASS: &str = "HeapSnapshotHandle";
 
-/// Ids of this module's own snapshot handles in `after`, left out of in-process analyses.
+/// Ids of this module's own snapshot handles in `after` (what `checkLeaks` leaves out).
 pub(super) fn own_object_ids(after: &Snapshot) -> Vec<u64> {
     after.object_ids_of_class(JS_CLASS)
 }
@@ -34,7 +35,7 @@ impl HeapSnapshotHandle {
             .ok_or_else(|| Error::from_reason("this heap snapshot was already disposed"))
     }
 
-    fn new(snapshot: Snapshot) -> Self {
+    fn from_snapshot(snapshot: Snapshot) -> Self {
         HeapSnapshotHandle {
             inner: Some(Arc::new(snapshot)),
             taken_ms: crate::gc::state::now_ms(),
@@ -44,6 +45,25 @@ impl HeapSnapshotHandle {
 
 #[napi]
 impl HeapSnapshotHandle {
+    /// An empty handle for `take`: a `HeapDiff` makes both of its handles before its first
+    /// snapshot, so that their JS objects (and napi's wrapper objects and shapes) are in both
+    /// snapshots instead of new in the second.
+    #[napi(catch_unwind, constructor)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes a snapshot of this thread's heap into this handle (see `takeHeapSnapshot`);
+    /// `takenMs` is then when it began, as memwatch's `before.time` was.
+    #[napi(catch_unwind)]
+    pub fn take(&mut self, env: Env, keep_edges: Option<bool>) -> Result<()> {
+        let started = crate::gc::state::now_ms();
+        let snapshot = take_snapshot(&env, keep_edges.unwrap_or(false))?;
+        self.inner = Some(Arc::new(snapshot));
+        self.taken_ms = started;
+        Ok(())
+    }
+
     #[napi(catch_unwind, getter)]
     pub fn node_count(&self) -> Result<f64> {
         Ok(self.get()?.node_count() as f64)
@@ -109,7 +129,7 @@ fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
 #[napi(catch_unwind)]
 pub fn take_heap_snapshot(env: Env, keep_edges: Option<bool>) -> Result<HeapSnapshotHandle> {
     let snapshot = take_snapshot(&env, keep_edges.unwrap_or(false))?;
-    Ok(HeapSnapshotHandle::new(snapshot))
+    Ok(HeapSnapshotHandle::from_snapshot(snapshot))
 }
 
 /// Parses a `.heapsnapshot` file on the JS thread. The fallback `HeapDiff` uses it where V8's
@@ -122,5 +142,5 @@ pub fn parse_snapshot_file(path: String, keep_edges: Option<bool>) -> Result<Hea
         progress: &heapsnap::Progress::default(),
     })
     .map_err(|e| Error::from_reason(e.to_string()))?;
-    Ok(HeapSnapshotHandle::new(snapshot))
+    Ok(HeapSnapshotHandle::from_snapshot(snapshot))
 }

@@ -34,10 +34,13 @@ mod files;
 mod graph;
 mod idset;
 mod options;
+mod own;
 mod snapshot;
 
 pub use classes::Grouping;
-pub use diff::{diff, diff_with, ClassChange, Diff, DiffOptions, Strategy, Totals};
+pub use diff::{
+    diff, diff_with, unmatched_nodes, ClassChange, Diff, DiffOptions, Strategy, Totals, Unmatched,
+};
 pub use explain::{explained_diff, ExplainedDiff, Retention, RetentionOptions};
 pub use files::{
     diff_files, find_survivors_in_files, load_file, load_files, top_retainers_in_file,
@@ -49,6 +52,10 @@ pub use graph::{
     SurvivorOptions, SurvivorReport, TopRetainer, TopRetainerOptions,
 };
 pub use options::{OptionError, OptionField};
+pub use own::{
+    in_process_options, own_node_ids, retainers_of, scripts_of, unmatched_report, OwnCode,
+    UnmatchedNode,
+};
 pub use snapshot::{
     parse_file, parse_reader, parse_streamed, EdgeName, EdgeTable, ParseError, ParseOptions,
     Snapshot, SnapshotParser, StreamError, PIECES_IN_FLIGHT,

@@ -73,15 +73,10 @@ fn dedup_ids(nodes: &mut [N], ids: Ids) {
     }
 }
 
-/// The classic class of a node straight from its type and name, or `None` when left out.
+/// The classic class of a node straight from its type and name (memwatch's rule), or `None`
+/// when left out.
 fn classic_class(n: &N) -> Option<String> {
-    match n.ty {
-        "hidden" | "synthetic" => None,
-        "object" => Some(n.name.to_string()),
-        "string" => Some("String".into()),
-        "native" => Some("Native".into()),
-        other => panic!("type {other} not modelled"),
-    }
+    memwatch::memwatch_what(n.ty, n.name)
 }
 
 /// The diff by its definition: per id, the k-th occurrence before (in node order) matches the
@@ -195,6 +190,7 @@ fn bitsets_and_sorting_agree_with_the_model() {
             let opts = DiffOptions {
                 grouping: Grouping::Classic,
                 exclude_ids: exclude_ids.clone(),
+                ..Default::default()
             };
             for (got, how) in both(&b, &a, &opts).into_iter().zip(["auto", "sorted"]) {
                 assert_eq!(
@@ -227,6 +223,7 @@ fn v8_like_ids_with_native_outliers_match() {
     let opts = DiffOptions {
         grouping: Grouping::Classic,
         exclude_ids: vec![big + 4],
+        ..Default::default()
     };
     for d in both(&b, &a, &opts) {
         let got: Vec<(&str, u64, u64)> = d

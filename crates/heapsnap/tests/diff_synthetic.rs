@@ -3,6 +3,8 @@
 mod common;
 
 use common::*;
+use std::collections::BTreeMap;
+
 use heapsnap::{diff, ClassChange, DiffOptions, Grouping, Totals};
 
 fn row(what: &str, allocated: u64, freed: u64, ab: u64, fb: u64) -> ClassChange {
@@ -127,6 +129,7 @@ fn devtools_grouping_matches_the_comparison_view() {
         &DiffOptions {
             grouping: Grouping::DevTools,
             exclude_ids: vec![],
+            ..Default::default()
         },
     );
     let got: Vec<(&str, u64, u64, i64)> = d
@@ -168,6 +171,7 @@ fn excluded_ids_count_nowhere() {
     let opts = DiffOptions {
         grouping: Grouping::Classic,
         exclude_ids: vec![23, 9, 3, 23, 999, 55],
+        ..Default::default()
     };
     let d = diff(&b, &a, &opts);
     let find = |w: &str| d.details.iter().find(|r| r.what == w).cloned();
@@ -203,6 +207,7 @@ fn unknown_node_types_keep_their_type_name() {
         &DiffOptions {
             grouping: Grouping::DevTools,
             exclude_ids: vec![],
+            ..Default::default()
         },
     );
     assert_eq!(dt.details[0].what, "(shiny thing)");
@@ -296,4 +301,54 @@ fn detached_dom_elements_get_their_own_class() {
         let natives = classic.details.iter().find(|r| r.what == "Native").unwrap();
         assert_eq!(natives.allocated, 4, "{layout:?}");
     }
+}
+
+/// The reference rule (`tests/common/memwatch.rs`) gives memwatch's own labels for the node
+/// types memwatch knew, as the semantics notes list them: the check that it is memwatch's rule.
+#[test]
+fn the_reference_rule_gives_memwatchs_own_labels() {
+    use memwatch::memwatch_what;
+    let original = [
+        ("array", "Array"),
+        ("string", "String"),
+        ("code", "Code"),
+        ("closure", "Closure"),
+        ("regexp", "RegExp"),
+        ("number", "Number"),
+        ("native", "Native"),
+    ];
+    for (ty, label) in original {
+        assert_eq!(
+            memwatch_what(ty, "whatever").as_deref(),
+            Some(label),
+            "{ty}"
+        );
+    }
+    assert_eq!(memwatch_what("object", "Widget").as_deref(), Some("Widget"));
+    assert_eq!(memwatch_what("hidden", "system / Map"), None);
+}
+
+/// One node of every type V8 writes (Node 20's list, the longest: it has `wasm object`), all
+/// allocated: each is counted under the label memwatch's rule gives its type, or nowhere.
+#[test]
+fn every_v8_node_type_is_labelled_by_memwatchs_rule() {
+    let root = || n("synthetic", "", 1, 0);
+    let mut after = vec![root()];
+    let mut want: BTreeMap<String, ClassChange> = BTreeMap::new();
+    for (k, ty) in NODE_TYPES_20.iter().enumerate() {
+        let size = 1u64 << k;
+        after.push(n(ty, "Thing", 3 + 2 * k as u64, size));
+        if let Some(what) = memwatch::memwatch_what(ty, "Thing") {
+            let r = want
+                .entry(what.clone())
+                .or_insert_with(|| row(&what, 0, 0, 0, 0));
+            r.allocated += 1;
+            r.allocated_bytes += size;
+            r.size_bytes += size as i64;
+        }
+    }
+    let b = parse(&build(Layout::Node20, &[root()])).unwrap();
+    let a = parse(&build(Layout::Node20, &after)).unwrap();
+    let d = diff(&b, &a, &DiffOptions::default());
+    assert_eq!(d.details, want.into_values().collect::<Vec<_>>());
 }

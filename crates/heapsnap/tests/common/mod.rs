@@ -1,6 +1,8 @@
 //! Builders for small synthetic snapshots in the layouts different Node versions write.
 #![allow(dead_code)]
 
+pub mod memwatch;
+
 use heapsnap::{ParseOptions, Snapshot, SnapshotParser};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
