@@ -1,4 +1,5 @@
-//! Streaming V8 `.heapsnapshot` parser, compact node tables and id-based heap diffs.
+//! Streaming V8 `.heapsnapshot` parser, compact node tables, id-based heap diffs and the graph
+//! analyses that explain them.
 //!
 //! Plain Rust with no Node dependency, so the heavy lifting behind heapdiff can be tested and
 //! benchmarked with `cargo test` alone.
