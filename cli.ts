@@ -12,7 +12,7 @@ import { WriteStream } from 'node:tty'
 import { parseArgs } from 'node:util'
 
 import { startDiff, startFindLeaks, startTopRetainers, type FileTask } from './lib/files'
-import type { DiffOptions } from './lib/options'
+import { ANALYSIS_DEFAULTS, TOP_DEFAULTS, type DiffOptions } from './lib/options'
 import { checkSnapshotSignal, snapshotFiles, waitForSnapshot } from './lib/signal'
 import { parseSize, renderLeaks, renderTable, renderTop } from './lib/table'
 
@@ -180,7 +180,7 @@ async function topCommand(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      top: { type: 'string', default: '20' },
+      top: { type: 'string', default: String(TOP_DEFAULTS.top) },
       json: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
     },
@@ -199,8 +199,8 @@ async function leaksCommand(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      top: { type: 'string', default: '20' },
-      'min-count': { type: 'string', default: '1' },
+      top: { type: 'string', default: String(ANALYSIS_DEFAULTS.maxClasses) },
+      'min-count': { type: 'string', default: String(ANALYSIS_DEFAULTS.minCount) },
       group: { type: 'string', default: GROUP },
       json: { type: 'boolean', default: false },
       'fail-on-leak': { type: 'boolean', default: false },

@@ -20,8 +20,8 @@ export type TopRetainerOptions = binding.TopRetainerOptions
 /** Every option at its default, from the native module: names and kinds for the checks below. */
 const LEAK_DEFAULTS = binding.leakOptionDefaults()
 const DIFF_DEFAULTS = binding.diffOptionDefaults()
-const ANALYSIS_DEFAULTS = binding.analysisOptionDefaults()
-const TOP_DEFAULTS = binding.topRetainerOptionDefaults()
+export const ANALYSIS_DEFAULTS = binding.analysisOptionDefaults() as Required<AnalysisOptions>
+export const TOP_DEFAULTS = binding.topRetainerOptionDefaults() as Required<TopRetainerOptions>
 
 function checkObject(name: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {}
@@ -75,13 +75,13 @@ export function checkDiffOptions(options: unknown): Required<DiffOptions> {
 
 /** Every analysis option, likewise. */
 export function checkAnalysisOptions(options: unknown): Required<AnalysisOptions> {
-  const given = checkShape('analysis', options, ANALYSIS_DEFAULTS as Required<AnalysisOptions>)
+  const given = checkShape('analysis', options, ANALYSIS_DEFAULTS)
   return binding.resolveAnalysisOptions(given) as Required<AnalysisOptions>
 }
 
 /** Every `topRetainers` option, likewise. */
 export function checkTopRetainerOptions(options: unknown): Required<TopRetainerOptions> {
-  const given = checkShape('topRetainers', options, TOP_DEFAULTS as Required<TopRetainerOptions>)
+  const given = checkShape('topRetainers', options, TOP_DEFAULTS)
   return binding.resolveTopRetainerOptions(given) as Required<TopRetainerOptions>
 }
 
