@@ -245,15 +245,12 @@ export class HeapDiff {
    * (e.g. `{ retainers: true }`) override the constructor's.
    */
   end(options?: DiffOptions): HeapDiffResult {
-    this.check(options)
-    const before = this.claim()
-    const after = snapshotInto(this.spare, true)
-    this.spare = null
-    if (before === null || after === null) return DRY_RESULT
-    const afterTime = new Date(after.takenMs)
+    const pair = this.second(options)
+    if (pair === null) return DRY_RESULT
+    const [before, after] = pair
     try {
       const raw = binding.diffSnapshots(before, after, this.merge(options), OWN_SCRIPTS)
-      return toClassicDiff(raw, new Date(before.takenMs), afterTime)
+      return toClassicDiff(raw, new Date(before.takenMs), new Date(after.takenMs))
     } finally {
       before.dispose()
       after.dispose()
@@ -265,19 +262,28 @@ export class HeapDiff {
    * comparison on the thread pool, so the event loop is blocked no longer than V8's own snapshot.
    */
   async endAsync(options?: DiffOptions): Promise<HeapDiffResult> {
-    this.check(options)
-    const before = this.claim()
-    const after = snapshotInto(this.spare, true)
-    this.spare = null
-    if (before === null || after === null) return DRY_RESULT
-    const afterTime = new Date(after.takenMs)
+    const pair = this.second(options)
+    if (pair === null) return DRY_RESULT
+    const [before, after] = pair
     try {
       const raw = await binding.diffSnapshotsAsync(before, after, this.merge(options), OWN_SCRIPTS)
-      return toClassicDiff(raw, new Date(before.takenMs), afterTime)
+      return toClassicDiff(raw, new Date(before.takenMs), new Date(after.takenMs))
     } finally {
       before.dispose()
       after.dispose()
     }
+  }
+
+  /**
+   * Both snapshots, the second taken now (one path for `end()` and `endAsync()`, which warm-up
+   * runs); `null` for the snapshot-less instances of `warmUp`.
+   */
+  private second(options: DiffOptions | undefined): [binding.HeapSnapshotHandle, binding.HeapSnapshotHandle] | null {
+    this.check(options)
+    const before = this.claim()
+    const after = snapshotInto(this.spare, true)
+    this.spare = null
+    return before === null || after === null ? null : [before, after]
   }
 
   /**
