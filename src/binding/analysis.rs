@@ -9,7 +9,7 @@ use memstats::format_size;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use super::options::{count, grouping, grouping_name, BadOption};
+use super::options::{count, grouping, grouping_name, resolve, BadOption};
 use super::retention::ClassRetention;
 use super::snapshot::{own_object_ids, HeapSnapshotHandle};
 use super::task::{shared_progress, Progress, Work};
@@ -69,13 +69,6 @@ impl From<SurvivorOptions> for AnalysisOptions {
     }
 }
 
-fn survivor_options(env: &Env, opts: Option<AnalysisOptions>) -> Result<SurvivorOptions> {
-    opts.map_or_else(
-        || Ok(SurvivorOptions::default()),
-        |o| SurvivorOptions::try_from(o).map_err(|e| e.throw(env)),
-    )
-}
-
 /// Every analysis option at its default: the one place the JS layer and the docs' checks read
 /// them.
 #[napi]
@@ -89,7 +82,7 @@ pub fn resolve_analysis_options(
     env: Env,
     opts: Option<AnalysisOptions>,
 ) -> Result<AnalysisOptions> {
-    Ok(survivor_options(&env, opts)?.into())
+    Ok(resolve::<_, SurvivorOptions>(&env, opts)?.into())
 }
 
 /// Options of `topRetainers`; defaults as listed, which `topRetainerOptionDefaults()` returns.
@@ -120,13 +113,6 @@ impl From<TopOptions> for TopRetainerOptions {
     }
 }
 
-fn top_options(env: &Env, opts: Option<TopRetainerOptions>) -> Result<TopOptions> {
-    opts.map_or_else(
-        || Ok(TopOptions::default()),
-        |o| TopOptions::try_from(o).map_err(|e| e.throw(env)),
-    )
-}
-
 /// Every `topRetainers` option at its default.
 #[napi]
 pub fn top_retainer_option_defaults() -> TopRetainerOptions {
@@ -139,7 +125,7 @@ pub fn resolve_top_retainer_options(
     env: Env,
     opts: Option<TopRetainerOptions>,
 ) -> Result<TopRetainerOptions> {
-    Ok(top_options(&env, opts)?.into())
+    Ok(resolve::<_, TopOptions>(&env, opts)?.into())
 }
 
 #[napi(object)]
@@ -203,7 +189,7 @@ pub fn find_leaks_in_snapshots(
     opts: Option<AnalysisOptions>,
 ) -> Result<AsyncTask<Work<SurvivorReport>>> {
     let (s1, s2, s3) = (s1.get()?.clone(), s2.get()?.clone(), s3.get()?.clone());
-    let mut opts = survivor_options(&env, opts)?;
+    let mut opts = resolve::<_, SurvivorOptions>(&env, opts)?;
     Ok(Work::spawn(move || {
         opts.exclude_ids = own_object_ids(&s3);
         heapsnap::find_survivors(&s1, &s2, &s3, &opts)
@@ -241,7 +227,7 @@ impl FileAnalysisJob {
             .first()
             .ok_or_else(|| Error::new(Status::InvalidArg, "top() needs one snapshot file"))?
             .clone();
-        let opts = top_options(&env, opts)?;
+        let opts = resolve::<_, TopOptions>(&env, opts)?;
         let progress = self.progress.clone();
         Ok(Work::spawn(move || {
             let rows =
@@ -263,7 +249,7 @@ impl FileAnalysisJob {
                 "leaks() needs three snapshot files",
             ));
         };
-        let opts = survivor_options(&env, opts)?;
+        let opts = resolve::<_, SurvivorOptions>(&env, opts)?;
         let progress = self.progress.clone();
         Ok(Work::spawn(move || {
             let progress =

@@ -8,7 +8,7 @@ use memstats::format_size;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use super::options::{count, grouping, grouping_name, BadOption};
+use super::options::{count, grouping, grouping_name, resolve, BadOption};
 use super::retention::{ClassRetention, RetainerPath};
 use super::snapshot::{HeapSnapshotHandle, JS_CLASS};
 use super::task::{shared_progress, Progress, Work};
@@ -32,6 +32,7 @@ pub struct DiffOptions {
 }
 
 /// The crate's options for one diff; `retention` applies with `retainers`.
+#[derive(Default)]
 struct Resolved {
     diff: heapsnap::DiffOptions,
     retainers: bool,
@@ -63,17 +64,6 @@ impl TryFrom<DiffOptions> for Resolved {
 }
 
 impl Resolved {
-    fn of(env: &Env, opts: Option<DiffOptions>) -> Result<Self> {
-        match opts {
-            Some(opts) => Resolved::try_from(opts).map_err(|e| e.throw(env)),
-            None => Ok(Resolved {
-                diff: heapsnap::DiffOptions::default(),
-                retainers: false,
-                retention: RetentionOptions::default(),
-            }),
-        }
-    }
-
     /// In process, heapdiff's own making is left out (see `heapsnap::OwnCode`).
     fn in_process(self, before: &Snapshot, after: &Snapshot, own: &OwnCode) -> Self {
         Resolved {
@@ -115,7 +105,7 @@ pub fn diff_option_defaults() -> DiffOptions {
 /// what the native entry points would throw for them.
 #[napi]
 pub fn resolve_diff_options(env: Env, opts: Option<DiffOptions>) -> Result<DiffOptions> {
-    let r = Resolved::of(&env, opts)?;
+    let r = resolve::<_, Resolved>(&env, opts)?;
     Ok(DiffOptions {
         grouping: Some(grouping_name(r.diff.grouping).to_owned()),
         retainers: Some(r.retainers),
@@ -246,7 +236,7 @@ pub fn diff_snapshots(
     own_scripts: Option<Vec<String>>,
 ) -> Result<DiffResult> {
     let (before, after) = (before.get()?, after.get()?);
-    Resolved::of(&env, opts)?
+    resolve::<_, Resolved>(&env, opts)?
         .in_process(before, after, &own_code(own_scripts))
         .run(before, after)
 }
@@ -262,7 +252,7 @@ pub fn diff_snapshots_async(
     own_scripts: Option<Vec<String>>,
 ) -> Result<AsyncTask<Work<DiffResult>>> {
     let (before, after) = (before.get()?.clone(), after.get()?.clone());
-    let opts = Resolved::of(&env, opts)?;
+    let opts = resolve::<_, Resolved>(&env, opts)?;
     let own = own_code(own_scripts);
     Ok(Work::spawn(move || {
         opts.in_process(&before, &after, &own).run(&before, &after)
@@ -309,7 +299,8 @@ pub fn unmatched_nodes(
     own_scripts: Option<Vec<String>>,
 ) -> Result<Vec<UnmatchedNode>> {
     let (before, after) = (before.get()?, after.get()?);
-    let opts = Resolved::of(&env, opts)?.in_process(before, after, &own_code(own_scripts));
+    let opts =
+        resolve::<_, Resolved>(&env, opts)?.in_process(before, after, &own_code(own_scripts));
     Ok(heapsnap::unmatched_report(before, after, &opts.diff)
         .into_iter()
         .map(UnmatchedNode::from)
@@ -330,7 +321,7 @@ impl FileDiffJob {
     pub fn new(env: Env, before: String, after: String, opts: Option<DiffOptions>) -> Result<Self> {
         Ok(FileDiffJob {
             files: [before.into(), after.into()],
-            opts: Arc::new(Resolved::of(&env, opts)?),
+            opts: Arc::new(resolve::<_, Resolved>(&env, opts)?),
             progress: shared_progress(2),
         })
     }

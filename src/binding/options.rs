@@ -36,6 +36,18 @@ impl BadOption {
     }
 }
 
+/// Options given from JS as the crate's, their defaults where none were given; a bad value is
+/// thrown as its `TypeError` or `RangeError`.
+pub(super) fn resolve<J, T>(env: &Env, opts: Option<J>) -> Result<T>
+where
+    T: Default + TryFrom<J, Error = BadOption>,
+{
+    opts.map_or_else(
+        || Ok(T::default()),
+        |o| T::try_from(o).map_err(|e| e.throw(env)),
+    )
+}
+
 /// A JS number as a count, if it is a whole number >= 0 that `T` holds.
 pub(super) fn whole<T: TryFrom<u64>>(v: f64) -> Option<T> {
     let fits = v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 2f64.powi(53);
