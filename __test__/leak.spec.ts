@@ -24,6 +24,9 @@ function scenario(name: string, rule?: string): Promise<Summary> {
   })
 }
 
+/** The post-GC heap series in KB, for a failure message that shows the shape the rule saw. */
+const bases = (s: Summary) => `post-GC heap (KB): ${s.bases.map((b) => Math.round(b / 1024)).join(' ')}`
+
 const REASON = /^heap growth over \d+ consecutive GCs \((\d+h )?(\d+m )?\d+s\) - -?[\d.]+ (bytes|kb|mb|gb)\/hr$/
 
 test('a steady leak fires `leak` with the classic info shape', async (t) => {
@@ -59,18 +62,18 @@ test('the classic rule also reports the steady leak', async (t) => {
 test('steady churn is not a leak', async (t) => {
   const s = await scenario('churn')
   t.is(s.gcs, 60)
-  t.deepEqual(s.leaks, [])
+  t.deepEqual(s.leaks, [], bases(s))
 })
 
 test('warm-up growth followed by a plateau is not reported (the classic rule does report it)', async (t) => {
   const [trend, classic] = await Promise.all([scenario('warmup'), scenario('warmup', 'classic')])
-  t.deepEqual(trend.leaks, [])
+  t.deepEqual(trend.leaks, [], bases(trend))
   t.true(classic.leaks.length >= 1, 'the original 5-GC rule fires on warm-up')
 })
 
 test('a bounded cache filling to its cap is not reported (the classic rule does report it)', async (t) => {
   const [trend, classic] = await Promise.all([scenario('cache'), scenario('cache', 'classic')])
-  t.deepEqual(trend.leaks, [])
+  t.deepEqual(trend.leaks, [], bases(trend))
   t.true(classic.leaks.length >= 1, 'the original 5-GC rule fires while the cache fills')
 })
 
