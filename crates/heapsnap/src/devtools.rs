@@ -21,7 +21,8 @@
 
 use std::collections::HashMap;
 
-use crate::diff::{ClassChange, Diff, Totals};
+use crate::classes::Grouping;
+use crate::diff::{signed_difference, sort_details, ClassChange, Diff, Members, Totals};
 use crate::snapshot::Snapshot;
 
 /// A node DevTools leaves out of every row (self size 0 once stores moved to their owners).
@@ -96,7 +97,6 @@ impl DevToolsView {
                 name.to_owned()
             }
         };
-
         // 2. Backing stores' sizes to their owners.
         let mut size: Vec<u64> = (0..n).map(|i| snap.self_size(i)).collect();
         let root_has_user_roots = n > 0
@@ -105,10 +105,14 @@ impl DevToolsView {
                 !is(t, types.synthetic) || snap.node_name(t) == "(Document DOM trees)"
             });
         if root_has_user_roots {
+            let external = (0..snap.name_count() as u32)
+                .find(|&k| snap.name_by_index(k) == "system / ExternalStringData");
             let owned = |i: usize| {
                 is(i, types.hidden)
                     || is(i, types.array)
-                    || (is(i, types.native) && raw_name(i) == "system / ExternalStringData")
+                    || (is(i, types.native)
+                        && Some(snap.name_index(i)) == external
+                        && !detached.get(i))
             };
             const UNVISITED: u32 = u32::MAX;
             const SHARED: u32 = u32::MAX - 1;
@@ -152,7 +156,6 @@ impl DevToolsView {
                 size[i] = 0;
             }
         }
-
         // 3. and the classes of every node.
         let interfaces = Interfaces::infer(snap, &types, property);
         let mut names: Vec<String> = Vec::new();
@@ -165,22 +168,43 @@ impl DevToolsView {
             name_ids.insert(s, names.len() as u32 - 1);
             names.len() as u32 - 1
         };
+        // Per type: a fixed class, or by name (objects and natives). Per name index (and
+        // detached state): its class, so strings are built once per class, not per node.
+        enum ByType {
+            Fixed(u32),
+            Named,
+            PlainOr,
+        }
+        let by_type: Vec<ByType> = snap
+            .node_type_names()
+            .iter()
+            .map(|t| match t.as_str() {
+                "hidden" => ByType::Fixed(intern("(system)".into())),
+                "code" => ByType::Fixed(intern("(compiled code)".into())),
+                "closure" => ByType::Fixed(intern("Function".into())),
+                "regexp" => ByType::Fixed(intern("RegExp".into())),
+                "object" => ByType::PlainOr,
+                "native" => ByType::Named,
+                other => ByType::Fixed(intern(format!("({other})"))),
+            })
+            .collect();
+        let object_name =
+            (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == "Object");
+        let mut by_name: HashMap<(u32, bool), u32> = HashMap::new();
         let mut memo: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut props: Vec<u32> = Vec::new();
         let mut class = Vec::with_capacity(n);
         for i in 0..n {
             if size[i] == 0 {
                 class.push(NONE);
                 continue;
             }
-            let type_name = snap.node_type_name(i);
-            let k = match type_name {
-                "hidden" => intern("(system)".into()),
-                "code" => intern("(compiled code)".into()),
-                "closure" => intern("Function".into()),
-                "regexp" => intern("RegExp".into()),
-                "object" if snap.node_name(i) == "Object" && !interfaces.defs.is_empty() => {
-                    let props = sorted_properties(snap, i, property);
-                    match memo.get(&props) {
+            let name = snap.name_index(i);
+            let k = match by_type[snap.node_type_index(i) as usize] {
+                ByType::Fixed(k) => k,
+                ByType::PlainOr if Some(name) == object_name && !interfaces.defs.is_empty() => {
+                    sorted_properties(snap, i, property, &mut props);
+                    match memo.get(props.as_slice()) {
                         Some(&k) => k,
                         None => {
                             let k = intern(
@@ -188,13 +212,17 @@ impl DevToolsView {
                                     .best(&props)
                                     .map_or_else(|| "Object".to_owned(), str::to_owned),
                             );
-                            memo.insert(props, k);
+                            memo.insert(props.clone(), k);
                             k
                         }
                     }
                 }
-                "object" | "native" => intern(fold_tag(&raw_name(i))),
-                other => intern(format!("({other})")),
+                ByType::PlainOr | ByType::Named => {
+                    let gone = detached.get(i);
+                    *by_name
+                        .entry((name, gone))
+                        .or_insert_with(|| intern(fold_tag(&raw_name(i))))
+                }
             };
             class.push(k);
         }
@@ -294,16 +322,26 @@ fn detached_nodes(snap: &Snapshot, types: &Types, weak: Option<u8>, hidden: Opti
 }
 
 /// A plain object's property names (names-table ids, `__proto__` included as DevTools does
-/// when matching), sorted: the key its class depends on.
-fn sorted_properties(snap: &Snapshot, i: usize, property: Option<u8>) -> Vec<u32> {
+/// when matching), sorted into `out`: the key its class depends on.
+fn sorted_properties(snap: &Snapshot, i: usize, property: Option<u8>, out: &mut Vec<u32>) {
     let edges = snap.edges().expect("checked by the caller");
-    let mut props: Vec<u32> = edges
-        .range(i)
-        .filter(|&e| Some(edges.edge_type_index(e)) == property)
-        .map(|e| edges.name_value(e))
-        .collect();
-    props.sort_unstable();
-    props
+    out.clear();
+    out.extend(
+        edges
+            .range(i)
+            .filter(|&e| Some(edges.edge_type_index(e)) == property)
+            .map(|e| edges.name_value(e)),
+    );
+    out.sort_unstable();
+}
+
+/// A property set seen while inferring interfaces.
+struct Candidate {
+    /// First-seen order, DevTools' tie-break.
+    order: usize,
+    /// Property ids in edge order.
+    props: Vec<u32>,
+    count: u64,
 }
 
 /// Rule 3: the property sets that name plain objects, most popular first.
@@ -319,8 +357,7 @@ impl Interfaces {
         };
         let proto = (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == "__proto__");
         let mut total = 0u64;
-        // Name → (first-seen order, property ids in edge order, count).
-        let mut candidates: HashMap<String, (usize, Vec<u32>, u64)> = HashMap::new();
+        let mut candidates: HashMap<String, Candidate> = HashMap::new();
         for i in 0..snap.node_count() {
             if types.object != Some(snap.node_type_index(i)) || snap.node_name(i) != "Object" {
                 continue;
@@ -357,19 +394,23 @@ impl Interfaces {
             let order = candidates.len();
             candidates
                 .entry(name)
-                .and_modify(|c| c.2 += 1)
-                .or_insert((order, props, 1));
+                .and_modify(|c| c.count += 1)
+                .or_insert(Candidate {
+                    order,
+                    props,
+                    count: 1,
+                });
         }
         let min = MIN_OBJECTS_PER_INTERFACE.max(total as f64 / MIN_OBJECT_PROPORTION);
-        let mut sorted: Vec<(String, (usize, Vec<u32>, u64))> = candidates.into_iter().collect();
+        let mut sorted: Vec<(String, Candidate)> = candidates.into_iter().collect();
         // DevTools' stable sort by count over first-seen order.
-        sorted.sort_by(|a, b| b.1 .2.cmp(&a.1 .2).then(a.1 .0.cmp(&b.1 .0)));
+        sorted.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.1.order.cmp(&b.1.order)));
         let defs = sorted
             .into_iter()
-            .take_while(|(_, c)| c.2 as f64 >= min)
-            .map(|(name, (_, mut props, _))| {
-                props.sort_unstable();
-                (name, props)
+            .take_while(|(_, c)| c.count as f64 >= min)
+            .map(|(name, mut c)| {
+                c.props.sort_unstable();
+                (name, c.props)
             })
             .collect();
         Interfaces { defs }
@@ -454,63 +495,6 @@ impl SharedClasses {
     }
 }
 
-/// Id → class of one snapshot's counted nodes, for matching the other's.
-enum ClassById {
-    /// Indexed by id, when ids are dense enough (V8's are).
-    Dense(Vec<u32>),
-    Sorted(Vec<(u64, u32)>),
-}
-
-impl ClassById {
-    fn new(snap: &Snapshot, class: &[u32], exclude: &[u64]) -> ClassById {
-        let n = snap.node_count();
-        let max = (0..n).map(|i| snap.node_id(i)).max().unwrap_or(0);
-        let mut m = if max < 4 * n as u64 + 1024 {
-            let mut v = vec![NONE; max as usize + 1];
-            for (i, &k) in class.iter().enumerate() {
-                v[snap.node_id(i) as usize] = k;
-            }
-            ClassById::Dense(v)
-        } else {
-            let mut v: Vec<(u64, u32)> = class
-                .iter()
-                .enumerate()
-                .map(|(i, &k)| (snap.node_id(i), k))
-                .collect();
-            v.sort_unstable();
-            ClassById::Sorted(v)
-        };
-        for &id in exclude {
-            m.set_none(id);
-        }
-        m
-    }
-
-    fn set_none(&mut self, id: u64) {
-        match self {
-            ClassById::Dense(v) => {
-                if let Some(k) = v.get_mut(id as usize) {
-                    *k = NONE;
-                }
-            }
-            ClassById::Sorted(v) => {
-                if let Ok(p) = v.binary_search_by(|&(x, _)| x.cmp(&id)) {
-                    v[p].1 = NONE;
-                }
-            }
-        }
-    }
-
-    fn get(&self, id: u64) -> u32 {
-        match self {
-            ClassById::Dense(v) => v.get(id as usize).copied().unwrap_or(NONE),
-            ClassById::Sorted(v) => v
-                .binary_search_by(|&(x, _)| x.cmp(&id))
-                .map_or(NONE, |p| v[p].1),
-        }
-    }
-}
-
 /// Rule 4: DevTools' comparison of two views. `exclude` (sorted ids) are left out of both.
 pub(crate) fn diff(
     (before, view_before): (&Snapshot, &DevToolsView),
@@ -523,77 +507,88 @@ pub(crate) fn diff(
     };
     let class_before = shared.map(view_before);
     let class_after = shared.map(view_after);
-    let by_id_before = ClassById::new(before, &class_before, exclude);
-    let by_id_after = ClassById::new(after, &class_after, exclude);
+    let (members_before, members_after) = std::thread::scope(|s| {
+        let t = s.spawn(|| Members::collect(after, exclude));
+        (
+            Members::collect(before, exclude),
+            t.join().expect("sorting does not panic"),
+        )
+    });
     let mut rows: Vec<ClassChange> = vec![ClassChange::default(); shared.names.len()];
-    let side = |snap: &Snapshot,
-                view: &DevToolsView,
-                class: &[u32],
-                mine: &ClassById,
-                other: &ClassById,
-                rows: &mut Vec<ClassChange>,
-                new: bool| {
-        let mut totals = Totals::default();
-        let mut changed = 0u64;
-        for (i, &k) in class.iter().enumerate() {
-            let id = snap.node_id(i);
-            if k == NONE || mine.get(id) == NONE {
-                continue;
-            }
-            let size = view.size[i];
-            totals.nodes += 1;
-            totals.size_bytes += size;
-            if other.get(id) == k {
-                continue;
-            }
-            changed += 1;
+    let (mut totals_before, mut totals_after) = (Totals::default(), Totals::default());
+    let (mut freed_nodes, mut allocated_nodes) = (0u64, 0u64);
+    let mut freed = |i: usize, totals_only: bool| {
+        let k = class_before[i];
+        if k == NONE {
+            return;
+        }
+        let size = view_before.size[i];
+        totals_before.nodes += 1;
+        totals_before.size_bytes += size;
+        if !totals_only {
             let row = &mut rows[k as usize];
-            if new {
-                row.allocated += 1;
-                row.allocated_bytes += size;
-            } else {
-                row.freed += 1;
-                row.freed_bytes += size;
+            row.freed += 1;
+            row.freed_bytes += size;
+            freed_nodes += 1;
+        }
+    };
+    let mut allocated: Vec<(usize, bool)> = Vec::new();
+    // Merge-join in id order: a node counts as kept only with the same class on both sides.
+    let (mut p, mut q) = (0usize, 0usize);
+    loop {
+        match (members_before.get(p), members_after.get(q)) {
+            (None, None) => break,
+            (Some((idb, ib)), Some((ida, _))) if idb < ida => {
+                freed(ib, false);
+                p += 1;
+            }
+            (Some((_, ib)), None) => {
+                freed(ib, false);
+                p += 1;
+            }
+            (Some((idb, ib)), Some((ida, ia))) if idb == ida => {
+                let same = class_before[ib] == class_after[ia];
+                freed(ib, same);
+                allocated.push((ia, same));
+                p += 1;
+                q += 1;
+            }
+            (_, Some((_, ia))) => {
+                allocated.push((ia, false));
+                q += 1;
             }
         }
-        (totals, changed)
-    };
-    let (before_totals, freed_nodes) = side(
-        before,
-        view_before,
-        &class_before,
-        &by_id_before,
-        &by_id_after,
-        &mut rows,
-        false,
-    );
-    let (after_totals, allocated_nodes) = side(
-        after,
-        view_after,
-        &class_after,
-        &by_id_after,
-        &by_id_before,
-        &mut rows,
-        true,
-    );
+    }
+    for (i, totals_only) in allocated {
+        let k = class_after[i];
+        if k == NONE {
+            continue;
+        }
+        let size = view_after.size[i];
+        totals_after.nodes += 1;
+        totals_after.size_bytes += size;
+        if !totals_only {
+            let row = &mut rows[k as usize];
+            row.allocated += 1;
+            row.allocated_bytes += size;
+            allocated_nodes += 1;
+        }
+    }
     let mut details: Vec<ClassChange> = rows
         .into_iter()
         .zip(shared.names)
         .filter(|(r, _)| r.allocated + r.freed > 0)
         .map(|(mut r, what)| {
             r.what = what;
-            r.size_bytes = crate::diff::signed_difference(r.allocated_bytes, r.freed_bytes);
+            r.size_bytes = signed_difference(r.allocated_bytes, r.freed_bytes);
             r
         })
         .collect();
-    crate::diff::sort_details(&mut details, crate::classes::Grouping::DevTools);
+    sort_details(&mut details, Grouping::DevTools);
     Diff {
-        before: before_totals,
-        after: after_totals,
-        size_bytes: crate::diff::signed_difference(
-            after_totals.size_bytes,
-            before_totals.size_bytes,
-        ),
+        before: totals_before,
+        after: totals_after,
+        size_bytes: signed_difference(totals_after.size_bytes, totals_before.size_bytes),
         freed_nodes,
         allocated_nodes,
         details,

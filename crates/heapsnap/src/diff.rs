@@ -73,7 +73,7 @@ pub(crate) fn signed_difference(plus: u64, minus: u64) -> i64 {
 /// (sparse or wider than 32 bits, as foreign writers may produce) and for duplicate ids, whose
 /// one-to-one pairing a set cannot express. V8 ids fit 32 bits, so `id << 32 | index` packs a
 /// key in one `u64` (half the memory of a pair, and a plain integer sort); wider ids use pairs.
-enum Members {
+pub(crate) enum Members {
     Packed(Vec<u64>),
     Wide(Vec<(u64, u32)>),
 }
@@ -82,7 +82,7 @@ impl Members {
     /// Every node, counted or not: whether an object existed is a matter of its id, and V8 may
     /// file one object under a counted type in one snapshot and an uncounted one (hidden) in
     /// the next.
-    fn collect(snap: &Snapshot, exclude: &[u64]) -> Members {
+    pub(crate) fn collect(snap: &Snapshot, exclude: &[u64]) -> Members {
         let all = 0..snap.node_count();
         let mut m = if snap.ids.is_narrow() {
             let mut keys: Vec<u64> = all.map(|i| (snap.node_id(i) << 32) | i as u64).collect();
@@ -130,7 +130,7 @@ impl Members {
 
     /// `(id, node index)` of the `k`-th member in id order.
     #[inline]
-    fn get(&self, k: usize) -> Option<(u64, usize)> {
+    pub(crate) fn get(&self, k: usize) -> Option<(u64, usize)> {
         match self {
             Members::Packed(v) => v
                 .get(k)
