@@ -33,7 +33,9 @@ const sizeArg = args.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.len
 const SIZES = { small: 256_000, medium: 1_800_000, large: 3_850_000, xlarge: 8_000_000 }
 const sizes = sizeArg ? sizeArg.split(',') : quick ? ['small'] : ['small', 'medium', 'large']
 const toolArg = args.find((a) => a.startsWith('--tools='))?.slice('--tools='.length)
-const TOOLS = toolArg ? toolArg.split(',') : ['heapdiff', 'int-scan', 'json-parse', 'toolkit', 'memlab']
+const TOOLS = toolArg
+  ? toolArg.split(',')
+  : ['heapdiff', 'heapdiff-devtools', 'int-scan', 'json-parse', 'toolkit', 'memlab']
 const TIMEOUT_MS = 10 * 60 * 1000
 /** The JS tools get a heap limit far above their needs, so that only real limits stop them. */
 const BIG_HEAP = '--max-old-space-size=16000'
@@ -149,8 +151,9 @@ for (const task of ['diff', 'parse']) {
       : '## Parse one snapshot (heapdiff: `parseSnapshotFile`, one thread)',
   )
   out()
-  out(`| snapshot | ${TOOLS.join(' | ')} |`)
-  out(`|---|${TOOLS.map(() => '---').join('|')}|`)
+  const header = TOOLS.filter((t) => task === 'diff' || t !== 'heapdiff-devtools')
+  out(`| snapshot | ${header.join(' | ')} |`)
+  out(`|---|${header.map(() => '---').join('|')}|`)
   for (const size of sizes) {
     const [a, b] = pairs[size]
     const files = task === 'diff' ? [a, b] : [a]
@@ -159,15 +162,28 @@ for (const task of ['diff', 'parse']) {
     const inputMb = sizesMb.reduce((x, y) => x + y, 0)
     const cells = []
     let ref = null
-    for (const tool of TOOLS) {
-      const r = runTool(tool, task, files)
+    // heapdiff-devtools only diffs; its rows are checked against DevTools' (the toolkit's).
+    const tools = TOOLS.filter((t) => task === 'diff' || t !== 'heapdiff-devtools')
+    const results = Object.fromEntries(tools.map((tool) => [tool, runTool(tool, task, files)]))
+    for (const tool of tools) {
+      const r = results[tool]
       if (tool === 'heapdiff') ref = r
       if (r.failed) {
         cells.push(r.failed)
         continue
       }
       const base = `${(r.ms / 1000).toFixed(2)} s, ${r.rssMb.toFixed(0)} MB`
-      if (tool === 'heapdiff') {
+      if (tool === 'heapdiff-devtools') {
+        const kit = results.toolkit
+        const same =
+          !kit || kit.failed
+            ? 'rows not checked'
+            : kit.rows === r.rows
+              ? "rows = DevTools'"
+              : "ROWS DIFFER from DevTools'"
+        const vs = ref && !ref.failed ? `${(r.ms / ref.ms).toFixed(2)}× classic's time, ` : ''
+        cells.push(`${base} (${vs}${((100 * r.rssMb) / inputMb).toFixed(0)}% of input; ${same})`)
+      } else if (tool === 'heapdiff') {
         const share = (mb) => `${((100 * mb) / inputMb).toFixed(0)}%`
         cells.push(`${base} (${share(r.rssMb)} of input; own ${r.ownMb.toFixed(0)} MB, ${share(r.ownMb)})`)
       } else if (!ref || ref.failed) {

@@ -30,11 +30,12 @@ export function startDiff(before: string, after: string, options?: DiffOptions):
   if (typeof before !== 'string' || typeof after !== 'string') {
     throw new TypeError('diffFiles(before, after) takes two file paths')
   }
-  const job = new binding.FileDiffJob(before, after, checkDiffOptions(options))
+  const checked = checkDiffOptions(options)
+  const job = new binding.FileDiffJob(before, after, checked)
   const started = new Date()
   return {
     progress: () => job.progress(),
-    result: job.run().then((raw) => toClassicDiff(raw, started, new Date())),
+    result: job.run().then((raw) => toClassicDiff(raw, started, new Date(), checked?.grouping)),
   }
 }
 

@@ -43,6 +43,10 @@ export interface HeapDiffDetail {
   size: string
   '+': number
   '-': number
+  /** `grouping: 'devtools'` only: DevTools' "Alloc. Size" (self size of the new instances). */
+  allocated_bytes?: number
+  /** `grouping: 'devtools'` only: DevTools' "Freed Size" (self size of the deleted instances). */
+  freed_bytes?: number
   /** With `retainers`, for the classes that grew most: retained size of the new instances. */
   retained_size_bytes?: number
   retained_size?: string
@@ -70,7 +74,12 @@ export interface HeapDiffResult {
 }
 
 /** Shapes the native diff exactly like memwatch's `end()` result. */
-export function toClassicDiff(raw: binding.DiffResult, beforeTime: Date, afterTime: Date): HeapDiffResult {
+export function toClassicDiff(
+  raw: binding.DiffResult,
+  beforeTime: Date,
+  afterTime: Date,
+  grouping?: string,
+): HeapDiffResult {
   const result: HeapDiffResult = {
     before: { ...raw.before, time: beforeTime },
     after: { ...raw.after, time: afterTime },
@@ -86,6 +95,10 @@ export function toClassicDiff(raw: binding.DiffResult, beforeTime: Date, afterTi
           size: d.size,
           '+': d.allocated,
           '-': d.freed,
+        }
+        if (grouping === 'devtools') {
+          row.allocated_bytes = d.allocated_bytes
+          row.freed_bytes = d.freed_bytes
         }
         if (d.retainers) {
           if (d.retained_size_bytes !== undefined) row.retained_size_bytes = d.retained_size_bytes
@@ -249,8 +262,9 @@ export class HeapDiff {
     if (pair === null) return DRY_RESULT
     const [before, after] = pair
     try {
-      const raw = binding.diffSnapshots(before, after, this.merge(options), OWN_SCRIPTS)
-      return toClassicDiff(raw, new Date(before.takenMs), new Date(after.takenMs))
+      const merged = this.merge(options)
+      const raw = binding.diffSnapshots(before, after, merged, OWN_SCRIPTS)
+      return toClassicDiff(raw, new Date(before.takenMs), new Date(after.takenMs), merged?.grouping)
     } finally {
       before.dispose()
       after.dispose()
@@ -266,8 +280,9 @@ export class HeapDiff {
     if (pair === null) return DRY_RESULT
     const [before, after] = pair
     try {
-      const raw = await binding.diffSnapshotsAsync(before, after, this.merge(options), OWN_SCRIPTS)
-      return toClassicDiff(raw, new Date(before.takenMs), new Date(after.takenMs))
+      const merged = this.merge(options)
+      const raw = await binding.diffSnapshotsAsync(before, after, merged, OWN_SCRIPTS)
+      return toClassicDiff(raw, new Date(before.takenMs), new Date(after.takenMs), merged?.grouping)
     } finally {
       before.dispose()
       after.dispose()

@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs'
 import { parse, diff } from 'heap-snapshot-toolkit'
 import { report } from './measure.mjs'
+import { rowDigest } from './rows.mjs'
 
 const [task, a, b] = process.argv.slice(2)
 const t0 = performance.now()
@@ -18,6 +19,7 @@ if (task === 'parse') {
     allocated: rows.reduce((s, r) => s + r.addedCount, 0),
     freed: rows.reduce((s, r) => s + r.removedCount, 0),
     classes: rows.length,
+    rows: rowDigest(rows.map((r) => [r.name, r.addedCount, r.removedCount, r.addedSize, r.removedSize])),
   }
 }
 report(t0, summary)

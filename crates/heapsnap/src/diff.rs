@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use crate::classes::{ClassRules, Grouping};
+use crate::devtools::DevToolsView;
 use crate::idset::{IdSet, BITSET_IDS_PER_NODE, BITSET_MIN_IDS};
 use crate::snapshot::{IdColumn, Snapshot};
 
@@ -63,7 +64,7 @@ pub struct Diff {
     pub details: Vec<ClassChange>,
 }
 
-fn signed_difference(plus: u64, minus: u64) -> i64 {
+pub(crate) fn signed_difference(plus: u64, minus: u64) -> i64 {
     let d = i128::from(plus) - i128::from(minus);
     d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
@@ -72,7 +73,7 @@ fn signed_difference(plus: u64, minus: u64) -> i64 {
 /// (sparse or wider than 32 bits, as foreign writers may produce) and for duplicate ids, whose
 /// one-to-one pairing a set cannot express. V8 ids fit 32 bits, so `id << 32 | index` packs a
 /// key in one `u64` (half the memory of a pair, and a plain integer sort); wider ids use pairs.
-enum Members {
+pub(crate) enum Members {
     Packed(Vec<u64>),
     Wide(Vec<(u64, u32)>),
 }
@@ -81,7 +82,7 @@ impl Members {
     /// Every node, counted or not: whether an object existed is a matter of its id, and V8 may
     /// file one object under a counted type in one snapshot and an uncounted one (hidden) in
     /// the next.
-    fn collect(snap: &Snapshot, exclude: &[u64]) -> Members {
+    pub(crate) fn collect(snap: &Snapshot, exclude: &[u64]) -> Members {
         let all = 0..snap.node_count();
         let mut m = if snap.ids.is_narrow() {
             let mut keys: Vec<u64> = all.map(|i| (snap.node_id(i) << 32) | i as u64).collect();
@@ -129,7 +130,7 @@ impl Members {
 
     /// `(id, node index)` of the `k`-th member in id order.
     #[inline]
-    fn get(&self, k: usize) -> Option<(u64, usize)> {
+    pub(crate) fn get(&self, k: usize) -> Option<(u64, usize)> {
         match self {
             Members::Packed(v) => v
                 .get(k)
@@ -434,6 +435,18 @@ impl SlotCounts {
 }
 
 /// Compares `before` and `after` (two snapshots of one process) by node id.
+/// Classic rows in byte order of `what`; DevTools rows by size change, largest first.
+pub(crate) fn sort_details(details: &mut [ClassChange], grouping: Grouping) {
+    match grouping {
+        Grouping::Classic => details.sort_unstable_by(|a, b| a.what.cmp(&b.what)),
+        Grouping::DevTools => details.sort_unstable_by(|a, b| {
+            b.size_bytes
+                .cmp(&a.size_bytes)
+                .then_with(|| a.what.cmp(&b.what))
+        }),
+    }
+}
+
 pub fn diff(before: &Snapshot, after: &Snapshot, opts: &DiffOptions) -> Diff {
     diff_with(before, after, opts, Strategy::Auto)
 }
@@ -448,6 +461,21 @@ pub fn diff_with(
     let mut exclude = opts.exclude_ids.clone();
     exclude.sort_unstable();
     exclude.dedup();
+
+    // DevTools' rules need the graph; without edges the diff counts by id alone (see
+    // `devtools`), which is what the CLI's plain diff of files without edges gets.
+    if opts.grouping == Grouping::DevTools {
+        let views = std::thread::scope(|s| {
+            let t = s.spawn(|| DevToolsView::new(after));
+            (
+                DevToolsView::new(before),
+                t.join().expect("the view does not panic"),
+            )
+        });
+        if let (Some(vb), Some(va)) = views {
+            return crate::devtools::diff((before, &vb), (after, &va), &exclude);
+        }
+    }
 
     let rules_before = ClassRules::new(before, opts.grouping);
     let rules_after = ClassRules::new(after, opts.grouping);
@@ -489,14 +517,7 @@ pub fn diff_with(
             row
         })
         .collect();
-    match opts.grouping {
-        Grouping::Classic => details.sort_unstable_by(|a, b| a.what.cmp(&b.what)),
-        Grouping::DevTools => details.sort_unstable_by(|a, b| {
-            b.size_bytes
-                .cmp(&a.size_bytes)
-                .then_with(|| a.what.cmp(&b.what))
-        }),
-    }
+    sort_details(&mut details, opts.grouping);
 
     Diff {
         before: before_totals,

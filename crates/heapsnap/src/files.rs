@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
+use crate::classes::Grouping;
 use crate::diff::DiffOptions;
 use crate::explain::{explained_diff, ExplainedDiff, RetentionOptions};
 use crate::graph::{
@@ -145,22 +146,23 @@ pub fn load_files(files: &[FileToLoad<'_>]) -> Result<Vec<Snapshot>, LoadError> 
     Ok(out)
 }
 
-/// Two files diffed; `after` keeps its edges only for `retention`.
+/// Two files diffed; both keep their edges for DevTools' rules, `after` also for `retention`.
 pub fn diff_files(
     [before, after]: [&Path; 2],
     opts: &DiffOptions,
     retention: Option<&RetentionOptions>,
     progress: &[Progress; 2],
 ) -> Result<ExplainedDiff, AnalysisError> {
+    let devtools = opts.grouping == Grouping::DevTools;
     let [b, a]: [Snapshot; 2] = load_files(&[
         FileToLoad {
             path: before,
-            keep_edges: false,
+            keep_edges: devtools,
             progress: &progress[0],
         },
         FileToLoad {
             path: after,
-            keep_edges: retention.is_some(),
+            keep_edges: devtools || retention.is_some(),
             progress: &progress[1],
         },
     ])?

@@ -29,6 +29,7 @@
 //! ```
 
 mod classes;
+mod devtools;
 mod diff;
 mod explain;
 mod files;

@@ -129,6 +129,8 @@ impl Divisor {
     }
 }
 
+/// The `detachedness` value of a DOM node that is in a document (V8's `kAttached`).
+const ATTACHED: u64 = 1;
 /// The `detachedness` value of a DOM node that is not in any document (V8's `kDetached`).
 const DETACHED: u64 = 2;
 
@@ -147,6 +149,8 @@ struct NodeColumns {
     /// Nodes whose `detachedness` says detached, in node order (DOM elements in browser
     /// snapshots; none in Node's).
     detached: Vec<u32>,
+    /// Nodes whose `detachedness` says attached, in node order.
+    attached: Vec<u32>,
     rec: RecordBuf,
 }
 
@@ -244,6 +248,7 @@ impl Builder {
                 edge_sum: 0,
                 max_name: None,
                 detached: Vec::new(),
+                attached: Vec::new(),
                 rec: RecordBuf::new(meta.node_width),
             },
             edges: EdgeColumns {
@@ -461,6 +466,8 @@ impl Builder {
             edges,
             extra_native_bytes: meta.extra_native_bytes,
             detached: n.detached,
+            attached: n.attached,
+            has_detachedness: meta.node_detachedness.is_some(),
         };
         snap.shrink();
         Ok(snap)
@@ -506,8 +513,10 @@ impl NodeSink<'_> {
         c.types.push(ty as u8);
         c.names.push(name);
         c.self_sizes.push(index32, self_size);
-        if m.node_detachedness.is_some_and(|k| r[k] == DETACHED) {
-            c.detached.push(index32);
+        match m.node_detachedness.map(|k| r[k]) {
+            Some(DETACHED) => c.detached.push(index32),
+            Some(ATTACHED) => c.attached.push(index32),
+            _ => {}
         }
         if let Some(first) = &mut c.first_edge {
             first.push(c.edge_sum as u32);

@@ -365,6 +365,10 @@ pub struct Snapshot {
     pub(crate) extra_native_bytes: Option<u64>,
     /// Indices of detached DOM nodes, ascending; empty for Node's snapshots.
     pub(crate) detached: Vec<u32>,
+    /// Indices of attached DOM nodes, ascending (DevTools propagates both states).
+    pub(crate) attached: Vec<u32>,
+    /// Whether the nodes carry a `detachedness` field at all.
+    pub(crate) has_detachedness: bool,
 }
 
 impl Snapshot {
@@ -479,6 +483,7 @@ impl Snapshot {
         self.self_sizes.shrink();
         self.name_table.shrink();
         self.detached.shrink_to_fit();
+        self.attached.shrink_to_fit();
         if let Some(e) = &mut self.edges {
             e.shrink();
         }

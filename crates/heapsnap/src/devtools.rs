@@ -1,0 +1,617 @@
+//! The comparison Chrome DevTools' Memory tab shows, row for row, from two snapshots with edges.
+//!
+//! Users check a diff's first rows against DevTools, so `Grouping::DevTools` follows the rules of
+//! its snapshot worker (as packaged in heap-snapshot-toolkit), each of which needs the graph:
+//!
+//! 1. **Detached DOM state** spreads from the embedder nodes that know their state: through
+//!    native nodes only, attached first, then detached to what attached did not reach. Detached
+//!    nodes are named `Detached <name>`.
+//! 2. **Backing stores belong to their owner.** A hidden or array node (or a native external
+//!    string payload) reached, through non-weak edges, from exactly one other node that is
+//!    neither of those has its self size moved to that owner and, at size 0, leaves every count.
+//!    Skipped for snapshots without user roots (taken with internals exposed), as DevTools does.
+//! 3. **Plain objects are named by their properties**: `{a, b}` for each property set shared by
+//!    at least 2 objects and by a thousandth of all plain objects, the most popular first; each
+//!    object takes the definition with the most properties it has all of.
+//! 4. **Rows are classes, matched by id within a class**: an object that changed class (gained
+//!    properties, became detached) or size 0 counts as deleted from one row and new in another.
+//!
+//! One rule is not followed: DevTools splits an object class by its constructor's source
+//! location, so two classes of one name are two rows; here they are one (see the README).
+
+use std::collections::HashMap;
+
+use crate::classes::Grouping;
+use crate::diff::{signed_difference, sort_details, ClassChange, Diff, Members, Totals};
+use crate::snapshot::Snapshot;
+
+/// A node DevTools leaves out of every row (self size 0 once stores moved to their owners).
+const NONE: u32 = u32::MAX;
+
+/// `MIN_OBJECT_COUNT_PER_INTERFACE`: a property set needs this many objects to name them.
+const MIN_OBJECTS_PER_INTERFACE: f64 = 2.0;
+/// `MIN_OBJECT_PROPORTION_PER_INTERFACE`: … and a thousandth of all plain objects.
+const MIN_OBJECT_PROPORTION: f64 = 1000.0;
+/// `MAX_INTERFACE_NAME_LENGTH`, in UTF-16 units as JavaScript counts them.
+const MAX_INTERFACE_NAME: usize = 120;
+
+/// One snapshot as DevTools sees it: each node's class (or `NONE`) and its size after the
+/// backing-store transfer.
+pub(crate) struct DevToolsView {
+    class: Vec<u32>,
+    size: Vec<u64>,
+    names: Vec<String>,
+}
+
+/// Node type indices by role, `None` where the snapshot's header lacks the type.
+struct Types {
+    hidden: Option<u8>,
+    array: Option<u8>,
+    object: Option<u8>,
+    native: Option<u8>,
+    synthetic: Option<u8>,
+}
+
+impl Types {
+    fn of(snap: &Snapshot) -> Types {
+        let find = |name: &str| {
+            snap.node_type_names()
+                .iter()
+                .position(|t| t == name)
+                .map(|k| k as u8)
+        };
+        Types {
+            hidden: find("hidden"),
+            array: find("array"),
+            object: find("object"),
+            native: find("native"),
+            synthetic: find("synthetic"),
+        }
+    }
+}
+
+fn edge_type(snap: &Snapshot, name: &str) -> Option<u8> {
+    snap.edge_type_names()
+        .iter()
+        .position(|t| t == name)
+        .map(|k| k as u8)
+}
+
+impl DevToolsView {
+    /// `None` when the snapshot was parsed without its edges.
+    pub(crate) fn new(snap: &Snapshot) -> Option<DevToolsView> {
+        let edges = snap.edges()?;
+        let n = snap.node_count();
+        let types = Types::of(snap);
+        let is = |i: usize, t: Option<u8>| t == Some(snap.node_type_index(i));
+        let weak = edge_type(snap, "weak");
+        let hidden_edge = edge_type(snap, "hidden");
+        let property = edge_type(snap, "property");
+
+        let detached = detached_nodes(snap, &types, weak, hidden_edge);
+        let raw_name = |i: usize| -> String {
+            let name = snap.node_name(i);
+            if detached.get(i) {
+                format!("Detached {name}")
+            } else {
+                name.to_owned()
+            }
+        };
+        // 2. Backing stores' sizes to their owners.
+        let mut size: Vec<u64> = (0..n).map(|i| snap.self_size(i)).collect();
+        let root_has_user_roots = n > 0
+            && edges.range(0).any(|e| {
+                let t = edges.to_node(e);
+                !is(t, types.synthetic) || snap.node_name(t) == "(Document DOM trees)"
+            });
+        if root_has_user_roots {
+            let external = (0..snap.name_count() as u32)
+                .find(|&k| snap.name_by_index(k) == "system / ExternalStringData");
+            let owned = |i: usize| {
+                is(i, types.hidden)
+                    || is(i, types.array)
+                    || (is(i, types.native)
+                        && Some(snap.name_index(i)) == external
+                        && !detached.get(i))
+            };
+            const UNVISITED: u32 = u32::MAX;
+            const SHARED: u32 = u32::MAX - 1;
+            let mut owner = vec![UNVISITED; n];
+            let mut work: Vec<u32> = Vec::new();
+            for (i, o) in owner.iter_mut().enumerate() {
+                if !owned(i) {
+                    *o = i as u32;
+                    work.push(i as u32);
+                }
+            }
+            while let Some(id) = work.pop() {
+                let mine = owner[id as usize];
+                for e in edges.range(id as usize) {
+                    if Some(edges.edge_type_index(e)) == weak {
+                        continue;
+                    }
+                    let t = edges.to_node(e);
+                    match owner[t] {
+                        UNVISITED => {
+                            owner[t] = mine;
+                            work.push(t as u32);
+                        }
+                        o if o == t as u32 || o == mine || o == SHARED => {}
+                        _ => {
+                            owner[t] = SHARED;
+                            work.push(t as u32);
+                        }
+                    }
+                }
+            }
+            for (i, &o) in owner.iter().enumerate() {
+                if o == UNVISITED || o == SHARED || o == i as u32 {
+                    continue;
+                }
+                let o = o as usize;
+                if is(o, types.synthetic) || o == 0 {
+                    continue;
+                }
+                size[o] += size[i];
+                size[i] = 0;
+            }
+        }
+        // 3. and the classes of every node.
+        let interfaces = Interfaces::infer(snap, &types, property);
+        let mut names: Vec<String> = Vec::new();
+        let mut name_ids: HashMap<String, u32> = HashMap::new();
+        let mut intern = |s: String| -> u32 {
+            if let Some(&k) = name_ids.get(&s) {
+                return k;
+            }
+            names.push(s.clone());
+            name_ids.insert(s, names.len() as u32 - 1);
+            names.len() as u32 - 1
+        };
+        // Per type: a fixed class, or by name (objects and natives). Per name index (and
+        // detached state): its class, so strings are built once per class, not per node.
+        enum ByType {
+            Fixed(u32),
+            Named,
+            PlainOr,
+        }
+        let by_type: Vec<ByType> = snap
+            .node_type_names()
+            .iter()
+            .map(|t| match t.as_str() {
+                "hidden" => ByType::Fixed(intern("(system)".into())),
+                "code" => ByType::Fixed(intern("(compiled code)".into())),
+                "closure" => ByType::Fixed(intern("Function".into())),
+                "regexp" => ByType::Fixed(intern("RegExp".into())),
+                "object" => ByType::PlainOr,
+                "native" => ByType::Named,
+                other => ByType::Fixed(intern(format!("({other})"))),
+            })
+            .collect();
+        let object_name =
+            (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == "Object");
+        let mut by_name: HashMap<(u32, bool), u32> = HashMap::new();
+        let mut memo: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut props: Vec<u32> = Vec::new();
+        let mut class = Vec::with_capacity(n);
+        for i in 0..n {
+            if size[i] == 0 {
+                class.push(NONE);
+                continue;
+            }
+            let name = snap.name_index(i);
+            let k = match by_type[snap.node_type_index(i) as usize] {
+                ByType::Fixed(k) => k,
+                ByType::PlainOr if Some(name) == object_name && !interfaces.defs.is_empty() => {
+                    sorted_properties(snap, i, property, &mut props);
+                    match memo.get(props.as_slice()) {
+                        Some(&k) => k,
+                        None => {
+                            let k = intern(
+                                interfaces
+                                    .best(&props)
+                                    .map_or_else(|| "Object".to_owned(), str::to_owned),
+                            );
+                            memo.insert(props.clone(), k);
+                            k
+                        }
+                    }
+                }
+                ByType::PlainOr | ByType::Named => {
+                    let gone = detached.get(i);
+                    *by_name
+                        .entry((name, gone))
+                        .or_insert_with(|| intern(fold_tag(&raw_name(i))))
+                }
+            };
+            class.push(k);
+        }
+        Some(DevToolsView { class, size, names })
+    }
+}
+
+/// DevTools groups DOM wrappers by tag: `<div id="a">` → `<div>`, `Detached <li x>` →
+/// `Detached <li>`.
+fn fold_tag(name: &str) -> String {
+    crate::classes::devtools_object_class(name).into_owned()
+}
+
+/// A bitset of node indices.
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+}
+
+/// Rule 1: the native nodes DevTools shows as detached.
+fn detached_nodes(snap: &Snapshot, types: &Types, weak: Option<u8>, hidden: Option<u8>) -> Bits {
+    let n = snap.node_count();
+    let mut detached = Bits::new(n);
+    let Some(edges) = snap.edges() else {
+        return detached;
+    };
+    if !snap.has_detachedness {
+        return detached;
+    }
+    let native = |i: usize| types.native == Some(snap.node_type_index(i));
+    let mut visited = Bits::new(n);
+    let (mut attached_work, mut detached_work) = (Vec::new(), Vec::new());
+    // Known states in node order, as DevTools visits them.
+    let (mut a, mut d) = (
+        snap.attached.iter().peekable(),
+        snap.detached.iter().peekable(),
+    );
+    loop {
+        let (i, is_detached) = match (a.peek(), d.peek()) {
+            (Some(&&x), Some(&&y)) if x < y => (a.next().map(|_| x), false),
+            (Some(_), Some(&&y)) => (d.next().map(|_| y), true),
+            (Some(&&x), None) => (a.next().map(|_| x), false),
+            (None, Some(&&y)) => (d.next().map(|_| y), true),
+            (None, None) => break,
+        };
+        let i = i.expect("peeked") as usize;
+        if visited.get(i) {
+            continue;
+        }
+        visited.set(i);
+        if !native(i) {
+            continue;
+        }
+        if is_detached {
+            detached.set(i);
+            detached_work.push(i);
+        } else {
+            attached_work.push(i);
+        }
+    }
+    let skip = |t: u8| Some(t) == weak || Some(t) == hidden;
+    while let Some(i) = attached_work.pop() {
+        for e in edges.range(i) {
+            let t = edges.to_node(e);
+            if skip(edges.edge_type_index(e)) || visited.get(t) {
+                continue;
+            }
+            visited.set(t);
+            if native(t) {
+                attached_work.push(t);
+            }
+        }
+    }
+    while let Some(i) = detached_work.pop() {
+        for e in edges.range(i) {
+            let t = edges.to_node(e);
+            if skip(edges.edge_type_index(e)) || visited.get(t) {
+                continue;
+            }
+            visited.set(t);
+            if native(t) {
+                detached.set(t);
+                detached_work.push(t);
+            }
+        }
+    }
+    detached
+}
+
+/// A plain object's property names (names-table ids, `__proto__` included as DevTools does
+/// when matching), sorted into `out`: the key its class depends on.
+fn sorted_properties(snap: &Snapshot, i: usize, property: Option<u8>, out: &mut Vec<u32>) {
+    let edges = snap.edges().expect("checked by the caller");
+    out.clear();
+    out.extend(
+        edges
+            .range(i)
+            .filter(|&e| Some(edges.edge_type_index(e)) == property)
+            .map(|e| edges.name_value(e)),
+    );
+    out.sort_unstable();
+}
+
+/// A property set seen while inferring interfaces.
+struct Candidate {
+    /// First-seen order, DevTools' tie-break.
+    order: usize,
+    /// Property ids in edge order.
+    props: Vec<u32>,
+    count: u64,
+}
+
+/// Rule 3: the property sets that name plain objects, most popular first.
+struct Interfaces {
+    /// (name, sorted property ids) in priority order.
+    defs: Vec<(String, Vec<u32>)>,
+}
+
+impl Interfaces {
+    fn infer(snap: &Snapshot, types: &Types, property: Option<u8>) -> Interfaces {
+        let Some(edges) = snap.edges() else {
+            return Interfaces { defs: Vec::new() };
+        };
+        let proto = (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == "__proto__");
+        let mut total = 0u64;
+        let mut candidates: HashMap<String, Candidate> = HashMap::new();
+        for i in 0..snap.node_count() {
+            if types.object != Some(snap.node_type_index(i)) || snap.node_name(i) != "Object" {
+                continue;
+            }
+            total += 1;
+            let mut name = String::from("{");
+            let mut len = 1usize; // UTF-16 units, as JavaScript's `length`
+            let mut props = Vec::new();
+            for e in edges.range(i) {
+                if Some(edges.edge_type_index(e)) != property {
+                    continue;
+                }
+                let id = edges.name_value(e);
+                if Some(id) == proto {
+                    continue;
+                }
+                let formatted = format_property(snap.name_by_index(id));
+                let flen = formatted.encode_utf16().count();
+                if len > 1 && len + flen > MAX_INTERFACE_NAME {
+                    break;
+                }
+                if len != 1 {
+                    name.push_str(", ");
+                    len += 2;
+                }
+                name.push_str(&formatted);
+                len += flen;
+                props.push(id);
+            }
+            if props.is_empty() {
+                continue;
+            }
+            name.push('}');
+            let order = candidates.len();
+            candidates
+                .entry(name)
+                .and_modify(|c| c.count += 1)
+                .or_insert(Candidate {
+                    order,
+                    props,
+                    count: 1,
+                });
+        }
+        let min = MIN_OBJECTS_PER_INTERFACE.max(total as f64 / MIN_OBJECT_PROPORTION);
+        let mut sorted: Vec<(String, Candidate)> = candidates.into_iter().collect();
+        // DevTools' stable sort by count over first-seen order.
+        sorted.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.1.order.cmp(&b.1.order)));
+        let defs = sorted
+            .into_iter()
+            .take_while(|(_, c)| c.count as f64 >= min)
+            .map(|(name, mut c)| {
+                c.props.sort_unstable();
+                (name, c.props)
+            })
+            .collect();
+        Interfaces { defs }
+    }
+
+    /// The definition with the most properties all of which the object has (the earliest on a
+    /// tie), or `None` (the object stays `Object`).
+    fn best(&self, props: &[u32]) -> Option<&str> {
+        let mut best: Option<(usize, &str)> = None;
+        for (name, def) in &self.defs {
+            if best.is_some_and(|(count, _)| count >= def.len()) || !is_subset(def, props) {
+                continue;
+            }
+            best = Some((def.len(), name));
+        }
+        best.map(|(_, name)| name)
+    }
+}
+
+/// Whether sorted `small` is a sub-multiset of sorted `big`.
+fn is_subset(small: &[u32], big: &[u32]) -> bool {
+    let mut j = 0;
+    for &x in small {
+        while j < big.len() && big[j] < x {
+            j += 1;
+        }
+        if j == big.len() || big[j] != x {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
+
+/// DevTools' `formatPropertyName`: names with commas, quotes or braces are shown as JSON
+/// strings, so that `{a, b}` stays readable.
+fn format_property(name: &str) -> String {
+    if !name.contains([',', '\'', '"', '{', '}']) {
+        return name.to_owned();
+    }
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Each node's class in a space shared by both snapshots, so rows can be matched by name.
+struct SharedClasses {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl SharedClasses {
+    fn map(&mut self, view: &DevToolsView) -> Vec<u32> {
+        let local: Vec<u32> = view
+            .names
+            .iter()
+            .map(|s| {
+                *self.ids.entry(s.clone()).or_insert_with(|| {
+                    self.names.push(s.clone());
+                    self.names.len() as u32 - 1
+                })
+            })
+            .collect();
+        view.class
+            .iter()
+            .map(|&k| if k == NONE { NONE } else { local[k as usize] })
+            .collect()
+    }
+}
+
+/// Rule 4: DevTools' comparison of two views. `exclude` (sorted ids) are left out of both.
+pub(crate) fn diff(
+    (before, view_before): (&Snapshot, &DevToolsView),
+    (after, view_after): (&Snapshot, &DevToolsView),
+    exclude: &[u64],
+) -> Diff {
+    let mut shared = SharedClasses {
+        names: Vec::new(),
+        ids: HashMap::new(),
+    };
+    let class_before = shared.map(view_before);
+    let class_after = shared.map(view_after);
+    let (members_before, members_after) = std::thread::scope(|s| {
+        let t = s.spawn(|| Members::collect(after, exclude));
+        (
+            Members::collect(before, exclude),
+            t.join().expect("sorting does not panic"),
+        )
+    });
+    let mut rows: Vec<ClassChange> = vec![ClassChange::default(); shared.names.len()];
+    let (mut totals_before, mut totals_after) = (Totals::default(), Totals::default());
+    let (mut freed_nodes, mut allocated_nodes) = (0u64, 0u64);
+    let mut freed = |i: usize, totals_only: bool| {
+        let k = class_before[i];
+        if k == NONE {
+            return;
+        }
+        let size = view_before.size[i];
+        totals_before.nodes += 1;
+        totals_before.size_bytes += size;
+        if !totals_only {
+            let row = &mut rows[k as usize];
+            row.freed += 1;
+            row.freed_bytes += size;
+            freed_nodes += 1;
+        }
+    };
+    let mut allocated: Vec<(usize, bool)> = Vec::new();
+    // Merge-join in id order: a node counts as kept only with the same class on both sides.
+    let (mut p, mut q) = (0usize, 0usize);
+    loop {
+        match (members_before.get(p), members_after.get(q)) {
+            (None, None) => break,
+            (Some((idb, ib)), Some((ida, _))) if idb < ida => {
+                freed(ib, false);
+                p += 1;
+            }
+            (Some((_, ib)), None) => {
+                freed(ib, false);
+                p += 1;
+            }
+            (Some((idb, ib)), Some((ida, ia))) if idb == ida => {
+                let same = class_before[ib] == class_after[ia];
+                freed(ib, same);
+                allocated.push((ia, same));
+                p += 1;
+                q += 1;
+            }
+            (_, Some((_, ia))) => {
+                allocated.push((ia, false));
+                q += 1;
+            }
+        }
+    }
+    for (i, totals_only) in allocated {
+        let k = class_after[i];
+        if k == NONE {
+            continue;
+        }
+        let size = view_after.size[i];
+        totals_after.nodes += 1;
+        totals_after.size_bytes += size;
+        if !totals_only {
+            let row = &mut rows[k as usize];
+            row.allocated += 1;
+            row.allocated_bytes += size;
+            allocated_nodes += 1;
+        }
+    }
+    let mut details: Vec<ClassChange> = rows
+        .into_iter()
+        .zip(shared.names)
+        .filter(|(r, _)| r.allocated + r.freed > 0)
+        .map(|(mut r, what)| {
+            r.what = what;
+            r.size_bytes = signed_difference(r.allocated_bytes, r.freed_bytes);
+            r
+        })
+        .collect();
+    sort_details(&mut details, Grouping::DevTools);
+    Diff {
+        before: totals_before,
+        after: totals_after,
+        size_bytes: signed_difference(totals_after.size_bytes, totals_before.size_bytes),
+        freed_nodes,
+        allocated_nodes,
+        details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_names_format_as_devtools_does() {
+        assert_eq!(format_property("plain"), "plain");
+        assert_eq!(format_property("a,b"), "\"a,b\"");
+        assert_eq!(format_property("say \"hi\""), "\"say \\\"hi\\\"\"");
+        assert_eq!(format_property("{x}"), "\"{x}\"");
+    }
+
+    #[test]
+    fn subsets_are_multisets() {
+        assert!(is_subset(&[1, 3], &[1, 2, 3]));
+        assert!(!is_subset(&[1, 4], &[1, 2, 3]));
+        assert!(!is_subset(&[1, 1], &[1, 2]));
+        assert!(is_subset(&[], &[1]));
+    }
+}
