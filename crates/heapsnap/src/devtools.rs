@@ -355,25 +355,38 @@ impl Interfaces {
         let Some(edges) = snap.edges() else {
             return Interfaces { defs: Vec::new() };
         };
-        let proto = (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == "__proto__");
+        let find = |s: &str| (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == s);
+        let (proto, object) = (find("__proto__"), find("Object"));
         let mut total = 0u64;
-        let mut candidates: HashMap<String, Candidate> = HashMap::new();
+        let mut candidates: Vec<(String, Candidate)> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        // Objects of one shape share a property sequence: its name is built once.
+        let mut by_sequence: HashMap<Vec<u32>, usize> = HashMap::new();
+        let mut seq: Vec<u32> = Vec::new();
         for i in 0..snap.node_count() {
-            if types.object != Some(snap.node_type_index(i)) || snap.node_name(i) != "Object" {
+            if types.object != Some(snap.node_type_index(i)) || Some(snap.name_index(i)) != object {
                 continue;
             }
             total += 1;
+            seq.clear();
+            seq.extend(
+                edges
+                    .range(i)
+                    .filter(|&e| Some(edges.edge_type_index(e)) == property)
+                    .map(|e| edges.name_value(e))
+                    .filter(|&id| Some(id) != proto),
+            );
+            if seq.is_empty() {
+                continue;
+            }
+            if let Some(&k) = by_sequence.get(seq.as_slice()) {
+                candidates[k].1.count += 1;
+                continue;
+            }
             let mut name = String::from("{");
             let mut len = 1usize; // UTF-16 units, as JavaScript's `length`
             let mut props = Vec::new();
-            for e in edges.range(i) {
-                if Some(edges.edge_type_index(e)) != property {
-                    continue;
-                }
-                let id = edges.name_value(e);
-                if Some(id) == proto {
-                    continue;
-                }
+            for &id in &seq {
                 let formatted = format_property(snap.name_by_index(id));
                 let flen = formatted.encode_utf16().count();
                 if len > 1 && len + flen > MAX_INTERFACE_NAME {
@@ -387,22 +400,23 @@ impl Interfaces {
                 len += flen;
                 props.push(id);
             }
-            if props.is_empty() {
-                continue;
-            }
             name.push('}');
-            let order = candidates.len();
-            candidates
-                .entry(name)
-                .and_modify(|c| c.count += 1)
-                .or_insert(Candidate {
-                    order,
-                    props,
-                    count: 1,
-                });
+            let k = *by_name.entry(name.clone()).or_insert_with(|| {
+                candidates.push((
+                    name,
+                    Candidate {
+                        order: candidates.len(),
+                        props,
+                        count: 0,
+                    },
+                ));
+                candidates.len() - 1
+            });
+            candidates[k].1.count += 1;
+            by_sequence.insert(seq.clone(), k);
         }
         let min = MIN_OBJECTS_PER_INTERFACE.max(total as f64 / MIN_OBJECT_PROPORTION);
-        let mut sorted: Vec<(String, Candidate)> = candidates.into_iter().collect();
+        let mut sorted = candidates;
         // DevTools' stable sort by count over first-seen order.
         sorted.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.1.order.cmp(&b.1.order)));
         let defs = sorted
