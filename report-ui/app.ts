@@ -155,7 +155,15 @@ function timeline(report: Report, root: HTMLElement): void {
   if (threads.length > 1) section.append(h('label', {}, 'Thread ', picker))
   const heapEl = h('div', { id: 'chart-heap', class: 'chart' })
   const pauseEl = h('div', { id: 'chart-pause', class: 'chart' })
-  section.append(heapEl, pauseEl)
+  section.append(
+    heapEl,
+    pauseEl,
+    h(
+      'p',
+      { class: 'hint' },
+      'One point per full GC. Red dashed lines: leak events; grey bands: heap snapshots. Drag to zoom, double-click to reset.',
+    ),
+  )
   root.append(section)
 
   let plots: uPlotT[] = []
@@ -166,10 +174,18 @@ function timeline(report: Report, root: HTMLElement): void {
     const secs = s.time.map((ms) => ms / 1000)
     const [x, heap, base, pause] = downsample(secs, [s.heap, s.base, s.pause_ms], Math.ceil(width))
     const leaks = report.leaks.filter((l) => l.thread === t.id).map((l) => l.time / 1000)
+    const snaps = t.snapshots.map((sn) => [sn.start / 1000, sn.end / 1000])
     const sync = uPlot.sync('heapdiff')
     const marker = (u: uPlotT) => {
       const ctx = u.ctx
       ctx.save()
+      // Heap snapshots (--snapshots on-leak) stop the program: shaded, so their GCs explain themselves.
+      ctx.fillStyle = 'rgba(120,120,120,0.15)'
+      for (const [a, b] of snaps) {
+        const x0 = u.valToPos(a, 'x', true)
+        const x1 = Math.max(u.valToPos(b, 'x', true), x0 + 2 * devicePixelRatio)
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height)
+      }
       ctx.strokeStyle = '#d62728'
       ctx.fillStyle = '#d62728'
       ctx.lineWidth = 2 * devicePixelRatio
@@ -216,11 +232,13 @@ function timeline(report: Report, root: HTMLElement): void {
               label: 'GC pause (ms)',
               stroke: '#2ca02c',
               fill: 'rgba(44,160,44,0.25)',
-              paths: uPlot.paths.bars!({ size: [0.9, 6] }),
+              // Bars while each GC gets a few pixels; a filled line beyond that.
+              paths: x.length < width / 4 ? uPlot.paths.bars!({ size: [0.9, 6] }) : undefined,
               value: (_u, v) => (v === null ? '' : `${v.toFixed(2)} ms`),
             },
           ],
           axes: [{}, { size: 70 }],
+          hooks: { draw: [marker] },
         },
         [x, pause],
         pauseEl,
