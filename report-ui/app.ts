@@ -470,13 +470,7 @@ function retainingPaths(report: Report, root: HTMLElement): void {
           h(
             'li',
             {},
-            s.edge !== null
-              ? h(
-                  'span',
-                  { class: 'edge' },
-                  s.edge_type === 'element' || s.edge_type === 'hidden' ? `[${s.edge}]` : `.${s.edge}`,
-                )
-              : '',
+            s.edge !== null ? h('span', { class: 'edge' }, s.edge.startsWith('[') ? s.edge : `.${s.edge}`) : '',
             ' ',
             h('code', {}, s.node),
             ' ',
