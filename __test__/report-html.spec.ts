@@ -70,8 +70,11 @@ function offline(t: ExecutionContext, o: Opened, file: string) {
   t.deepEqual(o.errors, [], 'no console error')
 }
 
-/** Pixels of the post-GC heap line's colour (#1f77b4) inside the chart's plot area. */
-function heapPixels(page: Page, top = 1): Promise<number> {
+/**
+ * Where the post-GC heap line's colour (#1f77b4) is in the chart's plot area, or in its top
+ * `top` fraction: the number of such pixels and the columns (as fractions of the width) they lie in.
+ */
+function heapPixels(page: Page, top = 1): Promise<{ n: number; from: number; to: number }> {
   return page.evaluate((top) => {
     const canvas = document.querySelector('#chart-heap canvas') as HTMLCanvasElement
     const over = document.querySelector('#chart-heap .u-over') as HTMLElement
@@ -79,18 +82,25 @@ function heapPixels(page: Page, top = 1): Promise<number> {
     const c = canvas.getBoundingClientRect()
     const o = over.getBoundingClientRect()
     const [x, y, w, h] = [(o.left - c.left) * scale, (o.top - c.top) * scale, o.width * scale, o.height * scale * top]
-    const data = canvas.getContext('2d')!.getImageData(x, y, w, h).data
+    const width = Math.round(w)
+    const data = canvas.getContext('2d')!.getImageData(x, y, width, h).data
     let n = 0
+    let from = Infinity
+    let to = -Infinity
     for (let i = 0; i < data.length; i += 4) {
       if (
         data[i + 3] > 128 &&
         Math.abs(data[i] - 31) < 40 &&
         Math.abs(data[i + 1] - 119) < 40 &&
         Math.abs(data[i + 2] - 180) < 40
-      )
+      ) {
         n++
+        const col = (i / 4) % width
+        from = Math.min(from, col / width)
+        to = Math.max(to, col / width)
+      }
     }
-    return n
+    return { n, from, to }
   }, top)
 }
 
@@ -140,7 +150,7 @@ btest(title('a leaky run’s report: offline, chart drawn, the JSON’s classes,
   offline(t, o, file)
   const { page } = o
   t.is(await page.textContent('#verdict'), report.verdict.sentence)
-  t.true((await heapPixels(page)) > 100, 'the heap line is drawn in the plot area')
+  t.true((await heapPixels(page)).n > 100, 'the heap line is drawn in the plot area')
 
   // Every class of the JSON report, in its order, with its counts.
   const rows = await rowsText(page)
@@ -248,10 +258,12 @@ btest(title('100,000 GCs: compressed data, downsampled chart keeping the spike, 
   const o = await open(file)
   offline(t, o, file)
   const { page } = o
-  t.true((await heapPixels(page)) > 100)
-  // The one-GC spike (to 167 MB; every other GC below 61 MB) survives downsampling: the line
-  // reaches the top 40% of the plot area, where nothing else is.
-  t.true((await heapPixels(page, 0.4)) > 0, 'the spike is drawn')
+  t.true((await heapPixels(page)).n > 100)
+  // The one-GC spike (to 167 MB; every other GC below 61 MB) survives downsampling: in the top
+  // 40% of the plot area the line is there, and only in a narrow column at 70% of the time axis.
+  const spike = await heapPixels(page, 0.4)
+  t.true(spike.n > 0, 'the spike is drawn')
+  t.true(spike.from > 0.68 && spike.to < 0.72, `spike drawn between ${spike.from} and ${spike.to} of the width`)
   // The icicle: the root and the sites' frames, outermost frame under the root.
   const frames = await page.$$eval('#flame .frame', (els) => els.map((e) => (e as HTMLElement).title.split('\n')[0]))
   t.is(frames[0], 'all')
