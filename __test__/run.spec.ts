@@ -264,3 +264,79 @@ test('run: usage errors are exit code 2', (t) => {
   t.regex(r.stderr, /--snapshots must be off or on-leak/)
   t.is(spawnSync(process.execPath, [cli, 'run'], { encoding: 'utf8' }).status, 2)
 })
+
+test('report of a sampling heap profile (node --heap-prof): the allocating function and line', (t) => {
+  const out = join(dir, 'heap-prof')
+  spawnSync('mkdir', ['-p', out])
+  const script = join(out, 'alloc.js')
+  // keepRecords (declared on line 2) allocates what stays alive; churn only churns. A sampling
+  // heap profile places samples by function: its frames carry the function's own position.
+  writeFileSync(
+    script,
+    [
+      'globalThis.kept = []',
+      'function keepRecords(n) {',
+      '  for (let i = 0; i < n; i++) globalThis.kept.push({ i, s: "record-" + i, a: [i, i, i] })',
+      '}',
+      'function churn(n) {',
+      '  let x = 0; for (let i = 0; i < n; i++) x += [i, i + 1].length',
+      '  return x',
+      '}',
+      'keepRecords(300000); churn(100000)',
+      '',
+    ].join('\n'),
+  )
+  const prof = spawnSync(process.execPath, ['--heap-prof', '--heap-prof-dir', out, script], { encoding: 'utf8' })
+  t.is(prof.status, 0, prof.stderr)
+  const file = readdirSync(out).find((f) => f.endsWith('.heapprofile'))!
+  const jsonOut = join(out, 'profile.json')
+  const r = report([join(out, file), '-o', jsonOut])
+  t.is(r.status, 0, r.stderr)
+  const rep = JSON.parse(readFileSync(jsonOut, 'utf8'))
+  t.is(rep.kind, 'profile')
+  const top = rep.sites[0]
+  t.is(top.name, 'keepRecords')
+  // Where the profile has the function's position (Node 22+; Node 20 writes url "" and line -1
+  // for it), the report gives it, 1-based.
+  interface Frame {
+    callFrame: { functionName: string; url: string; lineNumber: number }
+    children?: Frame[]
+  }
+  const find = (n: Frame): Frame | undefined =>
+    n.callFrame.functionName === 'keepRecords' ? n : (n.children ?? []).map(find).find(Boolean)
+  const raw = find(JSON.parse(readFileSync(join(out, file), 'utf8')).head)!
+  if (raw.callFrame.url) {
+    t.is(top.line, 2)
+    t.true(top.url.endsWith('alloc.js'))
+    t.regex(rep.verdict.sentence, /allocated at keepRecords \(.*alloc\.js:2:\d+\)/)
+  } else {
+    t.log(`this Node's profile has no position for keepRecords (line ${raw.callFrame.lineNumber}): name only`)
+    t.regex(rep.verdict.sentence, /allocated at keepRecords\.$/)
+  }
+  t.is(rep.flame.name, 'all')
+  t.true(rep.flame.value >= 300000 * 16, `sampled ${rep.flame.value} bytes`)
+})
+
+test('report diff A B: the grown class, its count and retaining path, in JSON and Markdown', (t) => {
+  const out = join(dir, 'diff')
+  spawnSync('mkdir', ['-p', out])
+  const [a, b] = ['a', 'b'].map((x) => join(out, `${x}.heapsnapshot`))
+  spawnSync(process.execPath, [
+    '-e',
+    `const v8 = require('v8'); class Order { constructor(i) { this.i = i } }
+     v8.writeHeapSnapshot(${JSON.stringify(a)});
+     globalThis.orders = Array.from({ length: 1000 }, (_, i) => new Order(i));
+     v8.writeHeapSnapshot(${JSON.stringify(b)})`,
+  ])
+  const r = report(['diff', a, b, '-o', join(out, 'r.json')])
+  t.is(r.status, 0, r.stderr)
+  const rep = JSON.parse(readFileSync(join(out, 'r.json'), 'utf8'))
+  const order = rep.classes.find((c: { what: string }) => c.what === 'Order')
+  t.is(order.count, 1000)
+  t.is(order.freed, 0)
+  t.regex(order.paths[0].path, /orders → Array\[\d+\] → Order$/)
+  t.is(report(['diff', a, b, '-o', join(out, 'r.md')]).status, 0)
+  const md = readFileSync(join(out, 'r.md'), 'utf8')
+  t.regex(md, /\| `Order` \| 1000 \|/)
+  t.true(md.includes('[Full report (HTML)](r.html)'))
+})

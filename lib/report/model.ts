@@ -492,7 +492,8 @@ export function profileReport(file: string): Report {
   const report = empty('profile', `heapdiff: ${basename(file)}`, [file])
   const frame = (n: ProfileNode) => {
     const { functionName, url, lineNumber, columnNumber } = n.callFrame
-    // The profile's lines and columns are 0-based; people and editors count from 1.
+    // The profile's lines and columns are 0-based; people and editors count from 1. Node 20
+    // writes -1 and no url for some user functions: then the function's name is all there is.
     return siteLabel({ name: functionName || '(anonymous)', url, line: lineNumber + 1, column: columnNumber + 1 })!
   }
   const sites = new Map<string, Site>()
@@ -504,8 +505,8 @@ export function profileReport(file: string): Report {
       const s = sites.get(name) ?? {
         name: n.callFrame.functionName || '(anonymous)',
         url: n.callFrame.url,
-        line: n.callFrame.lineNumber + 1,
-        column: n.callFrame.columnNumber + 1,
+        line: Math.max(0, n.callFrame.lineNumber + 1),
+        column: Math.max(0, n.callFrame.columnNumber + 1),
         stack: here,
         growth_bytes: null,
         live_bytes: 0,
