@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { isatty } from 'node:tty'
 
 import { ENV } from './env'
 
@@ -84,7 +85,8 @@ export function runProgram(command: string[], opts: RunOptions): { exit: Promise
   const child = spawn(file, args, { stdio: 'inherit', env })
   const handlers = new Map<NodeJS.Signals, () => void>()
   for (const sig of FORWARD) {
-    const fromTerminal = sig === 'SIGINT' && process.stdin.isTTY
+    // On a terminal (any of heapdiff's stdio is one), Ctrl-C has reached the program already.
+    const fromTerminal = sig === 'SIGINT' && [0, 1, 2].some((fd) => isatty(fd))
     const h = () => {
       if (!fromTerminal && child.exitCode === null && child.signalCode === null) child.kill(sig)
     }
