@@ -1,6 +1,7 @@
 // `heapdiff run -- node app.js`: a leaky and a clean service, recorded from outside; exit codes
 // and signals passed through; the program's own NODE_OPTIONS kept; `heapdiff report` refusing
-// bad input without leaving a partial file.
+// bad input without leaving a partial file. Serial: each test runs whole programs, and a file
+// running them all at once starves the timing-sensitive files that run beside it.
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -114,7 +115,7 @@ test.serial('leaky service: the folder has every thread’s events and the repor
   },
 )
 
-test('clean service: no leak; its own NODE_OPTIONS are kept and in force', (t) => {
+test.serial('clean service: no leak; its own NODE_OPTIONS are kept and in force', (t) => {
   const r = run([], ['clean', '--batches', '30'], { NODE_OPTIONS: '--max-old-space-size=300 --no-deprecation' })
   t.is(r.status, 0, r.stderr)
   const report = reportOf(r.out)
@@ -141,7 +142,7 @@ test('clean service: no leak; its own NODE_OPTIONS are kept and in force', (t) =
   t.is(stats[0].heap_size_limit, expected)
 })
 
-test('the program’s exit code comes back unchanged', (t) => {
+test.serial('the program’s exit code comes back unchanged', (t) => {
   const r = run(['--no-sampling'], ['clean', '--batches', '3', '--exit', '3'])
   t.is(r.status, 3, r.stderr)
   t.is(r.signal, null)
@@ -176,7 +177,7 @@ function killed(sig: NodeJS.Signals): Promise<Ran> {
   })
 }
 
-test('death by SIGTERM: the report is written, then heapdiff dies by the same signal', async (t) => {
+test.serial('death by SIGTERM: the report is written, then heapdiff dies by the same signal', async (t) => {
   const r = await killed('SIGTERM')
   t.is(r.signal, 'SIGTERM', `status ${r.status}: ${r.stderr}`)
   t.is(r.status, null)
@@ -185,7 +186,7 @@ test('death by SIGTERM: the report is written, then heapdiff dies by the same si
   t.is(report.threads[0].exit_code, null, 'killed: no exit event')
 })
 
-test('SIGINT (Ctrl-C) stops the program and still writes the report', async (t) => {
+test.serial('SIGINT (Ctrl-C) stops the program and still writes the report', async (t) => {
   const r = await killed('SIGINT')
   t.is(r.signal, 'SIGINT', `status ${r.status}: ${r.stderr}`)
   t.true(existsSync(join(r.out, 'report.html')))
@@ -204,7 +205,7 @@ function untouched(t: import('ava').ExecutionContext, folder: string, before: st
   t.deepEqual(readdirSync(folder).sort(), before.sort())
 }
 
-test('report: a missing folder is exit code 3, named', (t) => {
+test.serial('report: a missing folder is exit code 3, named', (t) => {
   const missing = join(dir, 'no-such-run')
   const r = report([missing, '-o', join(dir, 'missing.html')])
   t.is(r.status, 3)
@@ -212,7 +213,7 @@ test('report: a missing folder is exit code 3, named', (t) => {
   t.false(existsSync(join(dir, 'missing.html')))
 })
 
-test('report: a truncated NDJSON line is exit code 3 naming file and line, no partial file', (t) => {
+test.serial('report: a truncated NDJSON line is exit code 3 naming file and line, no partial file', (t) => {
   const src = run(['--no-sampling'], ['clean', '--batches', '4'])
   t.is(src.status, 0, src.stderr)
   const folder = join(dir, 'truncated')
@@ -236,7 +237,7 @@ test('report: a truncated NDJSON line is exit code 3 naming file and line, no pa
   untouched(t, folder, before)
 })
 
-test('report: a snapshot that fails to parse is exit code 3 naming the file, no partial file', (t) => {
+test.serial('report: a snapshot that fails to parse is exit code 3 naming the file, no partial file', (t) => {
   const out = join(dir, 'bad-snap')
   spawnSync('mkdir', ['-p', out])
   const good = join(out, 'good.heapsnapshot')
@@ -258,14 +259,14 @@ test('report: a snapshot that fails to parse is exit code 3 naming the file, no 
   t.true(readFileSync(target, 'utf8').startsWith('<!doctype html>'))
 })
 
-test('run: usage errors are exit code 2', (t) => {
+test.serial('run: usage errors are exit code 2', (t) => {
   const r = spawnSync(process.execPath, [cli, 'run', '--snapshots', 'always', '--', 'x.js'], { encoding: 'utf8' })
   t.is(r.status, 2)
   t.regex(r.stderr, /--snapshots must be off or on-leak/)
   t.is(spawnSync(process.execPath, [cli, 'run'], { encoding: 'utf8' }).status, 2)
 })
 
-test('report of a sampling heap profile (node --heap-prof): the allocating function and line', (t) => {
+test.serial('report of a sampling heap profile (node --heap-prof): the allocating function and line', (t) => {
   const out = join(dir, 'heap-prof')
   spawnSync('mkdir', ['-p', out])
   const script = join(out, 'alloc.js')
@@ -317,7 +318,7 @@ test('report of a sampling heap profile (node --heap-prof): the allocating funct
   t.true(rep.flame.value >= 300000 * 16, `sampled ${rep.flame.value} bytes`)
 })
 
-test('report diff A B: the grown class, its count and retaining path, in JSON and Markdown', (t) => {
+test.serial('report diff A B: the grown class, its count and retaining path, in JSON and Markdown', (t) => {
   const out = join(dir, 'diff')
   spawnSync('mkdir', ['-p', out])
   const [a, b] = ['a', 'b'].map((x) => join(out, `${x}.heapsnapshot`))
