@@ -7,7 +7,8 @@
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
-import { basename, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
+import { constants } from 'node:os'
 import { WriteStream } from 'node:tty'
 import { parseArgs } from 'node:util'
 
@@ -15,6 +16,9 @@ import { startDiff, startFindLeaks, startTopRetainers, type FileTask } from './l
 import { ANALYSIS_DEFAULTS, TOP_DEFAULTS, type DiffOptions } from './lib/options'
 import { checkSnapshotSignal, snapshotFiles, waitForSnapshot } from './lib/signal'
 import { parseSize, renderLeaks, renderTable, renderTop } from './lib/table'
+import { buildReport, ReportInputError, ReportUsageError, runReport } from './lib/report/model'
+import { FORMATS, formatOf, writeReport, type Format } from './lib/report/output'
+import { prepareRunDir, runProgram } from './lib/run/run'
 
 /**
  * One class naming for every command that reads files: DevTools', because the files come from
@@ -53,12 +57,38 @@ const USAGE = `usage:
       be terminated by SIGUSR2 or would run its own handler, as /proc shows (--force: send anyway
       where that cannot be checked, or where the process handles SIGUSR2 itself)
 
+  heapdiff run [options] -- <script.js | node [node options] script.js | command> [args...]
+      run a program with heapdiff loaded into it (a --require added to its own NODE_OPTIONS, so it
+      needs no change; its worker threads and the Node processes it starts are recorded too);
+      its stdio, exit code and signals pass through. Every stats and leak event goes to the run
+      folder as NDJSON; report.html, report.md and report.json are written when it ends (Ctrl-C
+      included)
+      --out DIR           run folder (default heapdiff-run-<date>-<pid>)
+      --no-sampling       no allocation sampling (on by default where heapdiff has it: the sites
+                          of the growth in the report)
+      --snapshots MODE    off (default) or on-leak: after a thread's first leak event, three heap
+                          snapshots N full GCs apart, analysed as by 'leaks' (what leaked, what
+                          holds it). Off by default because a snapshot stops the program for
+                          seconds and needs several times its heap in memory: a service under
+                          load freezes and may run out of memory
+      --snapshot-gcs N    full GCs between those snapshots (default 5)
+      --no-report         only record; 'heapdiff report DIR' builds the report later
+  heapdiff report <run-folder | diff A B | leaks S1 S2 S3 | file.heapprofile> [-o FILE] [--format F]
+      the report of a run folder, a diff of two snapshots, three snapshots or a sampling heap
+      profile; F is html (one self-contained file, no network request), md (a summary for a pull
+      request or a CI step summary) or json (the data both are drawn from); default from -o's
+      extension, else html. -o - writes to stdout; default <run-folder>/report.F or
+      ./heapdiff-report.F
+
 Snapshot files may be gzip-compressed (e.g. .heapsnapshot.gz, told by their content, not their
 name): they are inflated as they are read, never unpacked to disk.
 
-exit codes: 0 ok, 1 growth above --fail-above (or a leak with --fail-on-leak), 2 usage error, 3 bad input`
+exit codes: 0 ok, 1 growth above --fail-above (or a leak with --fail-on-leak), 2 usage error, 3 bad input;
+run: the program's own exit code, and death by its signal (after the report) when a signal ended it`
 
 class UsageError extends Error {}
+
+const osSignals = constants.signals as Record<string, number>
 
 /** Unwinds to `main`'s caller once the message is written; the code is already set. */
 class Exit extends Error {}
@@ -286,6 +316,91 @@ async function signalForSnapshot(pid: number, force: boolean, timeoutMs: number)
   return 0
 }
 
+async function runCommand(argv: string[]): Promise<number> {
+  const dash = argv.indexOf('--')
+  if (dash < 0 || dash === argv.length - 1) throw new UsageError('run needs -- <script.js | node ... | command> [args]')
+  const { values } = parseArgs({
+    args: argv.slice(0, dash),
+    options: {
+      out: { type: 'string' },
+      'no-sampling': { type: 'boolean', default: false },
+      snapshots: { type: 'string', default: 'off' },
+      'snapshot-gcs': { type: 'string', default: '5' },
+      'no-report': { type: 'boolean', default: false },
+    },
+  })
+  if (values.snapshots !== 'off' && values.snapshots !== 'on-leak')
+    throw new UsageError(`--snapshots must be off or on-leak, got ${values.snapshots}`)
+  const snapshotGcs = wholeNumber('--snapshot-gcs', values['snapshot-gcs'], 1)
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')
+  let dir: string
+  try {
+    dir = prepareRunDir(values.out ?? `heapdiff-run-${stamp}-${process.pid}`)
+  } catch (e) {
+    return fail(3, (e as Error).message)
+  }
+  const program = runProgram(argv.slice(dash + 1), {
+    dir,
+    sampling: !values['no-sampling'],
+    snapshots: values.snapshots,
+    snapshotGcs,
+  })
+  let exit
+  try {
+    exit = await program.exit
+  } catch (e) {
+    program.release()
+    return fail(127, (e as Error).message)
+  }
+  if (!values['no-report']) {
+    try {
+      const report = await runReport(dir)
+      for (const f of FORMATS) writeReport(report, f, join(dir, `report.${f}`))
+      process.stderr.write(
+        `heapdiff run: ${report.verdict.sentence}\nheapdiff run: report in ${join(dir, 'report.html')}\n`,
+      )
+    } catch (e) {
+      process.stderr.write(`heapdiff run: no report: ${(e as Error).message}\n`)
+    }
+  } else process.stderr.write(`heapdiff run: events in ${dir}\n`)
+  program.release()
+  if (exit.signal) {
+    // Die as the program died, so that a supervisor or shell sees the same signal.
+    process.kill(process.pid, exit.signal)
+    // Signals the default disposition ignores (none of the forwarded ones): report 128 + n.
+    return 128 + (osSignals[exit.signal] ?? 0)
+  }
+  return exit.code ?? 1
+}
+
+async function reportCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      format: { type: 'string' },
+    },
+  })
+  if (values.format !== undefined && !FORMATS.includes(values.format as Format))
+    throw new UsageError(`--format must be html, md or json, got ${values.format}`)
+  const format = (values.format as Format | undefined) ?? (values.output ? formatOf(values.output) : 'html')
+  if (positionals.length === 0) throw new UsageError('report needs a run folder or snapshot files')
+  let report
+  try {
+    report = await buildReport(positionals)
+  } catch (e) {
+    if (e instanceof ReportUsageError) throw new UsageError(e.message)
+    if (e instanceof ReportInputError) return fail(3, e.message)
+    throw e
+  }
+  const isRun = report.kind === 'run'
+  const out = values.output ?? (isRun ? join(positionals[0], `report.${format}`) : `heapdiff-report.${format}`)
+  writeReport(report, format, out)
+  if (out !== '-') process.stderr.write(`heapdiff: ${report.verdict.sentence}\nheapdiff: wrote ${resolve(out)}\n`)
+  return 0
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (!command || command === '--help' || command === '-h' || command === 'help') {
@@ -296,6 +411,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'snapshot') return snapshotCommand(rest)
   if (command === 'top') return topCommand(rest)
   if (command === 'leaks') return leaksCommand(rest)
+  if (command === 'run') return runCommand(rest)
+  if (command === 'report') return reportCommand(rest)
   throw new UsageError(`unknown command ${JSON.stringify(command)}`)
 }
 

@@ -1,0 +1,562 @@
+/**
+ * The report's one source of truth: a JSON document built from a run folder, a diff of two
+ * snapshots, the three-snapshot technique or a sampling heap profile. The HTML and Markdown
+ * forms only render it, so what a reader sees in a PR comment, a CI artefact and `--format json`
+ * is the same analysis.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
+
+import { startDiff, startFindLeaks } from '../files'
+import type { RetainerPath } from '../heapdiff'
+import { readingOrder } from '../table'
+
+/** Input the report cannot be built from; the CLI exits with code 3. */
+export class ReportInputError extends Error {}
+
+/** One thread's post-GC series, columnar (one entry per full GC). */
+export interface ThreadSeries {
+  /** `<pid>-<threadId>` */
+  id: string
+  /** `main (pid 123)`, `worker 2 (pid 123)` */
+  label: string
+  pid: number
+  thread_id: number
+  argv: string[]
+  node: string | null
+  /** Where the figures came from: `'v8-gc-callback'` or `'perf_hooks'`. */
+  hook: string | null
+  sampling: boolean
+  exit_code: number | null
+  series: {
+    /** ms since the epoch */
+    time: number[]
+    /** `current_base`: used heap right after the GC */
+    heap: number[]
+    /** `estimated_base` */
+    base: number[]
+    pause_ms: number[]
+  }
+  /** Heap snapshots taken by `--snapshots on-leak`: [start, end] ms, to tell their GCs apart. */
+  snapshots: { file: string; start: number; end: number }[]
+}
+
+/** An allocation site of the growth (from sampling on `leak` events, or a heap profile). */
+export interface Site {
+  name: string
+  url: string
+  line: number
+  column: number
+  /** Frames, innermost (the allocation) first, as `name (url:line:column)`. */
+  stack: string[]
+  growth_bytes: number | null
+  live_bytes: number | null
+  live_count: number | null
+}
+
+export interface LeakMark {
+  thread: string
+  /** When the rule fired, ms since the epoch. */
+  time: number
+  start: number
+  end: number
+  growth: number
+  gcs: number
+  reason: string
+  sites: Site[]
+}
+
+/** Icicle node: a frame and the bytes allocated below it. */
+export interface FlameNode {
+  name: string
+  value: number
+  children: FlameNode[]
+}
+
+export interface ClassRow {
+  what: string
+  /** New instances (diff) or instances still alive in s3 (three snapshots). */
+  count: number
+  /** Freed instances (diff only). */
+  freed: number | null
+  size_bytes: number
+  retained_size_bytes: number | null
+  /** Where the instances were allocated, when the analysis knows (`name (url:line:column)`). */
+  allocated_at: string | null
+  paths: RetainerPath[]
+}
+
+export interface Report {
+  heapdiff_report: 1
+  kind: 'run' | 'diff' | 'leaks' | 'profile'
+  title: string
+  generated: string
+  inputs: string[]
+  verdict: { leak: boolean; sentence: string }
+  threads: ThreadSeries[]
+  leaks: LeakMark[]
+  /** Sites of the growth, largest first. */
+  sites: Site[]
+  flame: FlameNode | null
+  /** What grew (diff) or survived (three snapshots), in reading order: owners first. */
+  classes: ClassRow[]
+  /** What the class table is: `diff a → b` or `three snapshots: s1, s2, s3`. */
+  class_source: string | null
+  notes: string[]
+}
+
+const KB = 1024
+/** memwatch's size wording (`1.75 mb`), as the rest of heapdiff prints sizes. */
+export function formatBytes(n: number): string {
+  const a = Math.abs(n)
+  const sign = n < 0 ? '-' : ''
+  if (a < KB) return `${n} bytes`
+  const units = ['kb', 'mb', 'gb', 'tb']
+  let v = a / KB
+  let i = 0
+  while (v >= KB && i < units.length - 1) {
+    v /= KB
+    i++
+  }
+  return `${sign}${Math.round(v * 100) / 100} ${units[i]}`
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  const s = ms / 1000
+  if (s < 120) return `${Math.round(s * 10) / 10} s`
+  const m = s / 60
+  return m < 120 ? `${Math.round(m * 10) / 10} min` : `${Math.round((m / 60) * 10) / 10} h`
+}
+
+/** `name (file:line)` for a site, or whatever form a row's `allocated_at` comes in. */
+export function siteLabel(s: unknown): string | null {
+  if (s === null || s === undefined) return null
+  if (typeof s === 'string') return s
+  if (typeof s !== 'object') return String(s)
+  const o = s as { name?: string; functionName?: string; url?: string; line?: number; column?: number }
+  const name = o.name || o.functionName || '(anonymous)'
+  if (!o.url) return name
+  return `${name} (${o.url}:${o.line ?? 0}${o.column !== undefined ? `:${o.column}` : ''})`
+}
+
+function empty(kind: Report['kind'], title: string, inputs: string[]): Report {
+  return {
+    heapdiff_report: 1,
+    kind,
+    title,
+    generated: new Date().toISOString(),
+    inputs,
+    verdict: { leak: false, sentence: '' },
+    threads: [],
+    leaks: [],
+    sites: [],
+    flame: null,
+    classes: [],
+    class_source: null,
+    notes: [],
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sites and the icicle
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null
+}
+
+/** Normalises a `leak` event's site (whatever of the expected fields it carries). */
+function toSite(raw: unknown): Site {
+  const o = (raw ?? {}) as Record<string, unknown>
+  const stack = Array.isArray(o.stack) ? o.stack.map((f) => siteLabel(f) ?? '?') : []
+  return {
+    name: typeof o.name === 'string' && o.name ? o.name : '(anonymous)',
+    url: typeof o.url === 'string' ? o.url : '',
+    line: num(o.line) ?? 0,
+    column: num(o.column) ?? 0,
+    stack,
+    growth_bytes: num(o.growth_bytes),
+    live_bytes: num(o.live_bytes),
+    live_count: num(o.live_count),
+  }
+}
+
+/** The icicle of the sites' stacks, outermost frame at the top; each site weighs its growth. */
+export function flameOf(sites: Site[]): FlameNode | null {
+  const root: FlameNode = { name: 'all', value: 0, children: [] }
+  for (const s of sites) {
+    const value = s.growth_bytes ?? s.live_bytes ?? 0
+    if (value <= 0) continue
+    const frames = s.stack.length > 0 ? [...s.stack].reverse() : [siteLabel(s) ?? s.name]
+    root.value += value
+    let node = root
+    for (const f of frames) {
+      let child = node.children.find((c) => c.name === f)
+      if (!child) {
+        child = { name: f, value: 0, children: [] }
+        node.children.push(child)
+      }
+      child.value += value
+      node = child
+    }
+  }
+  sortFlame(root)
+  return root.value > 0 ? root : null
+}
+
+function sortFlame(n: FlameNode): void {
+  n.children.sort((a, b) => b.value - a.value)
+  for (const c of n.children) sortFlame(c)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run folders
+
+interface RawThread {
+  file: string
+  start: Record<string, unknown> | null
+  stats: Record<string, unknown>[]
+  leaks: Record<string, unknown>[]
+  snapshots: { index: number; file: string; start: number; end: number }[]
+  exit: Record<string, unknown> | null
+}
+
+/** Reads one NDJSON file; a line that is not a JSON object is an error naming file and line. */
+function readEvents(path: string): RawThread {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new ReportInputError(`${path}: cannot read: ${(e as Error).message}`)
+  }
+  const t: RawThread = { file: path, start: null, stats: [], leaks: [], snapshots: [], exit: null }
+  const lines = text.split('\n')
+  // A file ends with a newline; anything after the last one is a line cut short.
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    if (line === '' && i === lines.length - 1) break
+    let rec: Record<string, unknown>
+    try {
+      rec = JSON.parse(line)
+    } catch {
+      const cut = i === lines.length - 1 ? 'truncated (no newline at the end): ' : ''
+      throw new ReportInputError(`${path}:${i + 1}: ${cut}not a JSON event line: ${JSON.stringify(line.slice(0, 80))}`)
+    }
+    if (rec === null || typeof rec !== 'object' || typeof rec.type !== 'string') {
+      throw new ReportInputError(`${path}:${i + 1}: not a heapdiff event (no "type")`)
+    }
+    if (i === lines.length - 1) {
+      throw new ReportInputError(`${path}:${i + 1}: truncated: the last line has no newline`)
+    }
+    if (rec.type === 'start') t.start = rec
+    else if (rec.type === 'stats') t.stats.push(rec)
+    else if (rec.type === 'leak') t.leaks.push(rec)
+    else if (rec.type === 'snapshot')
+      t.snapshots.push(rec as unknown as { index: number; file: string; start: number; end: number })
+    else if (rec.type === 'exit') t.exit = rec
+  }
+  return t
+}
+
+/** The events files of a run folder, checked, one per thread. */
+export function readRunFolder(dir: string): RawThread[] {
+  let st
+  try {
+    st = statSync(dir)
+  } catch {
+    throw new ReportInputError(`${dir}: no such run folder`)
+  }
+  if (!st.isDirectory()) throw new ReportInputError(`${dir}: not a run folder (not a directory)`)
+  const files = readdirSync(dir)
+    .filter((f) => /^events-\d+-\d+\.ndjson$/.test(f))
+    .sort(byPidThread)
+  if (files.length === 0) throw new ReportInputError(`${dir}: no events-*.ndjson files: not a heapdiff run folder`)
+  return files.map((f) => readEvents(join(dir, f)))
+}
+
+function byPidThread(a: string, b: string): number {
+  const [pa, ta] = a.match(/\d+/g)!.map(Number)
+  const [pb, tb] = b.match(/\d+/g)!.map(Number)
+  return pa - pb || ta - tb
+}
+
+function toThread(raw: RawThread): ThreadSeries {
+  const [pid, tid] = basename(raw.file).match(/\d+/g)!.map(Number)
+  const start = raw.start ?? {}
+  const main = start.main !== false && tid === 0
+  const series = { time: [] as number[], heap: [] as number[], base: [] as number[], pause_ms: [] as number[] }
+  for (const s of raw.stats) {
+    series.time.push(num(s.gc_time) ?? 0)
+    series.heap.push(num(s.current_base) ?? 0)
+    series.base.push(num(s.estimated_base) ?? 0)
+    series.pause_ms.push(num(s.pause_ms) ?? 0)
+  }
+  return {
+    id: `${pid}-${tid}`,
+    label: `${main ? 'main' : `worker ${tid}`} (pid ${pid})`,
+    pid,
+    thread_id: tid,
+    argv: Array.isArray(start.argv) ? (start.argv as string[]) : [],
+    node: typeof start.node === 'string' ? start.node : null,
+    hook: typeof start.hook === 'string' ? start.hook : null,
+    sampling: start.sampling === true,
+    exit_code: raw.exit ? (num(raw.exit.code) ?? null) : null,
+    series,
+    snapshots: raw.snapshots.map(({ file, start: s, end }) => ({ file, start: s, end })),
+  }
+}
+
+/** Rows of the three-snapshot technique, with the allocation line where the analysis has it. */
+function survivorRows(leaks: Awaited<ReturnType<typeof startFindLeaks>['result']>['leaks']): ClassRow[] {
+  return leaks.map((l) => ({
+    what: l.what,
+    count: l.count,
+    freed: null,
+    size_bytes: l.size_bytes,
+    retained_size_bytes: l.retained_size_bytes ?? null,
+    allocated_at: siteLabel((l as { allocated_at?: unknown }).allocated_at),
+    paths: l.retainers,
+  }))
+}
+
+export async function runReport(dir: string): Promise<Report> {
+  const raws = readRunFolder(dir)
+  const report = empty('run', `heapdiff run: ${basename(dir)}`, [dir])
+  report.threads = raws.map(toThread)
+  for (const [i, raw] of raws.entries()) {
+    for (const l of raw.leaks) {
+      report.leaks.push({
+        thread: report.threads[i].id,
+        time: num(l.time) ?? num(l.end) ?? 0,
+        start: num(l.start) ?? 0,
+        end: num(l.end) ?? 0,
+        growth: num(l.growth) ?? 0,
+        gcs: num(l.gcs) ?? 0,
+        reason: typeof l.reason === 'string' ? l.reason : '',
+        sites: Array.isArray(l.sites) ? l.sites.map(toSite) : [],
+      })
+    }
+  }
+  report.leaks.sort((a, b) => a.time - b.time)
+  const first = report.leaks[0]
+  const withSites = report.leaks.find((l) => l.sites.length > 0)
+  if (withSites) {
+    report.sites = [...withSites.sites].sort(
+      (a, b) => (b.growth_bytes ?? b.live_bytes ?? 0) - (a.growth_bytes ?? a.live_bytes ?? 0),
+    )
+    report.flame = flameOf(report.sites)
+  }
+  // The three-snapshot sequence of the first thread that completed one (main thread first).
+  for (const raw of raws) {
+    const snaps = [1, 2, 3].map((n) => raw.snapshots.find((s) => s.index === n))
+    if (snaps.some((s) => !s)) {
+      if (raw.snapshots.length > 0)
+        report.notes.push(
+          `${basename(raw.file)}: only ${raw.snapshots.length} of the 3 snapshots were taken before the program ended`,
+        )
+      continue
+    }
+    if (report.class_source !== null) continue
+    const files = snaps.map((s) => join(dir, s!.file))
+    const survivors = await startFindLeaks(files[0], files[1], files[2], { grouping: 'devtools' }).result.catch(
+      (e: Error) => {
+        throw new ReportInputError(e.message)
+      },
+    )
+    report.classes = survivorRows(survivors.leaks)
+    report.class_source = `three snapshots: ${snaps.map((s) => s!.file).join(', ')}`
+  }
+  const threads = report.threads.filter((t) => t.series.time.length > 0)
+  if (!threads.some((t) => t.sampling) && threads.length > 0) {
+    const why = raws.some((r) => r.start?.sampling_available === true)
+      ? 'turned off (--no-sampling)'
+      : 'not available in this heapdiff build'
+    report.notes.push(`allocation sampling ${why}: no allocation sites`)
+  }
+  report.verdict = runVerdict(report, first)
+  return report
+}
+
+function runVerdict(report: Report, first: LeakMark | undefined): Report['verdict'] {
+  const gcs = report.threads.reduce((n, t) => n + t.series.time.length, 0)
+  const times = report.threads.flatMap((t) => [t.series.time[0], t.series.time[t.series.time.length - 1]])
+  const span =
+    times.length > 0 ? Math.max(...times.filter(Number.isFinite)) - Math.min(...times.filter(Number.isFinite)) : 0
+  if (!first) {
+    if (gcs === 0)
+      return { leak: false, sentence: 'No leak reported, but the program ran no full GC: too short to judge.' }
+    const heaps = report.threads.flatMap((t) => t.series.heap)
+    const n = report.threads.length
+    return {
+      leak: false,
+      sentence:
+        `No leak: over ${gcs} full GCs in ${formatDuration(span)}${n > 1 ? ` across ${n} threads` : ''}, ` +
+        `the post-GC heap stayed between ${formatBytes(Math.min(...heaps))} and ${formatBytes(Math.max(...heaps))}.`,
+    }
+  }
+  const thread = report.threads.find((t) => t.id === first.thread)!
+  const t0 = Math.min(...report.threads.filter((t) => t.series.time.length).map((t) => t.series.time[0]))
+  let s =
+    `Leak: the post-GC heap of the ${thread.label.replace(/ \(.*/, ' thread')} grew ${formatBytes(first.growth)} ` +
+    `over ${first.gcs} full GCs (${first.reason.replace(/^heap growth over \d+ consecutive GCs \(([^)]*)\) - /, '$1, ')}), ` +
+    `reported ${formatDuration(Math.max(0, first.time - t0))} after the first GC`
+  const top = report.classes[0]
+  if (top) {
+    s += `; ${top.what} grew most: ${top.count} objects still alive`
+    if (top.retained_size_bytes !== null) s += `, retaining ${formatBytes(top.retained_size_bytes)}`
+    if (top.allocated_at) s += `, allocated at ${top.allocated_at}`
+  }
+  const site = report.sites[0]
+  if (site && !top?.allocated_at) s += `${top ? ',' : ';'} allocated mostly at ${siteLabel(site)}`
+  return { leak: true, sentence: s + '.' }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot files
+
+export async function diffReport(before: string, after: string): Promise<Report> {
+  const result = await startDiff(before, after, { grouping: 'devtools', retainers: true }).result.catch((e: Error) => {
+    throw new ReportInputError(e.message)
+  })
+  const report = empty('diff', `heapdiff: ${basename(before)} → ${basename(after)}`, [before, after])
+  report.classes = readingOrder(result.change).map((d) => ({
+    what: d.what,
+    count: d['+'],
+    freed: d['-'],
+    size_bytes: d.size_bytes,
+    retained_size_bytes: d.retained_size_bytes ?? null,
+    allocated_at: siteLabel((d as { allocated_at?: unknown }).allocated_at),
+    paths: d.retainers ?? [],
+  }))
+  report.class_source = `diff ${basename(before)} → ${basename(after)}`
+  const top = report.classes.find((c) => c.size_bytes > 0)
+  const grew = result.change.size_bytes > 0
+  report.verdict = {
+    leak: grew,
+    sentence:
+      `The heap ${grew ? 'grew' : 'shrank'} by ${formatBytes(Math.abs(result.change.size_bytes))} between ` +
+      `${basename(before)} and ${basename(after)} (${result.change.allocated_nodes} objects allocated, ` +
+      `${result.change.freed_nodes} freed)` +
+      (top
+        ? `; ${top.what} grew most: +${top.count - (top.freed ?? 0)} objects, +${formatBytes(top.size_bytes)}`
+        : '') +
+      (top?.paths[0] ? `, held by ${top.paths[0].path}` : '') +
+      '.',
+  }
+  return report
+}
+
+export async function leaksReport(s1: string, s2: string, s3: string): Promise<Report> {
+  const r = await startFindLeaks(s1, s2, s3, { grouping: 'devtools' }).result.catch((e: Error) => {
+    throw new ReportInputError(e.message)
+  })
+  const names = [s1, s2, s3].map((f) => basename(f))
+  const report = empty('leaks', `heapdiff: three snapshots ${names.join(', ')}`, [s1, s2, s3])
+  report.classes = survivorRows(r.leaks)
+  report.class_source = `three snapshots: ${names.join(', ')}`
+  const top = report.classes[0]
+  report.verdict = top
+    ? {
+        leak: true,
+        sentence:
+          `${r.leaked} of the ${r.allocated} objects allocated between ${names[0]} and ${names[1]} are still alive in ${names[2]}; ` +
+          `${top.what} leads with ${top.count} objects` +
+          (top.retained_size_bytes !== null ? `, retaining ${formatBytes(top.retained_size_bytes)}` : '') +
+          (top.paths[0] ? `, held by ${top.paths[0].path}` : '') +
+          '.',
+      }
+    : {
+        leak: false,
+        sentence: `No leak: none of the ${r.allocated} objects allocated between ${names[0]} and ${names[1]} is still alive in ${names[2]}.`,
+      }
+  return report
+}
+
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }
+  selfSize: number
+  children?: ProfileNode[]
+}
+
+/** A sampling heap profile (`.heapprofile`: DevTools, `node --heap-prof`): live bytes by stack. */
+export function profileReport(file: string): Report {
+  let profile: { head?: ProfileNode }
+  try {
+    profile = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (e) {
+    throw new ReportInputError(`${file}: not a heap profile: ${(e as Error).message}`)
+  }
+  if (!profile || typeof profile !== 'object' || !profile.head?.callFrame) {
+    throw new ReportInputError(`${file}: not a heap profile (no "head" call frame)`)
+  }
+  const report = empty('profile', `heapdiff: ${basename(file)}`, [file])
+  const frame = (n: ProfileNode) => {
+    const { functionName, url, lineNumber, columnNumber } = n.callFrame
+    // The profile's lines and columns are 0-based; people and editors count from 1. Node 20
+    // writes -1 and no url for some user functions: then the function's name is all there is.
+    return siteLabel({ name: functionName || '(anonymous)', url, line: lineNumber + 1, column: columnNumber + 1 })!
+  }
+  const sites = new Map<string, Site>()
+  const walk = (n: ProfileNode, stack: string[]): FlameNode => {
+    const name = frame(n)
+    const here = [name, ...stack]
+    const children = (n.children ?? []).map((c) => walk(c, here))
+    if (n.selfSize > 0) {
+      const s = sites.get(name) ?? {
+        name: n.callFrame.functionName || '(anonymous)',
+        url: n.callFrame.url,
+        line: Math.max(0, n.callFrame.lineNumber + 1),
+        column: Math.max(0, n.callFrame.columnNumber + 1),
+        stack: here,
+        growth_bytes: null,
+        live_bytes: 0,
+        live_count: null,
+      }
+      s.live_bytes! += n.selfSize
+      sites.set(name, s)
+    }
+    const value = n.selfSize + children.reduce((a, c) => a + c.value, 0)
+    return { name, value, children: children.filter((c) => c.value > 0).sort((a, b) => b.value - a.value) }
+  }
+  const root = walk(profile.head, [])
+  root.name = 'all'
+  report.flame = root.value > 0 ? root : null
+  report.sites = [...sites.values()].sort((a, b) => b.live_bytes! - a.live_bytes!)
+  const top = report.sites[0]
+  report.verdict = {
+    leak: false,
+    sentence: top
+      ? `Sampled live allocations: ${formatBytes(root.value)}; ${Math.round((top.live_bytes! / root.value) * 100)}% ` +
+        `allocated at ${siteLabel(top)}.`
+      : 'The profile has no sampled allocations.',
+  }
+  report.notes.push('a heap profile shows where live memory was allocated, not whether it grows')
+  return report
+}
+
+/** Builds the report of whatever `heapdiff report` was given. */
+export async function buildReport(args: string[]): Promise<Report> {
+  const [first, ...rest] = args
+  if (first === 'diff' && rest.length === 2) return diffReport(checkFile(rest[0]), checkFile(rest[1]))
+  if (first === 'leaks' && rest.length === 3) {
+    const [a, b, c] = rest.map(checkFile)
+    return leaksReport(a, b, c)
+  }
+  if (args.length === 1 && /\.heapprofile$/i.test(first)) return profileReport(checkFile(first))
+  if (args.length === 1) return runReport(first)
+  throw new ReportUsageError('report takes <run-folder>, diff A B, leaks S1 S2 S3 or <file.heapprofile>')
+}
+
+/** Arguments in the wrong shape (the CLI exits with code 2). */
+export class ReportUsageError extends Error {}
+
+function checkFile(p: string): string {
+  let st
+  try {
+    st = statSync(p)
+  } catch {
+    throw new ReportInputError(`${p}: no such file`)
+  }
+  if (!st.isFile()) throw new ReportInputError(`${p}: not a file`)
+  return p
+}
