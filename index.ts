@@ -176,7 +176,7 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
   }
 
   /** Writes the live sampled profile as `.heapprofile` JSON or gzipped pprof; returns the path. */
-  writeHeapProfile(path: string, options?: { format?: FileFormat }): string {
+  writeHeapProfile(path: string, options?: { format?: FileFormat; profile?: HeapProfileT }): string {
     return sampler.writeFile(path, options)
   }
 

@@ -186,20 +186,36 @@ class Sampler {
       throw new TypeError(`writeHeapProfile(path): path must be a file name, got ${describe(path)}`)
     }
     let format: FileFormat = /\.(pb\.gz|pb|pprof)$/.test(path) ? 'pprof' : 'heapprofile'
+    let given: HeapProfile | undefined
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null || Array.isArray(options)) {
         throw new TypeError(`writeHeapProfile(path, options): options must be an object, got ${describe(options)}`)
       }
       for (const [key, value] of Object.entries(options)) {
-        if (key !== 'format')
-          throw new TypeError(`writeHeapProfile(): unknown option ${JSON.stringify(key)} (known: format)`)
-        if (value !== undefined && value !== 'heapprofile' && value !== 'pprof') {
-          throw new TypeError(`writeHeapProfile(): "format" must be 'heapprofile' or 'pprof', got ${describe(value)}`)
+        if (value === undefined) continue
+        if (key === 'format') {
+          if (value !== 'heapprofile' && value !== 'pprof') {
+            throw new TypeError(`writeHeapProfile(): "format" must be 'heapprofile' or 'pprof', got ${describe(value)}`)
+          }
+          format = value
+        } else if (key === 'profile') {
+          if (
+            typeof value !== 'object' ||
+            value === null ||
+            typeof value.head !== 'object' ||
+            !Array.isArray(value.samples)
+          ) {
+            throw new TypeError(
+              'writeHeapProfile(): "profile" must be a profile from heapProfile() ({ head, samples })',
+            )
+          }
+          given = value as HeapProfile
+        } else {
+          throw new TypeError(`writeHeapProfile(): unknown option ${JSON.stringify(key)} (known: format, profile)`)
         }
-        if (value !== undefined) format = value
       }
     }
-    const profile = this.profile()
+    const profile = given ?? this.profile()
     if (format === 'heapprofile') {
       // DevTools and speedscope read `head` and `samples`; the interval lets `heapdiff profile`
       // estimate object counts.

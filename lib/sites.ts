@@ -79,42 +79,101 @@ export function scaledCount(size: number, interval: number, count = 1): number {
   return Math.floor(count * sampleScale(size, interval) + 0.5)
 }
 
-const rawSizes = new Map<string, number | null>()
+const candidateCache = new Map<string, number[]>()
 
 /**
- * The object size behind an inspector sample, whose `size` is already `s × scaledCount(s)`:
- * the divisor `s` of it that V8's scaling maps there. Where several do, a multiple of 8 (V8's
- * object alignment) and then the smallest is taken; `null` where none does (the profile was
- * taken at another interval).
+ * Every object size `s` that V8's scaling maps to an inspector sample's `size` (which is already
+ * `s × scaledCount(s)`), aligned ones (multiples of 8, V8's object alignment) first, then by
+ * size (see below for alignment). Often more than one: at 512 KiB, 16, 32, 64, … bytes map to `interval + s` and so does
+ * some other size for each (272 and 128 both give 524416), so a single sample's count is
+ * ambiguous; `nodeCounts` resolves it with the node's `selfSize` where it can.
  */
-export function rawSize(scaled: number, interval: number): number | null {
-  if (!(scaled > 0) || !Number.isSafeInteger(scaled)) return null
+export function sizeCandidates(scaled: number, interval: number): number[] {
+  if (!(scaled > 0) || !Number.isSafeInteger(scaled)) return []
   const key = `${scaled}/${interval}`
-  const known = rawSizes.get(key)
-  if (known !== undefined) return known
-  const fits = (s: number): boolean => s * scaledCount(s, interval) === scaled
-  let best: number | null = null
-  const better = (s: number): boolean => {
-    if (best === null) return true
-    const aligned = s % 8 === 0
-    if (aligned !== (best % 8 === 0)) return aligned
-    return s < best
-  }
+  const known = candidateCache.get(key)
+  if (known) return known
+  const found = new Set<number>()
   const lower = Math.max(1, scaled - interval)
   for (let d = 1; d * d <= scaled; d++) {
     if (scaled % d !== 0) continue
-    for (const s of [d, scaled / d]) if (s >= lower && fits(s) && better(s)) best = s
+    for (const s of [d, scaled / d]) if (s >= lower && s * scaledCount(s, interval) === scaled) found.add(s)
   }
-  if (rawSizes.size > 4096) rawSizes.clear()
-  rawSizes.set(key, best)
-  return best
+  // V8 aligns heap objects to 8 bytes (4 with pointer compression, which Node's builds leave
+  // off); sizes off that grid are only taken where nothing on it fits.
+  const all = [...found].sort((a, b) => a - b)
+  const on = (k: number) => all.filter((v) => v % k === 0)
+  const list = on(8).length ? on(8) : on(4).length ? on(4) : all
+  if (candidateCache.size > 4096) candidateCache.clear()
+  candidateCache.set(key, list)
+  return list
 }
 
-/** Estimated objects an inspector sample stands for (at least one). */
+/** The first of `sizeCandidates`: the smallest aligned size; null where none fits. */
+export function rawSize(scaled: number, interval: number): number | null {
+  return sizeCandidates(scaled, interval)[0] ?? null
+}
+
+/** Estimated objects an inspector sample stands for (at least one), without other evidence. */
 export function sampleCount(scaled: number, interval: number): number {
   const s = rawSize(scaled, interval)
   if (s !== null) return scaled / s
   return Math.max(1, Math.round(scaled / interval))
+}
+
+/**
+ * Estimated objects per sample, by node and sample value. V8 scales a node's samples of one
+ * size together (`selfSize` = Σ size × round(n × scale)) but each sample alone, so the node's
+ * `selfSize` tells apart the sizes a value could stand for: the combination of candidates that
+ * reproduces it is taken (where none or too many do, each value's first candidate).
+ */
+export function nodeCounts(profile: HeapProfile, interval: number): Map<number, Map<number, number>> {
+  const self = new Map<number, number>()
+  const stack = [profile.head]
+  while (stack.length > 0) {
+    const n = stack.pop()!
+    self.set(n.id, n.selfSize)
+    for (const c of n.children) stack.push(c)
+  }
+  const groups = new Map<number, Map<number, number>>()
+  for (const s of profile.samples ?? []) {
+    let g = groups.get(s.nodeId)
+    if (!g) groups.set(s.nodeId, (g = new Map()))
+    g.set(s.size, (g.get(s.size) ?? 0) + 1)
+  }
+  const out = new Map<number, Map<number, number>>()
+  for (const [id, g] of groups) {
+    const values = [...g.entries()]
+    const cands = values.map(([v]) => sizeCandidates(v, interval))
+    const combos = cands.reduce((a, c) => a * Math.max(1, c.length), 1)
+    const target = self.get(id)
+    let pick: number[] | null = null
+    if (target !== undefined && combos > 1 && combos <= 256) {
+      const choice = new Array<number>(values.length).fill(0)
+      for (let k = 0; k < combos && !pick; k++) {
+        let rest = k
+        let total = 0
+        for (let j = 0; j < values.length; j++) {
+          const c = cands[j]
+          choice[j] = c.length ? rest % c.length : -1
+          rest = c.length ? Math.floor(rest / c.length) : rest
+          const size = choice[j] >= 0 ? c[choice[j]] : 0
+          total += size * scaledCount(size, interval, values[j][1])
+        }
+        if (total === target) pick = choice.slice()
+      }
+    }
+    const counts = new Map<number, number>()
+    values.forEach(([v], j) => {
+      const c = cands[j]
+      const size = c.length ? c[pick ? pick[j] : 0] : 0
+      // Per sample, V8's count for all of them (rounded once) shared out.
+      const n = values[j][1]
+      counts.set(v, size ? scaledCount(size, interval, n) / n : Math.max(1, Math.round(v / interval)))
+    })
+    out.set(id, counts)
+  }
+  return out
 }
 
 export function frameOf(cf: CallFrame): Frame {
@@ -212,6 +271,7 @@ export function summarize(profile: HeapProfile, table: SiteTable, interval: numb
     for (const c of node.children) stack.push([c, path])
   }
   const kept = profile.samples.filter((s) => (pathOf.get(s.nodeId) ?? -2) >= 0)
+  const perNode = nodeCounts({ head: profile.head, samples: kept }, interval)
   const n = kept.length
   const summary: Summary = {
     time,
@@ -224,7 +284,7 @@ export function summarize(profile: HeapProfile, table: SiteTable, interval: numb
     const s = kept[i]
     summary.ordinals[i] = s.ordinal
     summary.bytes[i] = s.size
-    summary.counts[i] = sampleCount(s.size, interval)
+    summary.counts[i] = perNode.get(s.nodeId)?.get(s.size) ?? sampleCount(s.size, interval)
     summary.paths[i] = pathOf.get(s.nodeId)!
   }
   return summary
@@ -369,8 +429,9 @@ export interface StackRow {
 export function profileRows(profile: HeapProfile, interval: number | null): StackRow[] {
   const counts = new Map<number, number>()
   if (interval) {
+    const perNode = nodeCounts(profile, interval)
     for (const s of profile.samples ?? []) {
-      counts.set(s.nodeId, (counts.get(s.nodeId) ?? 0) + sampleCount(s.size, interval))
+      counts.set(s.nodeId, (counts.get(s.nodeId) ?? 0) + (perNode.get(s.nodeId)?.get(s.size) ?? 1))
     }
   }
   const rows: StackRow[] = []

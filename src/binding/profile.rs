@@ -98,3 +98,9 @@ pub fn decode_heap_pprof(data: Buffer) -> Result<PprofProfile> {
         time_ms: p.time_nanos as f64 / 1e6,
     })
 }
+
+/// Bytes as the other commands print them (`'1.5 mb'`), for `heapdiff profile`.
+#[napi]
+pub fn format_size(bytes: f64) -> String {
+    memstats::format_size(bytes as i64)
+}
