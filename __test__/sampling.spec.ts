@@ -127,6 +127,8 @@ test('bad options, double start and stop when not started throw TypeError / Rang
     tryIt(() => mw.writeHeapProfile(42));
     tryIt(() => mw.writeHeapProfile('/tmp/x', { format: 'json' }));
     const st = mw.status().sampling;
+    const keep = [];
+    for (let i = 0; i < 50000; i++) keep.push({ i, a: [i] });
     const p = mw.heapProfile();
     const depth = (n) => 1 + Math.max(0, ...n.children.map(depth));
     tryIt(() => mw.stopSampling());

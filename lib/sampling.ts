@@ -230,14 +230,20 @@ class Sampler {
   observe(time: number): void {
     if (!this.active) return
     const t0 = process.hrtime.bigint()
-    const profile = this.read()
-    if (profile) {
-      if (this.table.size > MAX_PATHS) {
-        this.table = new SiteTable(isOwn)
-        this.ring = []
+    try {
+      const profile = this.read()
+      if (profile) {
+        if (this.table.size > MAX_PATHS) {
+          this.table = new SiteTable(isOwn)
+          this.ring = []
+        }
+        this.ring.push(summarize(profile, this.table, this.interval, time))
+        while (this.ring.length > this.capacity) this.ring.shift()
       }
-      this.ring.push(summarize(profile, this.table, this.interval, time))
-      while (this.ring.length > this.capacity) this.ring.shift()
+    } catch (e) {
+      // A profile heapdiff cannot read must not take the application down: no sites then.
+      this.reason = `summary failed: ${(e as Error).message}`
+      this.ring = []
     }
     this.summaries++
     this.summaryNs += process.hrtime.bigint() - t0
@@ -251,7 +257,12 @@ class Sampler {
     for (const s of this.ring) {
       if (s !== end && Math.abs(s.time - startMs) < Math.abs(start.time - startMs)) start = s
     }
-    return grownSites(start, end, this.table)
+    try {
+      return grownSites(start, end, this.table)
+    } catch (e) {
+      this.reason = `sites failed: ${(e as Error).message}`
+      return []
+    }
   }
 
   setLeakOptions(options: Record<string, unknown>): void {
@@ -263,8 +274,15 @@ class Sampler {
     if (!this.session) {
       // Loaded on first use: a Node built without the inspector fails here, not at require().
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { Session } = require('node:inspector') as typeof import('node:inspector')
-      const session = new Session()
+      let inspector: typeof import('node:inspector')
+      try {
+        inspector = require('node:inspector')
+      } catch (e) {
+        throw new Error(
+          `startSampling(): this Node has no inspector (${(e as Error).message}), through which heapdiff reads the profile`,
+        )
+      }
+      const session = new inspector.Session()
       session.connect()
       this.session = session
     }
