@@ -4,9 +4,12 @@
 // fresh process, alternated, medians:
 //   cpu:  an allocation-heavy loop (objects, arrays and strings into a 20 MB working set that is
 //         replaced as it goes), fixed time; throughput = loop iterations per second;
-//   http: a JSON service (node:http) under autocannon, requests per second.
-// Extra heap: used heap after a forced GC at the end, against no profiler. Costs in the profiled
-// process: µs per heapProfile() (datadog: heap.profile()), per summary (one per full GC) and per
+//   http: a JSON service (node:http) loaded by autocannon from the parent process.
+// Overhead: CPU time of the process per operation against no profiler (wall-clock throughput is
+// printed too, but moves with whatever else the machine runs). Extra heap: used heap after a
+// forced GC at the end, against no profiler; each process holds ~60 MB of long-lived data built
+// by 400 functions, so profiles have hundreds of nodes. Costs in the profiled
+// process, in CPU µs: per heapProfile() (datadog: heap.profile()), per summary (one per full GC) and per
 // leak event's sites.
 //
 // Usage: node bench/sampling.mjs [rounds=5] [--seconds=8] [--only=cpu|http]
@@ -48,32 +51,30 @@ function median(xs) {
 }
 
 function report(w, runs) {
-  const base = median(runs.none.map((r) => r.throughput))
-  const baseHeap = median(runs.none.map((r) => r.heap))
+  const med = (m, k) => median(runs[m].map((r) => r[k]))
+  const baseCpu = med('none', 'cpuUs')
+  const baseTp = med('none', 'throughput')
+  const baseHeap = med('none', 'heap')
+  const unit = w === 'cpu' ? 'iteration' : 'request'
+  console.log(`\n${w === 'cpu' ? 'allocation-heavy loop' : 'HTTP JSON service under autocannon (20 connections)'}`)
+  console.log(`  heap after a forced GC with no profiler: ${(baseHeap / 1048576).toFixed(1)} MB`)
   console.log(
-    `\n${w === 'cpu' ? 'allocation-heavy loop (iterations/s)' : 'HTTP JSON service under autocannon (req/s)'}`,
+    `  mode      CPU µs/${unit.padEnd(9)} overhead  ${unit}s/s  loss      extra heap        extra RSS  µs/profile  µs/summary  µs/sites  full GCs`,
   )
-  console.log(
-    `  heap after a forced GC with no profiler: ${(baseHeap / 1048576).toFixed(1)} MB; extra heap is the profiled process's over that`,
-  )
-  console.log(
-    '  mode       throughput   loss           extra heap  extra RSS   µs/profile  µs/summary  µs/sites  full GCs',
-  )
+  const pct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}%`
   for (const m of MODES) {
     const rs = runs[m]
-    const tp = median(rs.map((r) => r.throughput))
-    const heap = median(rs.map((r) => r.heap))
-    const rss = median(rs.map((r) => r.rss)) - median(runs.none.map((r) => r.rss))
-    const pct = (x) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}%`
-    const us = (k) => (rs[0][k] == null ? '-' : median(rs.map((r) => r[k])).toFixed(0))
+    const cpu = med(m, 'cpuUs')
+    const tp = med(m, 'throughput')
+    const heap = med(m, 'heap')
+    const rss = med(m, 'rss') - med('none', 'rss')
+    const us = (k) => (rs[0][k] == null ? '-' : med(m, k).toFixed(0))
     console.log(
-      `  ${m.padEnd(9)} ${tp.toFixed(0).padStart(11)}  ${pct(((base - tp) / base) * 100).padStart(7)}  ${`${pct(((heap - baseHeap) / baseHeap) * 100)} ${((heap - baseHeap) / 1024).toFixed(0)} KB`.padStart(16)}  ${`${(rss / 1048576).toFixed(1)} MB`.padStart(9)}  ${us('profileUs').padStart(10)}  ${us('summaryUs').padStart(10)}  ${us('sitesUs').padStart(8)}  ${median(
-        rs.map((r) => r.fullGcs),
-      )
-        .toFixed(0)
-        .padStart(8)}`,
+      `  ${m.padEnd(9)} ${cpu.toFixed(3).padStart(17)}  ${pct(((cpu - baseCpu) / baseCpu) * 100).padStart(8)}  ${tp.toFixed(0).padStart(10)}  ${pct(((baseTp - tp) / baseTp) * 100).padStart(7)}  ${`${pct(((heap - baseHeap) / baseHeap) * 100)} ${((heap - baseHeap) / 1024).toFixed(0)} KB`.padStart(16)}  ${`${(rss / 1048576).toFixed(1)} MB`.padStart(9)}  ${us('profileUs').padStart(10)}  ${us('summaryUs').padStart(10)}  ${us('sitesUs').padStart(8)}  ${med(m, 'fullGcs').toFixed(0).padStart(8)}`,
     )
-    console.log(`             runs: ${rs.map((r) => r.throughput.toFixed(0)).join(' ')}`)
+    console.log(
+      `            CPU µs runs: ${rs.map((r) => r.cpuUs.toFixed(3)).join(' ')}${rs[0].nodes ? `; profile: ${med(m, 'nodes')} nodes, ${med(m, 'samples')} samples` : ''}`,
+    )
   }
 }
 
@@ -91,7 +92,7 @@ function runChild(workload, mode) {
       if (m && !loading) {
         const autocannon = require('autocannon')
         loading = autocannon({ url: `http://127.0.0.1:${m[1]}/api`, connections: 20, duration: seconds }).then((r) => {
-          p.stdin.end(`${r.requests.average}\n`)
+          p.stdin.end(`${r.requests.total}\n`)
         })
       }
     })
@@ -113,17 +114,34 @@ async function child(workload, mode, secs) {
     dd = require('@datadog/pprof')
     dd.heap.start(INTERVAL, DEPTH)
   }
-  const throughput = workload === 'cpu' ? await cpuLoop(secs) : await httpLoad()
-  const result = { throughput, fullGcs: memwatch.status().counts.mark_sweep_compact }
+  const state = baseData()
+  const gcs0 = memwatch.status().counts.mark_sweep_compact
+  const cpu0 = process.cpuUsage()
+  const { ops, secs: took } = workload === 'cpu' ? await cpuLoop(secs) : await httpLoad()
+  const cpu = process.cpuUsage(cpu0)
+  const result = {
+    throughput: ops / took,
+    // CPU time of this process per operation: what the profiler costs, less disturbed than wall
+    // time by other processes on a shared machine.
+    cpuUs: (cpu.user + cpu.system) / ops,
+    fullGcs: memwatch.status().counts.mark_sweep_compact - gcs0,
+    kept: state.length,
+  }
   // Costs of reading, measured after the workload on the profile it left.
+  // CPU µs of this process per call (wall time would count other processes' turns).
   const time = (f, n = 20) => {
     f()
-    const t0 = process.hrtime.bigint()
+    const c0 = process.cpuUsage()
     for (let i = 0; i < n; i++) f()
-    return Number(process.hrtime.bigint() - t0) / 1e3 / n
+    const c = process.cpuUsage(c0)
+    return (c.user + c.system) / n
   }
   if (mode === 'heapdiff') {
     result.profileUs = time(() => memwatch.heapProfile())
+    const p = memwatch.heapProfile()
+    const count = (n) => 1 + n.children.reduce((a, c) => a + count(c), 0)
+    result.nodes = count(p.head)
+    result.samples = p.samples.length
     // One summary per batch of full GCs, warm (the first one also compiles the code).
     result.summaryUs = time(() => sampler.observe(Date.now()))
     result.sitesUs = time(() => sampler.sitesFor(0))
@@ -138,13 +156,31 @@ async function child(workload, mode, secs) {
 }
 
 /**
- * Objects, arrays and strings into a working set of 40,000 slots, replaced round-robin, in
+ * A service's long-lived data, about 60 MB: 400 functions (each its own allocation site, as a
+ * real program has many) build 150,000 records, so profiles have hundreds of nodes.
+ */
+function baseData() {
+  const out = []
+  for (let f = 0; f < 400; f++) {
+    const build = new Function(
+      'out',
+      'n',
+      `return function load${f}() { for (let i = 0; i < n; i++) out.push({ id: i, name: 'rec-' + i + '-${f}', tags: [i, ${f}], body: 'x'.repeat(300) + i }) }`,
+    )(out, 375)
+    build()
+  }
+  return out
+}
+
+/**
+ * Objects, arrays and strings into a working set of 200,000 slots, replaced round-robin, in
  * 10 ms slices with the event loop turning in between (as a service's work is).
  */
 async function cpuLoop(secs) {
-  const slots = new Array(40000)
+  const slots = new Array(200000)
   let n = 0
-  const end = performance.now() + secs * 1000
+  const start = performance.now()
+  const end = start + secs * 1000
   while (performance.now() < end) {
     const slice = performance.now() + 10
     while (performance.now() < slice) {
@@ -154,7 +190,7 @@ async function cpuLoop(secs) {
     }
     await new Promise((r) => setImmediate(r))
   }
-  return n / secs
+  return { ops: n, secs: (performance.now() - start) / 1000 }
 }
 
 /** A JSON service; the parent loads it with autocannon and sends back the req/s it measured. */
@@ -171,8 +207,9 @@ async function httpLoad() {
   })
   await new Promise((r) => server.listen(0, '127.0.0.1', r))
   console.log(JSON.stringify({ port: server.address().port }))
+  const start = performance.now()
   let answer = ''
   for await (const chunk of process.stdin) answer += chunk
   server.close()
-  return Number(answer.trim())
+  return { ops: Number(answer.trim()), secs: (performance.now() - start) / 1000 }
 }

@@ -141,32 +141,38 @@ export function nodeCounts(profile: HeapProfile, interval: number): Map<number, 
     if (!g) groups.set(s.nodeId, (g = new Map()))
     g.set(s.size, (g.get(s.size) ?? 0) + 1)
   }
+  const sizeTotal = (size: number, n: number) => size * scaledCount(size, interval, n)
   const out = new Map<number, Map<number, number>>()
   for (const [id, g] of groups) {
     const values = [...g.entries()]
     const cands = values.map(([v]) => sizeCandidates(v, interval))
-    const combos = cands.reduce((a, c) => a * Math.max(1, c.length), 1)
+    // A value seen once adds itself to selfSize whichever size it stands for; only values seen
+    // more than once, with several candidates, need trying.
+    const open = values.map((_, j) => j).filter((j) => values[j][1] > 1 && cands[j].length > 1)
+    const fixed = values.reduce(
+      (a, [v, n], j) => a + (open.includes(j) ? 0 : cands[j].length ? sizeTotal(cands[j][0], n) : v * n),
+      0,
+    )
+    const combos = open.reduce((a, j) => a * cands[j].length, 1)
     const target = self.get(id)
-    let pick: number[] | null = null
-    if (target !== undefined && combos > 1 && combos <= 256) {
-      const choice = new Array<number>(values.length).fill(0)
-      for (let k = 0; k < combos && !pick; k++) {
+    const pick = values.map(() => 0)
+    if (target !== undefined && open.length > 0 && combos <= 256) {
+      for (let k = 0; k < combos; k++) {
         let rest = k
-        let total = 0
-        for (let j = 0; j < values.length; j++) {
-          const c = cands[j]
-          choice[j] = c.length ? rest % c.length : -1
-          rest = c.length ? Math.floor(rest / c.length) : rest
-          const size = choice[j] >= 0 ? c[choice[j]] : 0
-          total += size * scaledCount(size, interval, values[j][1])
+        let total = fixed
+        for (const j of open) {
+          pick[j] = rest % cands[j].length
+          rest = Math.floor(rest / cands[j].length)
+          total += sizeTotal(cands[j][pick[j]], values[j][1])
         }
-        if (total === target) pick = choice.slice()
+        if (total === target) break
+        if (k === combos - 1) pick.fill(0)
       }
     }
     const counts = new Map<number, number>()
     values.forEach(([v], j) => {
       const c = cands[j]
-      const size = c.length ? c[pick ? pick[j] : 0] : 0
+      const size = c.length ? c[pick[j]] : 0
       // Per sample, V8's count for all of them (rounded once) shared out.
       const n = values[j][1]
       counts.set(v, size ? scaledCount(size, interval, n) / n : Math.max(1, Math.round(v / interval)))
@@ -237,9 +243,16 @@ export class SiteTable {
     return id
   }
 
+  private readonly excludedFrames = new Map<number, boolean>()
+
   excluded(frame: number): boolean {
-    const url = this.frames[frame].url
-    return url !== '' && this.exclude(url)
+    let known = this.excludedFrames.get(frame)
+    if (known === undefined) {
+      const url = this.frames[frame].url
+      known = url !== '' && this.exclude(url)
+      this.excludedFrames.set(frame, known)
+    }
+    return known
   }
 }
 
