@@ -365,3 +365,24 @@ test('sampling keeps the GC hook active without listeners, and stop releases it'
   )
   t.deepEqual(JSON.parse(out), [false, true, 1, false])
 })
+
+test('sampling stopped by someone else shows in status(), and stopSampling() is then quiet', (t) => {
+  const out = node(`
+    const mw = require(process.env.HEAPDIFF_ROOT);
+    mw.startSampling();
+    const other = new (require('node:inspector').Session)(); other.connect();
+    other.post('HeapProfiler.stopSampling', () => {});
+    let err = null;
+    try { mw.heapProfile() } catch (e) { err = e.message }
+    const st = mw.status().sampling;
+    mw.stopSampling();
+    let again = null;
+    try { mw.stopSampling() } catch (e) { again = e.constructor.name }
+    console.log(JSON.stringify({ err, st, again }));
+  `)
+  const { err, st, again } = JSON.parse(out)
+  t.regex(err, /stopped by another user of V8's sampling heap profiler/)
+  t.like(st, { active: false, mechanism: null })
+  t.regex(st.reason, /^stopped by another/)
+  t.is(again, 'TypeError')
+})
