@@ -100,7 +100,7 @@ class Sampler {
   private ring: Summary[] = []
   private capacity = ringCapacity({})
   private summaries = 0
-  private summaryNs = 0n
+  private summaryMs = 0
 
   get active(): boolean {
     return this.mechanism !== null
@@ -114,7 +114,7 @@ class Sampler {
       depth: this.active ? this.depth : null,
       reason: this.reason,
       summaries: this.summaries,
-      summaryMs: Number(this.summaryNs) / 1e6,
+      summaryMs: this.summaryMs,
     }
   }
 
@@ -229,7 +229,7 @@ class Sampler {
   /** Takes a summary after a batch of full GCs; `time` is the newest GC's. */
   observe(time: number): void {
     if (!this.active) return
-    const t0 = process.hrtime.bigint()
+    const t0 = performance.now()
     try {
       const profile = this.read()
       if (profile) {
@@ -246,7 +246,7 @@ class Sampler {
       this.ring = []
     }
     this.summaries++
-    this.summaryNs += process.hrtime.bigint() - t0
+    this.summaryMs += performance.now() - t0
   }
 
   /** The sites that grew between the summaries nearest the window's start and the newest. */
