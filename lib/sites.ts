@@ -101,7 +101,7 @@ export function sizeCandidates(scaled: number, interval: number): number[] {
   }
   // V8 aligns heap objects to 8 bytes (4 with pointer compression, which Node's builds leave
   // off); sizes off that grid are only taken where nothing on it fits.
-  const all = [...found].sort((a, b) => a - b)
+  const all = Array.from(found).sort((a, b) => a - b)
   const on = (k: number) => all.filter((v) => v % k === 0)
   const list = on(8).length ? on(8) : on(4).length ? on(4) : all
   if (candidateCache.size > 4096) candidateCache.clear()
@@ -143,8 +143,8 @@ export function nodeCounts(profile: HeapProfile, interval: number): Map<number, 
   }
   const sizeTotal = (size: number, n: number) => size * scaledCount(size, interval, n)
   const out = new Map<number, Map<number, number>>()
-  for (const [id, g] of groups) {
-    const values = [...g.entries()]
+  for (const [id, g] of Array.from(groups)) {
+    const values = Array.from(g.entries())
     const cands = values.map(([v]) => sizeCandidates(v, interval))
     // A value seen once adds itself to selfSize whichever size it stands for; only values seen
     // more than once, with several candidates, need trying.
@@ -405,11 +405,11 @@ export function grownSites(
     a.growth -= start.bytes[i]
   }
   const sites: AllocationSite[] = []
-  for (const [site, a] of acc) {
+  for (const [site, a] of Array.from(acc)) {
     if (a.growth <= 0 || signTail(a.born, a.born + a.died) > significance) continue
     let top = -1
     let topBytes = -1
-    for (const [path, bytes] of a.paths) {
+    for (const [path, bytes] of Array.from(a.paths)) {
       if (bytes > topBytes) [top, topBytes] = [path, bytes]
     }
     const f = table.frames[site]
@@ -505,7 +505,9 @@ export function siteTotals(rows: StackRow[]): SiteTotal[] {
       s.stack = r.frames.map(formatFrame)
     }
   }
-  return [...sites.values()].map(({ top: _top, ...s }) => s).sort((a, b) => b.live_bytes - a.live_bytes)
+  return Array.from(sites.values())
+    .map(({ top: _top, ...s }) => s)
+    .sort((a, b) => b.live_bytes - a.live_bytes)
 }
 
 /** Sites whose live bytes grew from `a` to `b`, most growth first; counts are `b`'s. */
