@@ -16,6 +16,9 @@ import { startDiff, startFindLeaks, startTopRetainers, type FileTask } from './l
 import { ANALYSIS_DEFAULTS, TOP_DEFAULTS, type DiffOptions } from './lib/options'
 import { checkSnapshotSignal, snapshotFiles, waitForSnapshot } from './lib/signal'
 import { parseSize, renderLeaks, renderTable, renderTop } from './lib/table'
+import { profileSites, renderSites } from './lib/profiles'
+import { formatSize } from './binding'
+import { siteGrowth } from './lib/sites'
 import { buildReport, ReportInputError, ReportUsageError, runReport } from './lib/report/model'
 import { FORMATS, formatOf, writeReport, type Format } from './lib/report/output'
 import { prepareRunDir, runProgram } from './lib/run/run'
@@ -48,6 +51,10 @@ const USAGE = `usage:
       three snapshots (baseline, after an action, after undoing it): objects the action allocated
       that are still alive in s3, by class, with retained sizes and retaining paths;
       --fail-on-leak exits 1 when any class is reported
+  heapdiff profile <file.heapprofile|file.pb.gz> [B] [--top N] [--json]
+      allocation sites of a sampled heap profile (writeHeapProfile, DevTools' "Allocation
+      sampling", pprof with inuse_space/inuse_objects), most live bytes first; with two files,
+      the sites whose live bytes grew from the first to the second
   heapdiff snapshot [--out DIR] -- <script.js> [args...]
       run a Node script with --heapsnapshot-signal=SIGUSR2; each SIGUSR2 sent to it (kill -USR2 <pid>)
       writes a .heapsnapshot into DIR; the paths are printed when the script exits
@@ -256,6 +263,43 @@ async function leaksCommand(argv: string[]): Promise<number> {
   return values['fail-on-leak'] && report.leaks.length > 0 ? 1 : 0
 }
 
+async function profileCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      top: { type: 'string', default: '20' },
+      json: { type: 'boolean', default: false },
+    },
+  })
+  if (positionals.length !== 1 && positionals.length !== 2) {
+    throw new UsageError('profile needs one profile file, or two to compare')
+  }
+  const top = wholeNumber('--top', values.top, 0)
+  const files = inputFiles(positionals)
+  let sites
+  try {
+    sites = files.map(profileSites)
+  } catch (e) {
+    return fail(3, (e as Error).message)
+  }
+  const growth = files.length === 2
+  const rows = growth ? siteGrowth(sites[0], sites[1]) : sites[0]
+  const shown = top === 0 ? rows : rows.slice(0, top)
+  if (values.json) process.stdout.write(JSON.stringify(shown, null, 2) + '\n')
+  else {
+    const total = sites[sites.length - 1].reduce((a, s) => a + s.live_bytes, 0)
+    const head = growth
+      ? `${rows.length} sites grew from ${basename(files[0])} to ${basename(files[1])}`
+      : `${basename(files[0])}: ${sites[0].length} sites`
+    process.stdout.write(`${head}; ${formatSize(total)} live (estimated from samples)\n\n`)
+    process.stdout.write(renderSites(shown, growth))
+    if (shown.length < rows.length)
+      process.stdout.write(`… ${rows.length - shown.length} more sites (--top 0 shows all)\n`)
+  }
+  return 0
+}
+
 async function snapshotCommand(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--')
   const own = dash >= 0 ? argv.slice(0, dash) : argv
@@ -411,6 +455,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'snapshot') return snapshotCommand(rest)
   if (command === 'top') return topCommand(rest)
   if (command === 'leaks') return leaksCommand(rest)
+  if (command === 'profile') return profileCommand(rest)
   if (command === 'run') return runCommand(rest)
   if (command === 'report') return reportCommand(rest)
   throw new UsageError(`unknown command ${JSON.stringify(command)}`)

@@ -11,3 +11,7 @@ export const findLeaks = memwatch.findLeaks
 export const topRetainers = memwatch.topRetainers
 export const checkLeaks = memwatch.checkLeaks
 export const assertNoLeaks = memwatch.assertNoLeaks
+export const startSampling = memwatch.startSampling.bind(memwatch)
+export const stopSampling = memwatch.stopSampling.bind(memwatch)
+export const heapProfile = memwatch.heapProfile.bind(memwatch)
+export const writeHeapProfile = memwatch.writeHeapProfile.bind(memwatch)

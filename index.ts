@@ -29,6 +29,13 @@ import {
   type TopRetainer as TopRetainerT,
 } from './lib/leaks'
 import type { AnalysisOptions as AnalysisOptsT, TopRetainerOptions as TopRetainerOptsT } from './lib/options'
+import {
+  sampler,
+  type FileFormat,
+  type SamplingOptions as SamplingOptsT,
+  type SamplingStatus as SamplingStatusT,
+} from './lib/sampling'
+import type { AllocationSite as AllocationSiteT, HeapProfile as HeapProfileT } from './lib/sites'
 
 /** The `stats` payload: memwatch's fields plus what modern V8 reports, heap figures flattened in. */
 type GcStats = Omit<binding.GcStats, 'heap'> & binding.HeapStatistics
@@ -37,6 +44,13 @@ type GcStats = Omit<binding.GcStats, 'heap'> & binding.HeapStatistics
 interface LeakEvent extends Omit<binding.LeakEvent, 'startMs' | 'endMs'> {
   start: Date
   end: Date
+  /** Only while sampling is on (`startSampling()`): the allocation sites that grew most. */
+  sites?: AllocationSiteT[]
+}
+
+/** `status()`: the native hook's figures and whether sampling is on. */
+interface Status extends binding.HookStatus {
+  sampling: SamplingStatusT
 }
 
 /** Arguments of the two watched events' listeners; any other event stays untyped, as on any emitter. */
@@ -129,12 +143,41 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
 
   /** Tunes the leak rule; see the README for each option. Resets the rule's history. */
   setLeakOptions(options: LeakOpts): void {
-    binding.gcSetLeakOptions(checkLeakOptions(options))
+    const checked = checkLeakOptions(options)
+    binding.gcSetLeakOptions(checked)
+    sampler.setLeakOptions({ ...checked })
   }
 
   /** Where figures come from on this thread and what the native module could reach. */
-  status(): binding.HookStatus {
-    return binding.gcStatus()
+  status(): Status {
+    return { ...binding.gcStatus(), sampling: sampler.status() }
+  }
+
+  /**
+   * Starts V8's sampling heap profiler on this thread; while it runs, `leak` events carry the
+   * allocation `sites` that grew. Throws for bad options and when sampling is already on.
+   */
+  startSampling(options?: SamplingOptsT): void {
+    sampler.start(options)
+    this.sync()
+  }
+
+  /** Stops sampling on this thread and discards the profile. */
+  stopSampling(...args: unknown[]): void {
+    if (args.length > 0) throw new TypeError('stopSampling() takes no arguments')
+    sampler.stop()
+    this.sync()
+  }
+
+  /** The live sampled profile, as Chrome DevTools reads it (`{ head, samples }`). */
+  heapProfile(...args: unknown[]): HeapProfileT {
+    if (args.length > 0) throw new TypeError('heapProfile() takes no arguments')
+    return sampler.profile()
+  }
+
+  /** Writes the live sampled profile as `.heapprofile` JSON or gzipped pprof; returns the path. */
+  writeHeapProfile(path: string, options?: { format?: FileFormat; profile?: HeapProfileT }): string {
+    return sampler.writeFile(path, options)
   }
 
   /** Diffs two `.heapsnapshot` files of any size without blocking the event loop. */
@@ -142,8 +185,9 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
     return diffFiles(before, after, options)
   }
 
+  // Sampling keeps the hook on: its summaries follow full GCs, listener or not.
   private watching(): boolean {
-    return WATCHED.some((e) => this.listenerCount(e) > 0)
+    return sampler.active || WATCHED.some((e) => this.listenerCount(e) > 0)
   }
 
   private sync(): this {
@@ -179,6 +223,19 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
   }
 
   private dispatch(events: binding.GcEventJs[]): void {
+    if (sampler.active) {
+      let newest = -1
+      for (const ev of events) if (ev.kind === 'stats' && ev.stats) newest = ev.stats.gc_time
+      if (newest >= 0) {
+        try {
+          sampler.observe(newest)
+        } catch (err) {
+          process.nextTick(() => {
+            throw err
+          })
+        }
+      }
+    }
     for (const ev of events) {
       try {
         if (ev.kind === 'stats' && ev.stats) {
@@ -186,7 +243,9 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
           this.emit('stats', { ...stats, ...heap })
         } else if (ev.kind === 'leak' && ev.leak) {
           const { startMs, endMs, ...rest } = ev.leak
-          this.emit('leak', { start: new Date(startMs), end: new Date(endMs), ...rest })
+          const info: LeakEvent = { start: new Date(startMs), end: new Date(endMs), ...rest }
+          if (sampler.active) info.sites = sampler.sitesFor(startMs)
+          this.emit('leak', info)
         }
       } catch (err) {
         // Surface a listener's exception like any emitter would, without leaving it pending
@@ -237,7 +296,11 @@ namespace memwatch {
   export type SurvivorReport = SurvivorReportT
   export type ClassRetention = ClassRetentionT
   export type TopRetainer = TopRetainerT
-  export type HookStatus = binding.HookStatus
+  export type HookStatus = Status
+  export type SamplingOptions = SamplingOptsT
+  export type SamplingStatus = SamplingStatusT
+  export type AllocationSite = AllocationSiteT
+  export type HeapProfile = HeapProfileT
 }
 
 export = memwatch

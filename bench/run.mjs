@@ -8,7 +8,7 @@
 // benchmark (HeapDiff against V8's own snapshot writer), the GC overhead benchmark, and last the
 // graph benchmark (bench/graph.mjs: dominators, retained sizes, retainer paths) on the same files.
 //
-// Usage: node bench/run.mjs [--quick] [--no-gc] [--no-inprocess] [--no-graph]
+// Usage: node bench/run.mjs [--quick] [--no-gc] [--no-inprocess] [--no-sampling] [--no-graph]
 //        [--sizes=small,medium,large,xlarge]
 //        [--tools=heapdiff,memlab]
 // (xlarge, about 3 GB per file, is not in the default run: heapdiff alone takes seconds, the
@@ -218,6 +218,15 @@ if (!args.includes('--no-gc')) {
   out('```')
   const gc = execFileSync(process.execPath, [join(here, 'gc-overhead.mjs'), '7'], { encoding: 'utf8' })
   for (const l of gc.trim().split('\n')) out(l)
+  out('```')
+}
+if (!args.includes('--no-sampling')) {
+  out()
+  out('## Sampling overhead against @datadog/pprof (`node bench/sampling.mjs 5`)')
+  out()
+  out('```')
+  const sampling = execFileSync(process.execPath, [join(here, 'sampling.mjs'), '5'], { encoding: 'utf8' })
+  for (const l of sampling.trim().split('\n')) out(l)
   out('```')
 }
 writeFileSync(join(results, 'latest.md'), lines.join('\n') + '\n')

@@ -183,7 +183,7 @@ function fallbackSnapshot(keepEdges: boolean): binding.HeapSnapshotHandle {
  * diff leaves out what V8 compiles and caches for their functions (see `heapsnap::own`). For
  * that the second snapshot always keeps its edges.
  */
-const OWN_SCRIPTS: string[] = ownScripts()
+export const OWN_SCRIPTS: string[] = ownScripts()
 
 function ownScripts(): string[] {
   const root = join(__dirname, '..')

@@ -7,7 +7,9 @@
 mod analysis;
 mod diff;
 mod options;
+mod profile;
 mod retention;
+mod sampling;
 mod snapshot;
 mod task;
 mod watch;

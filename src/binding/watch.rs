@@ -562,6 +562,7 @@ pub(super) fn install_hook(state: &mut EnvState) {
 
 pub(super) fn teardown(state: &EnvState) {
     state.torn_down.store(true, Ordering::Release);
+    super::sampling::teardown(state);
     if state.hook.is_ok() {
         hook::uninstall(state);
     }

@@ -27,6 +27,10 @@ pub struct EnvState {
     pub callback_ns: AtomicU64,
     pub callbacks: AtomicU64,
     pub snapshot_depth: AtomicU32,
+    /// True while heapdiff's own start of V8's sampling heap profiler is in force: it must be
+    /// stopped before the isolate goes away (V8 frees the heap's spaces before the profiler
+    /// that observes them, a use-after-free at exit otherwise; seen on Node 24).
+    pub sampling: AtomicBool,
     /// True while a `stats` or `leak` listener exists: only then are heap figures read.
     pub active: AtomicBool,
     /// What the GC callbacks touch. Kept small and behind `try_lock` there (see hook.rs).
@@ -54,6 +58,7 @@ impl EnvState {
             callback_ns: AtomicU64::new(0),
             callbacks: AtomicU64::new(0),
             snapshot_depth: AtomicU32::new(0),
+            sampling: AtomicBool::new(false),
             active: AtomicBool::new(false),
             recorder: Mutex::new(Recorder::default()),
             watcher: Mutex::new(Watcher::default()),

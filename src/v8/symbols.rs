@@ -33,6 +33,9 @@ type TakeHeapSnapshotFn =
 type SerializeFn = unsafe extern "C" fn(*const HeapSnapshot, *mut c_void, c_int);
 type DeleteSnapshotFn = unsafe extern "C" fn(*mut HeapSnapshot);
 type GetVersionFn = unsafe extern "C" fn() -> *const c_char;
+/// `bool HeapProfiler::StartSamplingHeapProfiler(uint64_t interval, int depth, SamplingFlags)`.
+type StartSamplingFn = unsafe extern "C" fn(*mut HeapProfiler, u64, c_int, c_int) -> bool;
+type StopSamplingFn = unsafe extern "C" fn(*mut HeapProfiler);
 
 /// The resolved entry points, grouped by the feature that needs them so that a missing symbol
 /// switches off one feature (with a reason) instead of the whole module.
@@ -44,6 +47,7 @@ pub struct V8Api {
     pub heap_stats: Result<HeapStatsApi, String>,
     pub low_memory_notification: Result<IsolateVoidFn, String>,
     pub snapshot: Result<SnapshotApi, String>,
+    pub sampling: Result<SamplingApi, String>,
 }
 
 pub struct GcApi {
@@ -63,6 +67,14 @@ pub struct SnapshotApi {
     pub take: TakeHeapSnapshotFn,
     pub serialize: SerializeFn,
     pub delete: DeleteSnapshotFn,
+}
+
+/// Starting and stopping V8's sampling heap profiler; the profile itself is read through the
+/// inspector protocol (`node:inspector`), which serializes V8's `AllocationProfile` for us.
+pub struct SamplingApi {
+    pub get_heap_profiler: GetHeapProfilerFn,
+    pub start: StartSamplingFn,
+    pub stop: StopSamplingFn,
 }
 
 const GET_CURRENT: &CStr = c"_ZN2v87Isolate10GetCurrentEv";
@@ -85,6 +97,9 @@ const TAKE_SNAPSHOT: &CStr = c"_ZN2v812HeapProfiler16TakeHeapSnapshotERKNS0_19He
 const SERIALIZE: &CStr =
     c"_ZNK2v812HeapSnapshot9SerializeEPNS_12OutputStreamENS0_19SerializationFormatE";
 const DELETE_SNAPSHOT: &CStr = c"_ZN2v812HeapSnapshot6DeleteEv";
+const START_SAMPLING: &CStr =
+    c"_ZN2v812HeapProfiler25StartSamplingHeapProfilerEmiNS0_13SamplingFlagsE";
+const STOP_SAMPLING: &CStr = c"_ZN2v812HeapProfiler24StopSamplingHeapProfilerEv";
 
 /// Lets tests and users prove the fallback path: with this set, no V8 symbol is used at all.
 pub const DISABLE_ENV: &str = "HEAPDIFF_DISABLE_V8_HOOKS";
@@ -158,6 +173,13 @@ fn resolve_all() -> Result<V8Api, String> {
             delete: resolve!(DELETE_SNAPSHOT, DeleteSnapshotFn)?,
         })
     })();
+    let sampling = (|| {
+        Ok(SamplingApi {
+            get_heap_profiler: resolve!(GET_HEAP_PROFILER, GetHeapProfilerFn)?,
+            start: resolve!(START_SAMPLING, StartSamplingFn)?,
+            stop: resolve!(STOP_SAMPLING, StopSamplingFn)?,
+        })
+    })();
     Ok(V8Api {
         v8_version,
         v8_major,
@@ -166,6 +188,7 @@ fn resolve_all() -> Result<V8Api, String> {
         heap_stats,
         low_memory_notification: resolve!(LOW_MEMORY, IsolateVoidFn),
         snapshot,
+        sampling,
     })
 }
 
