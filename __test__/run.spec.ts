@@ -43,11 +43,13 @@ function events(folder: string, file: string): { type: string; [k: string]: unkn
 
 const reportOf = (folder: string) => JSON.parse(readFileSync(join(folder, 'report.json'), 'utf8'))
 
-/** The fixture line that allocates the leaked objects, read from its source (1-based). */
-const leakLine =
-  readFileSync(fixture, 'utf8')
-    .split('\n')
-    .findIndex((l) => l.includes('kept.push(new LeakedSession(id))')) + 1
+/**
+ * The fixture lines (1-based) of the functions that allocate the leaked payload: the constructor,
+ * or `handle` when the optimiser inlined the constructor into it. V8's sampler records the
+ * allocating function's position, not the statement's.
+ */
+const fixtureLines = readFileSync(fixture, 'utf8').split('\n')
+const leakLines = ['constructor(id) {', 'function handle('].map((s) => fixtureLines.findIndex((l) => l.includes(s)) + 1)
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const sampling = typeof (require('..') as { startSampling?: unknown }).startSampling === 'function'
@@ -102,16 +104,20 @@ test.serial('leaky service: the folder has every thread’s events and the repor
     : 'leaky service: the report names the allocation line — SKIPPED: memwatch.startSampling is not in this build yet',
   (t) => {
     const report = reportOf(leaky().out)
-    const where = `run-service.js:${leakLine}`
+    const where = leakLines.map((line) => `run-service.js:${line}:`)
     const named = [
-      ...report.sites.slice(0, 3).map((s: { url: string; line: number }) => `${s.url}:${s.line}`),
+      ...report.sites.slice(0, 3).map((s: { url: string; line: number }) => `${s.url}:${s.line}:`),
       ...report.classes.slice(0, 1).map((c: { allocated_at: string | null }) => c.allocated_at ?? ''),
     ]
     t.true(
-      named.some((s: string) => s.includes(where)),
-      `${where} in ${named.join(' | ')}`,
+      named.some((s: string) => where.some((w) => s.includes(w))),
+      `${where.join(' or ')} in ${named.join(' | ')}`,
     )
-    t.true(readFileSync(join(leaky().out, 'report.md'), 'utf8').includes(where))
+    const md = readFileSync(join(leaky().out, 'report.md'), 'utf8')
+    t.true(
+      where.some((w) => md.includes(w)),
+      md,
+    )
   },
 )
 
@@ -154,7 +160,7 @@ function killed(sig: NodeJS.Signals): Promise<Ran> {
   const out = join(dir, `run-${++n}`)
   const child = spawn(
     process.execPath,
-    [cli, 'run', '--out', out, '--', process.execPath, fixture, 'clean', '--wait'],
+    [cli, 'run', '--out', out, '--', process.execPath, '--expose-gc', fixture, 'clean', '--wait'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -168,7 +174,17 @@ function killed(sig: NodeJS.Signals): Promise<Ran> {
       rej(new Error(`no exit after ${sig}: ${stderr}`))
     }, 60000)
     child.stdout.on('data', (d) => {
-      if (!stdout.includes('ready') && (stdout += d).includes('ready')) setTimeout(() => child.kill(sig), 300)
+      if (!stdout.includes('ready') && (stdout += d).includes('ready')) {
+        // Signal once a stats event is on disk: "ready" follows a full GC, its event a moment later.
+        const recorded = () =>
+          existsSync(out) &&
+          readdirSync(out).some((f) => f.endsWith('.ndjson') && readFileSync(join(out, f), 'utf8').includes('"stats"'))
+        const poll = setInterval(() => {
+          if (!recorded()) return
+          clearInterval(poll)
+          child.kill(sig)
+        }, 50)
+      }
     })
     child.on('exit', (status, signal) => {
       clearTimeout(timer)
