@@ -240,7 +240,7 @@ mod tests {
             rng ^= rng << 17;
             let ty = GC_TYPES[(rng % 4) as usize];
             // Log-spread over 1 µs .. ~10 s.
-            let ns = 1_000u64 << (rng >> 40) % 24;
+            let ns = 1_000u64 << ((rng >> 40) % 24);
             h.record(ty, ns);
             pauses.push((ty, ns));
         }
