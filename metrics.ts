@@ -384,8 +384,8 @@ export function registerOpenTelemetry(options?: OpenTelemetryOptions): MetricsHa
   if (!isMainThread) workerOnly(fn, options)
   const opts = isMainThread ? checkKeys(fn, options, ['meter', 'attributes']) : {}
   const attributes = constantAttributes(fn, opts.attributes)
-  if (otelActive) throw new Error(`${fn}() is already active on this thread; stop() the earlier handle first`)
   if (!isMainThread) {
+    if (otelActive) throw new Error(`${fn}() is already active on this thread; stop() the earlier handle first`)
     otelActive = true
     const release = hold(true)
     return handle(() => {
@@ -402,6 +402,10 @@ export function registerOpenTelemetry(options?: OpenTelemetryOptions): MetricsHa
     throw new TypeError(`${fn}(): meter must be an OpenTelemetry Meter`)
   }
   const m = meter
+  if (otelActive) throw new Error(`${fn}() is already active on this thread; stop() the earlier handle first`)
+  // Pauses are kept from here on, before the instruments exist: the first drain records them.
+  otelActive = true
+  const release = hold(true)
   const gauge = (name: string, unit: string, description: string) =>
     m.createObservableGauge(name, { unit, description })
   const postGc = gauge('heapdiff.heap.post_gc.used', 'By', 'Used heap after the last full GC (current_base)')
@@ -466,8 +470,6 @@ export function registerOpenTelemetry(options?: OpenTelemetryOptions): MetricsHa
       )
     }
   }
-  otelActive = true
-  const release = hold(true)
   m.addBatchObservableCallback(callback, observables)
   // Drained every second too, so a long export interval cannot overflow a thread's buffer.
   const timer = setInterval(drain, 1000)
