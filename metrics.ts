@@ -270,6 +270,22 @@ function constantLabels(fn: string, labels: unknown): Record<string, string> {
 }
 
 function prometheusMetrics(prefix: string, labels: Record<string, string>) {
+  const pauseName = prefix + 'nodejs_gc_pause_seconds'
+  // One scrape with 8 workers is ~600 bucket lines: their label objects are made once per
+  // thread and kind and only their values change (prom-client reads them within the scrape).
+  const pauseRows = new Map<string, PromValue[]>()
+  const histogramRows = (thread: number, kind: string): PromValue[] => {
+    const base = { ...labels, thread: String(thread), kind }
+    const rows: PromValue[] = pauseBounds().map((le) => ({
+      metricName: `${pauseName}_bucket`,
+      labels: { ...base, le },
+      value: 0,
+    }))
+    rows.push({ metricName: `${pauseName}_bucket`, labels: { ...base, le: '+Inf' }, value: 0 })
+    rows.push({ metricName: `${pauseName}_sum`, labels: base, value: 0 })
+    rows.push({ metricName: `${pauseName}_count`, labels: base, value: 0 })
+    return rows
+  }
   const gauge = (name: string, help: string, value: (t: binding.ThreadMetricsJs) => number | null | undefined) =>
     promMetric(prefix + name, help, 'gauge', () => {
       const values: PromValue[] = []
@@ -308,28 +324,28 @@ function prometheusMetrics(prefix: string, labels: Record<string, string>) {
     promMetric(prefix + 'nodejs_heap_leak_events_total', 'leak events reported', 'counter', () =>
       read().map((t) => ({ value: t.leakEvents, labels: { ...labels, thread: String(t.thread) } })),
     ),
-    promMetric(
-      prefix + 'nodejs_gc_pause_seconds',
-      'GC pauses by kind, every GC, from the native GC prologue/epilogue',
-      'histogram',
-      () => {
-        const name = prefix + 'nodejs_gc_pause_seconds'
-        const le = pauseBounds()
-        const values: PromValue[] = []
-        for (const t of read()) {
-          for (const p of t.pauses) {
-            const base = { ...labels, thread: String(t.thread), kind: p.type }
-            for (let i = 0; i < le.length; i++) {
-              values.push({ metricName: `${name}_bucket`, labels: { ...base, le: le[i] }, value: p.cumulative[i] })
-            }
-            values.push({ metricName: `${name}_bucket`, labels: { ...base, le: '+Inf' }, value: p.count })
-            values.push({ metricName: `${name}_sum`, labels: base, value: p.sum })
-            values.push({ metricName: `${name}_count`, labels: base, value: p.count })
-          }
+    promMetric(pauseName, 'GC pauses by kind, every GC, from the native GC prologue/epilogue', 'histogram', () => {
+      const values: PromValue[] = []
+      const seen = new Set<string>()
+      for (const t of read()) {
+        for (const p of t.pauses) {
+          // A kind appears once it has a GC, as prom-client's own GC histogram does: most
+          // services never run a weak-callback pass, and every kind is 18 lines per thread.
+          if (p.count === 0) continue
+          const key = `${t.thread}/${p.type}`
+          seen.add(key)
+          let rows = pauseRows.get(key)
+          if (!rows) pauseRows.set(key, (rows = histogramRows(t.thread, p.type)))
+          const n = p.cumulative.length
+          for (let i = 0; i < n; i++) rows[i].value = p.cumulative[i]
+          rows[n].value = p.sum
+          rows[n + 1].value = p.count
+          for (const r of rows) values.push(r)
         }
-        return values
-      },
-    ),
+      }
+      for (const key of pauseRows.keys()) if (!seen.has(key)) pauseRows.delete(key)
+      return values
+    }),
     promMetric(
       prefix + 'nodejs_heap_leak_site_growth_bytes',
       `Growth of the top ${TOP_SITES} allocation sites of the last leak event (allocation sampling on), bytes`,
