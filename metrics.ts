@@ -102,7 +102,9 @@ function peer(name: string, fn: string, option: string): any {
   try {
     return require(name)
   } catch (err) {
-    if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err
+    // Only the peer itself missing; a broken install of it surfaces as it is.
+    const e = err as { code?: string; message?: string }
+    if (e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes(`'${name}'`)) throw err
     throw new Error(
       `heapdiff/metrics: ${fn}() needs the optional peer dependency ${name} (npm install ${name}), or pass options.${option}`,
     )
@@ -140,14 +142,18 @@ function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0
 }
 
+function u32(v: unknown): number {
+  return Math.min(0xffffffff, Math.max(0, Math.trunc(num(v))))
+}
+
 function topSites(sites: unknown[]): binding.LeakSiteJs[] {
   return sites
     .filter((s): s is Record<string, unknown> => s !== null && typeof s === 'object')
     .map((s) => ({
       name: typeof s.name === 'string' && s.name ? s.name : '(anonymous)',
       url: typeof s.url === 'string' ? s.url : '',
-      line: Math.max(0, Math.trunc(num(s.line))),
-      column: Math.max(0, Math.trunc(num(s.column))),
+      line: u32(s.line),
+      column: u32(s.column),
       growthBytes: num(s.growth_bytes),
       liveBytes: num(s.live_bytes),
     }))
@@ -327,19 +333,19 @@ function prometheusMetrics(prefix: string, labels: Record<string, string>) {
     promMetric(pauseName, 'GC pauses by kind, every GC, from the native GC prologue/epilogue', 'histogram', () => {
       const values: PromValue[] = []
       const seen = new Set<string>()
+      const row = pauseBounds().length + 3
       for (const t of read()) {
-        for (const p of t.pauses) {
+        for (let g = 0; g < GC_TYPES.length; g++) {
+          const at = g * row
+          const count = t.pauses[at + row - 1]
           // A kind appears once it has a GC, as prom-client's own GC histogram does: most
           // services never run a weak-callback pass, and every kind is 18 lines per thread.
-          if (p.count === 0) continue
-          const key = `${t.thread}/${p.type}`
+          if (count === 0) continue
+          const key = `${t.thread}/${g}`
           seen.add(key)
           let rows = pauseRows.get(key)
-          if (!rows) pauseRows.set(key, (rows = histogramRows(t.thread, p.type)))
-          const n = p.cumulative.length
-          for (let i = 0; i < n; i++) rows[i].value = p.cumulative[i]
-          rows[n].value = p.sum
-          rows[n + 1].value = p.count
+          if (!rows) pauseRows.set(key, (rows = histogramRows(t.thread, GC_TYPES[g])))
+          for (let i = 0; i < row; i++) rows[i].value = t.pauses[at + i]
           for (const r of rows) values.push(r)
         }
       }

@@ -400,7 +400,7 @@ test('CJS and ESM entry points; neither peer is loaded unless needed, and a miss
     const Module = require('node:module');
     const resolve = Module._resolveFilename;
     Module._resolveFilename = function (req, ...rest) {
-      if (req === 'prom-client' || req === '@opentelemetry/api') throw Object.assign(new Error('Cannot find module ' + req), { code: 'MODULE_NOT_FOUND' });
+      if (req === 'prom-client' || req === '@opentelemetry/api') throw Object.assign(new Error("Cannot find module '" + req + "'"), { code: 'MODULE_NOT_FOUND' });
       return resolve.call(this, req, ...rest);
     };
     const m = require('heapdiff/metrics');

@@ -8,7 +8,7 @@
 //   otel        registerOpenTelemetry() on a real SDK MeterProvider (no collection during the run)
 //   prom-default  prom-client's collectDefaultMetrics() instead (its GC histogram from perf_hooks)
 // Reported: wall time per full GC (median of rounds), its difference to `hook`, the time inside
-// heapdiff's own GC callbacks per GC (status().callbackMs), peak RSS.
+// heapdiff's own GC callbacks per GC (status().callbackMs around each GC, median), peak RSS.
 //
 // Part 2, per scrape: the main thread registers Prometheus (and, separately, OpenTelemetry),
 // 8 workers register and keep collecting; `await register.metrics()` (and `reader.collect()`)
@@ -16,6 +16,7 @@
 //
 // Usage: node bench/metrics.mjs [rounds=5] [node binary]
 import { execFileSync } from 'node:child_process'
+import { cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -23,7 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const bench = join(root, 'bench')
 const rounds = Number(process.argv[2] ?? 5)
 const node = process.argv[3] ?? process.execPath
-const FORCED = 200
+const FORCED = 100
 
 const gcRun = (mode) => `
   const mw = require(${JSON.stringify(root)});
@@ -44,11 +45,17 @@ const gcRun = (mode) => `
   (async () => {
     const before = mw.status();
     const t0 = process.hrtime.bigint();
+    const inside = [];
     for (let r = 0; r < ${FORCED}; r++) {
       let junk = [];
       for (let i = 0; i < 2e4; i++) junk.push({ i, s: String(i) });
       junk = null;
-      mw.gc();
+      const a = mw.status();
+      global.gc();
+      const b = mw.status();
+      // Per GC (a prologue and an epilogue call each): the median below is robust to a
+      // preemption of the process inside one callback on a loaded machine.
+      inside.push(((b.callbackMs - a.callbackMs) * 2000) / Math.max(1, b.callbacks - a.callbacks));
       // Yield so that events (and perf_hooks entries) are handled inside the timed region.
       await new Promise((res) => setImmediate(res));
     }
@@ -56,7 +63,8 @@ const gcRun = (mode) => `
     const st = mw.status();
     const full = st.counts.mark_sweep_compact - before.counts.mark_sweep_compact;
     const all = Object.values(st.counts).reduce((a, b) => a + b) - Object.values(before.counts).reduce((a, b) => a + b);
-    console.log(JSON.stringify({ ms, full, all, callbackMs: st.callbackMs - before.callbackMs, rss: process.resourceUsage().maxRSS / 1024 }));
+    inside.sort((x, y) => x - y);
+    console.log(JSON.stringify({ ms, full, all, insideUs: inside[inside.length >> 1], rss: process.resourceUsage().maxRSS / 1024 }));
   })();
 `
 
@@ -68,22 +76,26 @@ const modes = ['hook', 'stats', 'prometheus', 'otel', 'prom-default']
 const runs = Object.fromEntries(modes.map((m) => [m, []]))
 for (let r = 0; r < rounds; r++) {
   for (const mode of modes) {
-    const out = execFileSync(node, ['-e', gcRun(mode)], { encoding: 'utf8' })
+    const out = execFileSync(node, ['--expose-gc', '-e', gcRun(mode)], { encoding: 'utf8' })
     runs[mode].push(JSON.parse(out.trim().split('\n').pop()))
   }
 }
 const perGc = (r) => (r.ms * 1000) / r.full
 const floor = median(runs.hook.map(perGc))
 const stats = median(runs.stats.map(perGc))
-console.log(`heapdiff/metrics per full GC, node ${version}, ${rounds} rounds per mode, medians:`)
+console.log(
+  `heapdiff/metrics per full GC, node ${version}, ${rounds} rounds per mode, medians; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${cpus().length} CPUs:`,
+)
 const s0 = runs.stats[0]
 console.log(
-  `  workload: ${FORCED} gc() calls (${s0.full} full GCs) + churn over a 100000-object live heap; ${s0.all} GCs of all kinds per run`,
+  `  workload: ${FORCED} global.gc() calls (${s0.full} full GCs) + churn over a 100000-object live heap; ${s0.all} GCs of all kinds per run`,
 )
 console.log('  mode          µs per full GC   vs hook    vs stats   in heapdiff callbacks per GC   peak RSS')
 for (const mode of modes) {
   const us = median(runs[mode].map(perGc))
-  const inside = median(runs[mode].map((r) => (r.callbackMs * 1000) / r.all))
+  const inside = median(runs[mode].map((r) => r.insideUs))
   const rss = median(runs[mode].map((r) => r.rss))
   const all = runs[mode].map((r) => perGc(r).toFixed(0)).join(' ')
   const d = (x) => (x >= 0 ? '+' : '') + x.toFixed(1)
@@ -99,16 +111,16 @@ const scrapeRun = `
   const prom = require(${JSON.stringify(join(bench, 'node_modules', 'prom-client'))});
   const { MeterProvider, MetricReader } = require(${JSON.stringify(join(root, 'node_modules', '@opentelemetry', 'sdk-metrics'))});
   class Reader extends MetricReader { async onForceFlush() {} async onShutdown() {} }
-  const WORKERS = 8, N = 500;
+  const WORKERS = 8, N = 1000;
   const code = \`
     const { parentPort } = require('node:worker_threads');
     const mw = require(${JSON.stringify(root)});
     const m = require(${JSON.stringify(root + '/metrics')});
     m.registerPrometheus(); m.registerOpenTelemetry();
     let keep = [];
-    const tick = () => { for (let i = 0; i < 2e4; i++) keep.push({ i }); if (keep.length > 2e5) keep = []; mw.gc(); };
-    for (let i = 0; i < 3; i++) tick();
-    setInterval(tick, 50);
+    for (let i = 0; i < 3; i++) mw.gc();
+    // Light churn: scavenges and now and then a full GC while the main thread scrapes.
+    setInterval(() => { for (let i = 0; i < 1e4; i++) keep.push({ i }); if (keep.length > 1e5) keep = []; }, 100);
     parentPort.postMessage('ready');
   \`;
   const time = async (f) => { const xs = []; for (let i = 0; i < N + 50; i++) { const t = process.hrtime.bigint(); await f(); xs.push(Number(process.hrtime.bigint() - t) / 1e6); } return xs.slice(50); };
@@ -133,9 +145,12 @@ const scrapeRun = `
   })();
 `
 const sc = JSON.parse(execFileSync(node, ['-e', scrapeRun], { encoding: 'utf8' }).trim().split('\n').pop())
-const fmt = (xs) => `median ${median(xs).toFixed(3)} ms, p99 ${pct(xs, 0.99).toFixed(3)} ms`
+const fmt = (xs) =>
+  `min ${pct(xs, 0).toFixed(3)} ms, median ${median(xs).toFixed(3)} ms, p90 ${pct(xs, 0.9).toFixed(3)} ms, p99 ${pct(xs, 0.99).toFixed(3)} ms`
 console.log(
-  `\nScrape with 8 workers registered (${sc.threads} threads, ${sc.series} samples), ${sc.promMs.length} scrapes each:`,
+  `\nScrape with 8 workers registered (${sc.threads} threads, ${sc.series} samples), ${sc.promMs.length} scrapes each, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${cpus().length} CPUs:`,
 )
 console.log(`  heapdiff, register.metrics():            ${fmt(sc.promMs)}`)
 console.log(`  heapdiff, OpenTelemetry reader.collect(): ${fmt(sc.otelMs)}`)

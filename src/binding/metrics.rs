@@ -3,25 +3,12 @@
 //! figures come from `memstats` (`Watcher::figures`, `PauseHistogram`, `PauseRing`), the
 //! per-thread sharing from `gc::metrics`.
 
-use memstats::{GC_TYPES, PAUSE_BOUNDS_NS};
+use memstats::{GC_TYPES, PAUSE_BOUNDS_NS, PAUSE_BUCKETS};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::env_state;
 use crate::gc::metrics::{self, LeakSite};
-
-/// One GC type's pauses on one thread, cumulative since the module loaded there.
-#[napi(object)]
-pub struct PauseHistogramJs {
-    /// `v8js.gc.type`: `'major'`, `'minor'`, `'incremental'` or `'weakcb'`.
-    #[napi(js_name = "type")]
-    pub gc_type: String,
-    /// Cumulative counts per bound of `metricsPauseBounds()`, then the `+Inf` count.
-    pub cumulative: Vec<f64>,
-    /// Summed pause, seconds.
-    pub sum: f64,
-    pub count: f64,
-}
 
 /// A top site of the last `leak` event (from the allocation sampler, where it is on).
 #[napi(object)]
@@ -48,7 +35,12 @@ pub struct ThreadMetricsJs {
     /// Bytes per second the leak rule sees now (0 when not growing).
     pub growth_bytes_per_second: f64,
     pub leak_events: f64,
-    pub pauses: Vec<PauseHistogramJs>,
+    /// Pause histograms since the module loaded on that thread, flat (one typed array instead
+    /// of ~80 JS values per thread keeps a scrape of many workers cheap): for each GC type in
+    /// the order `major`, `minor`, `incremental`, `weakcb`, bounds + 3 numbers: the cumulative
+    /// count per bound of `metricsPauseBounds()`, the `+Inf` count, the summed pause in seconds
+    /// and the count.
+    pub pauses: Float64Array,
     pub sites: Vec<LeakSiteJs>,
 }
 
@@ -57,9 +49,9 @@ pub struct ThreadMetricsJs {
 pub struct ThreadPausesJs {
     pub thread: u32,
     /// Index into `['major', 'minor', 'incremental', 'weakcb']`, one per pause.
-    pub types: Vec<u32>,
+    pub types: Uint8Array,
     /// Seconds, one per pause.
-    pub seconds: Vec<f64>,
+    pub seconds: Float64Array,
     /// Pauses lost so far to a full ring (the collector's event loop blocked too long).
     pub dropped: f64,
 }
@@ -116,18 +108,13 @@ pub fn metrics_read() -> Vec<ThreadMetricsJs> {
         .into_iter()
         .map(|(thread, m)| {
             let f = m.figures();
-            let pauses = GC_TYPES
-                .iter()
-                .map(|&ty| {
-                    let c = m.pauses.read(ty);
-                    PauseHistogramJs {
-                        gc_type: ty.as_str().to_owned(),
-                        cumulative: c.cumulative().iter().map(|&n| n as f64).collect(),
-                        sum: c.sum_ns as f64 / 1e9,
-                        count: c.count() as f64,
-                    }
-                })
-                .collect();
+            let mut pauses = Vec::with_capacity(GC_TYPES.len() * (PAUSE_BUCKETS + 2));
+            for ty in GC_TYPES {
+                let c = m.pauses.read(ty);
+                pauses.extend(c.cumulative().iter().map(|&n| n as f64));
+                pauses.push(c.sum_ns as f64 / 1e9);
+                pauses.push(c.count() as f64);
+            }
             let sites = m
                 .sites()
                 .into_iter()
@@ -148,7 +135,7 @@ pub fn metrics_read() -> Vec<ThreadMetricsJs> {
                 leak_suspected: f.leak_suspected,
                 growth_bytes_per_second: f.growth_rate,
                 leak_events: f.leak_events as f64,
-                pauses,
+                pauses: pauses.into(),
                 sites,
             }
         })
@@ -164,13 +151,13 @@ pub fn metrics_drain_pauses() -> Vec<ThreadPausesJs> {
             let ring = m.ring()?;
             let (mut types, mut seconds) = (Vec::new(), Vec::new());
             ring.drain(|ty, ns| {
-                types.push(ty as u32);
+                types.push(ty as u8);
                 seconds.push(ns as f64 / 1e9);
             });
             Some(ThreadPausesJs {
                 thread,
-                types,
-                seconds,
+                types: types.into(),
+                seconds: seconds.into(),
                 dropped: ring.dropped() as f64,
             })
         })
