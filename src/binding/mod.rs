@@ -6,6 +6,7 @@
 
 mod analysis;
 mod diff;
+mod metrics;
 mod options;
 mod profile;
 mod retention;

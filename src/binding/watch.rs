@@ -364,7 +364,12 @@ fn events_js(state: &EnvState) -> Vec<GcEventJs> {
     if samples.is_empty() {
         return Vec::new();
     }
-    let events = state.watcher().observe(samples, dropped);
+    let events = {
+        let mut watcher = state.watcher();
+        let events = watcher.observe(samples, dropped);
+        state.metrics.set_figures(watcher.figures());
+        events
+    };
     events.into_iter().map(GcEventJs::from).collect()
 }
 
@@ -525,6 +530,7 @@ pub fn gc_feed_perf_entry(
         return Ok(());
     };
     let pause_ns = (duration_ms.max(0.0) * 1e6) as u64;
+    state.record_pause(kind, pause_ns);
     let active = state.active.load(Ordering::Relaxed);
     let queued = state
         .recorder()
@@ -543,10 +549,12 @@ pub fn gc_set_leak_options(env: Env, opts: LeakOptions) -> Result<()> {
     let state = env_state(&env)?;
     let bad = |e: BadOption| e.throw(&env);
     let opts = memstats::LeakOptions::try_from(opts).map_err(bad)?;
-    state
-        .watcher()
+    let mut watcher = state.watcher();
+    watcher
         .set_leak_options(opts)
-        .map_err(|e| bad(out_of_range(e.option, e.requirement, e.got)))
+        .map_err(|e| bad(out_of_range(e.option, e.requirement, e.got)))?;
+    state.metrics.set_figures(watcher.figures());
+    Ok(())
 }
 
 /// Every leak option at its default: the one place the JS layer and the docs' checks read them.
@@ -566,6 +574,7 @@ pub(super) fn teardown(state: &EnvState) {
     if state.hook.is_ok() {
         hook::uninstall(state);
     }
+    crate::gc::metrics::teardown(state);
     let tsfn = state.tsfn.swap(ptr::null_mut(), Ordering::AcqRel);
     if !tsfn.is_null() {
         // SAFETY: releasing our only reference; Node finalizes it with the environment.

@@ -55,6 +55,8 @@ fn epilogue(state: &EnvState, isolate: *mut Isolate, gc_type: u32, now: u64) {
         return;
     };
     let pause = now.saturating_sub(state.prologue_ns.load(Ordering::Relaxed));
+    // Metrics count every pause, the snapshots' GCs too: the process was paused all the same.
+    state.record_pause(kind, pause);
     // GCs that V8 runs while taking a HeapDiff snapshot are not the application's.
     if state.snapshot_depth.load(Ordering::Relaxed) > 0 {
         return;

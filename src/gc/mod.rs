@@ -4,4 +4,5 @@
 //! here is only what needs V8: registering the callbacks, reading the clock and the heap.
 
 pub mod hook;
+pub mod metrics;
 pub mod state;

@@ -8,12 +8,13 @@
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use memstats::{Recorder, Watcher};
+use memstats::{PauseRing, Recorder, Watcher};
 use napi::sys;
 
+use super::metrics::ThreadMetrics;
 use crate::v8::symbols::Isolate;
 
 pub struct EnvState {
@@ -42,6 +43,11 @@ pub struct EnvState {
     pub env: AtomicPtr<sys::napi_env__>,
     ping_pending: AtomicBool,
     pub torn_down: AtomicBool,
+    /// What metrics read of this thread, from any thread (see metrics.rs).
+    pub metrics: Arc<ThreadMetrics>,
+    /// The ring the epilogue pushes raw pauses to while OpenTelemetry listens (null otherwise),
+    /// from `Arc::into_raw`; only this thread's JS side sets or clears it.
+    pub ring: AtomicPtr<PauseRing>,
 }
 
 // SAFETY: the raw isolate pointer is only dereferenced by V8 on its own thread; the state is
@@ -66,6 +72,8 @@ impl EnvState {
             env: AtomicPtr::new(ptr::null_mut()),
             ping_pending: AtomicBool::new(false),
             torn_down: AtomicBool::new(false),
+            metrics: Arc::new(ThreadMetrics::default()),
+            ring: AtomicPtr::new(ptr::null_mut()),
         }
     }
 
@@ -77,6 +85,18 @@ impl EnvState {
 
     pub fn watcher(&self) -> MutexGuard<'_, Watcher> {
         self.watcher.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One GC's pause, for metrics: every GC, whoever listens, before anything can skip it.
+    pub fn record_pause(&self, kind: memstats::GcKind, pause_ns: u64) {
+        let ty = memstats::GcType::from(kind);
+        self.metrics.pauses.record(ty, pause_ns);
+        let ring = self.ring.load(Ordering::Acquire);
+        if !ring.is_null() {
+            // SAFETY: set and cleared only by this thread's JS side, never while this thread is
+            // inside a GC callback or the fallback's feed (where this runs).
+            unsafe { &*ring }.push(ty, pause_ns);
+        }
     }
 
     /// Adds the time since `entered` to the hook's own cost.

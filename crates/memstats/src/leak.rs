@@ -157,6 +157,10 @@ pub struct LeakDetector {
     older_level: Option<u64>,
     /// The held level since the last report (see the module docs).
     held: u64,
+    /// What `suspected()` and `growth_rate()` answer from: the newest `window` samples (never
+    /// cleared by a report), and full GCs since the last report while it still stands.
+    recent: VecDeque<Sample>,
+    since_report: Option<u32>,
 }
 
 impl LeakDetector {
@@ -195,6 +199,8 @@ impl LeakDetector {
             gcs: 0,
             older_level: None,
             held: 0,
+            recent: VecDeque::with_capacity(w as usize),
+            since_report: None,
         })
     }
 
@@ -219,7 +225,55 @@ impl LeakDetector {
             self.reset_after_report(now);
         }
         self.hold(base);
+        self.track(now, report.is_some());
         report
+    }
+
+    /// Whether the rule suspects a leak now: from a report until `window` full GCs after it,
+    /// none of them reported, whose least-squares line no longer rises by the trend rule's test
+    /// (`rises`: slope clear at `significance`, rise of `min_growth` or more). The check is
+    /// repeated at every full GC after that, so a leak that goes on keeps the verdict, and a
+    /// heap that stopped growing clears it exactly one window after its last report.
+    pub fn suspected(&self) -> bool {
+        self.since_report.is_some()
+    }
+
+    /// The growth the rule sees now, bytes per second: the rise of the least-squares line over
+    /// the newest `window` full GCs (fewer, at least 3, early on) over the time they span; 0
+    /// when that line does not rise by the trend rule's test.
+    pub fn growth_rate(&self) -> f64 {
+        if self.recent.len() < 3 {
+            return 0.0;
+        }
+        let fit = fit_line(self.recent.iter().map(|s| s.base));
+        if !self.rises(&fit) {
+            return 0.0;
+        }
+        let (first, last) = (self.recent[0].t, self.recent[self.recent.len() - 1].t);
+        // GCs within one millisecond (two `gc()` calls in a row) still give a finite rate.
+        fit.growth / ((last - first) / 1000.0).max(1e-3)
+    }
+
+    fn track(&mut self, now: Sample, reported: bool) {
+        if self.recent.len() == self.opts.window as usize {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(now);
+        if reported {
+            self.since_report = Some(0);
+            return;
+        }
+        let Some(n) = self.since_report.as_mut() else {
+            return;
+        };
+        *n += 1;
+        if *n < self.opts.window {
+            return;
+        }
+        let fit = fit_line(self.recent.iter().map(|s| s.base));
+        if !self.rises(&fit) {
+            self.since_report = None;
+        }
     }
 
     /// Raises the held level if the newest base ends no rise and the heap already left as much
@@ -897,5 +951,77 @@ mod tests {
         });
         assert_eq!((e.option, e.got.as_str()), (LeakOption::FastMinRatio, "-1"));
         assert!(LeakDetector::new(LeakOptions::default()).is_ok());
+    }
+
+    /// Feeds `bases` and returns, per GC, (reported, suspected, growth_rate).
+    fn verdicts(opts: LeakOptions, bases: &[f64], interval_ms: f64) -> Vec<(bool, bool, f64)> {
+        let mut d = LeakDetector::new(opts).unwrap();
+        bases
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let r = d.observe(1.7e12 + i as f64 * interval_ms, b.max(0.0) as u64);
+                (r.is_some(), d.suspected(), d.growth_rate())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn churn_is_never_suspected_and_shows_no_growth() {
+        let mut rng = Lcg(5);
+        let bases: Vec<f64> = (0..500)
+            .map(|_| 40.0 * MB + 200.0 * KB * rng.next())
+            .collect();
+        for (i, (_, suspected, rate)) in verdicts(LeakOptions::default(), &bases, 1000.0)
+            .into_iter()
+            .enumerate()
+        {
+            assert!(!suspected, "GC {i}");
+            assert_eq!(rate, 0.0, "GC {i}");
+        }
+    }
+
+    #[test]
+    fn a_steady_leak_is_suspected_from_its_first_report_on_at_its_own_rate() {
+        // 0.5 MB per full GC, one every 30 s: 17476.27 bytes/s.
+        let bases: Vec<f64> = (0..60).map(|i| 60.0 * MB + i as f64 * 0.5 * MB).collect();
+        let v = verdicts(LeakOptions::default(), &bases, 30_000.0);
+        let first = v.iter().position(|x| x.0).expect("reported");
+        assert!(v[..first].iter().all(|x| !x.1));
+        assert!(v[first..].iter().all(|x| x.1), "{v:?}");
+        let truth = 0.5 * MB / 30.0;
+        for (i, (_, _, rate)) in v.iter().enumerate().skip(2) {
+            assert!((rate - truth).abs() < truth * 1e-9, "GC {i}: {rate}");
+        }
+        assert_eq!(v[1].2, 0.0, "fewer than 3 GCs show no rate");
+    }
+
+    #[test]
+    fn the_verdict_clears_one_window_after_the_heap_stopped_growing() {
+        let window = LeakOptions::default().window as usize;
+        for (leak_gcs, noise) in [(14, 0.0), (25, 0.0), (31, 50.0 * KB), (40, 100.0 * KB)] {
+            let mut rng = Lcg(leak_gcs as u64);
+            let bases: Vec<f64> = (0..leak_gcs + 60)
+                .map(|i| 50.0 * MB + i.min(leak_gcs) as f64 * 0.5 * MB + noise * rng.next())
+                .collect();
+            let v = verdicts(LeakOptions::default(), &bases, 1000.0);
+            let last_report = v.iter().rposition(|x| x.0).expect("reported");
+            let cleared = (last_report..v.len()).find(|&i| !v[i].1).expect("cleared");
+            // Never before a whole window after the report, and by the time a whole window
+            // lies on the plateau (noise may add a few GCs: the fit must no longer rise).
+            assert!(cleared >= last_report + window, "{leak_gcs}: {cleared}");
+            let flat_window = leak_gcs + window;
+            let slack = if noise > 0.0 { window } else { 0 };
+            assert!(cleared <= flat_window + slack, "{leak_gcs}: {cleared}");
+            assert!(v[cleared..].iter().all(|x| !x.1 && !x.0), "{leak_gcs}");
+            assert!(v[flat_window + slack..].iter().all(|x| x.2 == 0.0));
+        }
+    }
+
+    #[test]
+    fn a_shrinking_heap_has_no_growth_rate() {
+        let bases: Vec<f64> = (0..30).map(|i| 90.0 * MB - i as f64 * MB).collect();
+        let v = verdicts(LeakOptions::default(), &bases, 1000.0);
+        assert!(v.iter().all(|x| !x.1 && x.2 == 0.0));
     }
 }

@@ -6,12 +6,17 @@
 
 mod format;
 mod leak;
+mod pauses;
 mod record;
 mod stats;
 mod watch;
 
 pub use format::{format_duration, format_rate, format_size};
 pub use leak::{LeakEvent, LeakOption, LeakOptions, LeakRule, OptionError};
+pub use pauses::{
+    bucket_of, GcType, PauseCounts, PauseHistogram, PauseRing, GC_TYPES, PAUSE_BOUNDS_NS,
+    PAUSE_BUCKETS,
+};
 pub use record::{FullGcSample, GcCounters, GcKind, HeapFigures, Recorder, Source, GC_KINDS};
 pub use stats::ClassicStats;
-pub use watch::{Event, StatsEvent, Watcher};
+pub use watch::{Event, StatsEvent, WatchFigures, Watcher};

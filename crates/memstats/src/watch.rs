@@ -19,11 +19,24 @@ pub struct StatsEvent {
     pub dropped: u64,
 }
 
+/// What a metrics scrape reads of one thread's statistics and leak rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct WatchFigures {
+    /// The newest `stats` figures; none before the first full GC.
+    pub last: Option<ClassicStats>,
+    pub leak_events: u64,
+    pub leak_suspected: bool,
+    /// Bytes per second (see `LeakDetector::growth_rate`).
+    pub growth_rate: f64,
+}
+
 /// One thread's statistics and leak rule, fed only from the JS thread.
 #[derive(Clone, Debug)]
 pub struct Watcher {
     stats: StatsAccumulator,
     leak: LeakDetector,
+    last: Option<ClassicStats>,
+    leak_events: u64,
 }
 
 impl Default for Watcher {
@@ -31,6 +44,8 @@ impl Default for Watcher {
         Watcher {
             stats: StatsAccumulator::new(),
             leak: LeakDetector::new(LeakOptions::default()).expect("default options are valid"),
+            last: None,
+            leak_events: 0,
         }
     }
 }
@@ -40,6 +55,17 @@ impl Watcher {
     pub fn set_leak_options(&mut self, opts: LeakOptions) -> Result<(), OptionError> {
         self.leak = LeakDetector::new(opts)?;
         Ok(())
+    }
+
+    /// The figures metrics export, as of the newest observed sample. A new leak rule
+    /// (`set_leak_options`) starts unsuspecting; the event count goes on.
+    pub fn figures(&self) -> WatchFigures {
+        WatchFigures {
+            last: self.last,
+            leak_events: self.leak_events,
+            leak_suspected: self.leak.suspected(),
+            growth_rate: self.leak.growth_rate(),
+        }
     }
 
     /// Runs each sample through the statistics and the leak rule: a `stats` event each, and a
@@ -55,6 +81,8 @@ impl Watcher {
             let leak = self
                 .leak
                 .observe(sample.time_ms, sample.heap.used_heap_size);
+            self.last = Some(classic);
+            self.leak_events += leak.is_some() as u64;
             events.push(Event::Stats(Box::new(StatsEvent {
                 classic,
                 sample,
