@@ -365,6 +365,8 @@ pub struct Snapshot {
     pub(crate) extra_native_bytes: Option<u64>,
     /// Indices of detached DOM nodes, ascending; empty for Node's snapshots.
     pub(crate) detached: Vec<u32>,
+    /// Allocation traces, when V8 tracked allocations (see `trace.rs`).
+    pub(crate) traces: Option<Box<super::trace::Traces>>,
 }
 
 impl Snapshot {
@@ -499,6 +501,7 @@ impl Snapshot {
             + self.self_sizes.heap_bytes()
             + self.name_table.heap_bytes()
             + self.edges.as_ref().map_or(0, EdgeTable::heap_bytes)
+            + self.traces.as_ref().map_or(0, |t| t.heap_bytes())
     }
 }
 
