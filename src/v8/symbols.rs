@@ -33,6 +33,8 @@ type TakeHeapSnapshotFn =
 type SerializeFn = unsafe extern "C" fn(*const HeapSnapshot, *mut c_void, c_int);
 type DeleteSnapshotFn = unsafe extern "C" fn(*mut HeapSnapshot);
 type GetVersionFn = unsafe extern "C" fn() -> *const c_char;
+type StartTrackingFn = unsafe extern "C" fn(*mut HeapProfiler, bool);
+type StopTrackingFn = unsafe extern "C" fn(*mut HeapProfiler);
 
 /// The resolved entry points, grouped by the feature that needs them so that a missing symbol
 /// switches off one feature (with a reason) instead of the whole module.
@@ -44,6 +46,16 @@ pub struct V8Api {
     pub heap_stats: Result<HeapStatsApi, String>,
     pub low_memory_notification: Result<IsolateVoidFn, String>,
     pub snapshot: Result<SnapshotApi, String>,
+    pub tracking: Result<TrackingApi, String>,
+}
+
+/// `HeapProfiler::StartTrackingHeapObjects(bool track_allocations)` and
+/// `StopTrackingHeapObjects()`: V8's allocation tracker, with nothing around it (the inspector's
+/// route adds a 50 ms heap-statistics timer and a full snapshot on stop).
+pub struct TrackingApi {
+    pub get_heap_profiler: GetHeapProfilerFn,
+    pub start: StartTrackingFn,
+    pub stop: StopTrackingFn,
 }
 
 pub struct GcApi {
@@ -85,6 +97,8 @@ const TAKE_SNAPSHOT: &CStr = c"_ZN2v812HeapProfiler16TakeHeapSnapshotERKNS0_19He
 const SERIALIZE: &CStr =
     c"_ZNK2v812HeapSnapshot9SerializeEPNS_12OutputStreamENS0_19SerializationFormatE";
 const DELETE_SNAPSHOT: &CStr = c"_ZN2v812HeapSnapshot6DeleteEv";
+const START_TRACKING: &CStr = c"_ZN2v812HeapProfiler24StartTrackingHeapObjectsEb";
+const STOP_TRACKING: &CStr = c"_ZN2v812HeapProfiler23StopTrackingHeapObjectsEv";
 
 /// Lets tests and users prove the fallback path: with this set, no V8 symbol is used at all.
 pub const DISABLE_ENV: &str = "HEAPDIFF_DISABLE_V8_HOOKS";
@@ -158,6 +172,13 @@ fn resolve_all() -> Result<V8Api, String> {
             delete: resolve!(DELETE_SNAPSHOT, DeleteSnapshotFn)?,
         })
     })();
+    let tracking = (|| {
+        Ok(TrackingApi {
+            get_heap_profiler: resolve!(GET_HEAP_PROFILER, GetHeapProfilerFn)?,
+            start: resolve!(START_TRACKING, StartTrackingFn)?,
+            stop: resolve!(STOP_TRACKING, StopTrackingFn)?,
+        })
+    })();
     Ok(V8Api {
         v8_version,
         v8_major,
@@ -166,6 +187,7 @@ fn resolve_all() -> Result<V8Api, String> {
         heap_stats,
         low_memory_notification: resolve!(LOW_MEMORY, IsolateVoidFn),
         snapshot,
+        tracking,
     })
 }
 
