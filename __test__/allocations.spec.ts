@@ -29,8 +29,12 @@ function expectedFrame(): string {
   return `allocateTracked (${fixture}:${at + 1}:${column})`
 }
 
-function scenario(mode: string, k = K): any {
-  const out = execFileSync(process.execPath, [fixture, mode, String(k), dir], { encoding: 'utf8', timeout: 120000 })
+function scenario(mode: string, k = K, env: Record<string, string> = {}): any {
+  const out = execFileSync(process.execPath, [fixture, mode, String(k), dir], {
+    encoding: 'utf8',
+    timeout: 120000,
+    env: { ...process.env, ...env },
+  })
   return JSON.parse(out.trim().split('\n').pop()!)
 }
 
@@ -56,6 +60,13 @@ test('HeapDiff({ allocations: true }) names the allocating function and line for
   assertNamed(t, row.allocated_at, K)
   t.is(row.allocated_at[0].size_bytes, row.size_bytes)
   t.true(traced >= 1)
+})
+
+test('where V8 entry points are off, the inspector route names the same frame and the process still exits', (t) => {
+  // execFileSync returning is the exit: the inspector's tracking timer stops with tracking.
+  const { row } = scenario('heapdiff', K, { HEAPDIFF_DISABLE_V8_HOOKS: '1' })
+  t.is(row['+'], K)
+  assertNamed(t, row.allocated_at, K)
 })
 
 test('without allocations: true there is no allocated_at', (t) => {

@@ -30,11 +30,11 @@ pub struct AnalysisOptions {
     /// Count V8's own objects: compiled code, hidden classes, system nodes (default true;
     /// `checkLeaks` passes false, since V8 optimising the function is not a leak).
     pub internals: Option<bool>,
-    /// `checkLeaks` only: record where objects are allocated while it runs (V8's allocation
-    /// tracking, slow: for tests), so that each leak row gets `allocated_at` (default false).
-    /// Files list `allocated_at` whenever they carry allocation traces.
+    /// `checkLeaks` only: record where objects are allocated while it runs (default false; V8's
+    /// allocation tracking, slow: for tests). Each leak row then lists its instances' stacks in
+    /// `allocated_at`, as files do whenever they carry allocation traces.
     pub allocations: Option<bool>,
-    /// Allocation stacks listed per class in `allocated_at` (default 5).
+    /// Allocation stacks listed per class (default 5), in `allocated_at`.
     pub max_stacks: Option<f64>,
 }
 

@@ -29,11 +29,11 @@ pub struct DiffOptions {
     pub retainer_classes: Option<f64>,
     /// With `retainers`: path groups listed per class (default 5).
     pub max_paths: Option<f64>,
-    /// `HeapDiff` only: record where objects are allocated between its two snapshots (V8's
-    /// allocation tracking, slow: for tests), so that each row gets `allocated_at` (default
-    /// false). Files list `allocated_at` whenever they carry allocation traces.
+    /// `HeapDiff` only: record where objects are allocated between its two snapshots (default
+    /// false; V8's allocation tracking, slow: for tests). Each row then lists its new instances'
+    /// stacks in `allocated_at`, as files do whenever they carry allocation traces.
     pub allocations: Option<bool>,
-    /// Allocation stacks listed per class in `allocated_at` (default 5).
+    /// Allocation stacks listed per class (default 5), in `allocated_at`.
     pub max_stacks: Option<f64>,
 }
 
