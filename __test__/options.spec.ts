@@ -91,14 +91,29 @@ test('leak options: out-of-range values are judged by the rule and named as JS s
 
 test('diff options: binding.d.ts and the README state the crate’s own defaults', (t) => {
   const defaults = binding.diffOptionDefaults() as Record<string, unknown>
-  t.deepEqual(Object.keys(defaults).sort(), ['grouping', 'maxPaths', 'retainerClasses', 'retainers'])
+  t.deepEqual(Object.keys(defaults).sort(), [
+    'allocations',
+    'grouping',
+    'maxPaths',
+    'maxStacks',
+    'retainerClasses',
+    'retainers',
+  ])
   t.deepEqual(dtsDefaults('DiffOptions'), defaults)
   t.deepEqual(readmeDefaults('Diff options (for `new HeapDiff(options)`'), defaults)
 })
 
 test('analysis options: binding.d.ts and the README state the crate’s own defaults', (t) => {
   const defaults = binding.analysisOptionDefaults() as Record<string, unknown>
-  t.deepEqual(Object.keys(defaults).sort(), ['grouping', 'internals', 'maxClasses', 'maxPaths', 'minCount'])
+  t.deepEqual(Object.keys(defaults).sort(), [
+    'allocations',
+    'grouping',
+    'internals',
+    'maxClasses',
+    'maxPaths',
+    'maxStacks',
+    'minCount',
+  ])
   t.deepEqual(dtsDefaults('AnalysisOptions'), defaults)
   t.deepEqual(readmeDefaults('Analysis options (`findLeaks`'), defaults)
 })

@@ -11,6 +11,7 @@ import * as v8 from 'node:v8'
 
 import binding = require('../binding')
 import { checkDiffOptions, type DiffOptions } from './options'
+import { startAllocationTracking, stopAllocationTracking } from './tracking'
 
 export interface HeapTotals {
   nodes: number
@@ -37,6 +38,18 @@ export interface RetainerPath {
   steps: RetainerStep[]
 }
 
+/** Instances of a class allocated under one stack (snapshots with allocation traces). */
+export interface AllocationSite {
+  /**
+   * `name (url:line:column)` frames, allocating function first, out to the outermost caller;
+   * lines and columns are 1-based and point at the start of each function (V8 records functions,
+   * not statements).
+   */
+  stack: string[]
+  count: number
+  size_bytes: number
+}
+
 export interface HeapDiffDetail {
   what: string
   size_bytes: number
@@ -52,6 +65,12 @@ export interface HeapDiffDetail {
   retained_size?: string
   /** With `retainers`: shortest retaining paths of the new instances, most common first. */
   retainers?: RetainerPath[]
+  /**
+   * Where the new instances were allocated, most instances first (at most `maxStacks`): present
+   * when the later snapshot carries allocation traces (`allocations: true`, or a file written
+   * while V8 tracked allocations); `[]` when none of the row's new instances was traced.
+   */
+  allocated_at?: AllocationSite[]
 }
 
 export interface HeapDiffResult {
@@ -105,12 +124,17 @@ export function toClassicDiff(
           if (d.retained_size !== undefined) row.retained_size = d.retained_size
           row.retainers = d.retainers.map(toPath)
         }
+        if (d.allocated_at) row.allocated_at = d.allocated_at.map(toSite)
         return row
       }),
     },
   }
   if (raw.explained) result.change.explained = raw.explained
   return result
+}
+
+export function toSite(s: binding.AllocationSite): AllocationSite {
+  return { stack: s.stack, count: s.count, size_bytes: s.size_bytes }
 }
 
 export function toPath(p: binding.RetainerPath): RetainerPath {
@@ -233,7 +257,7 @@ const optionsCache = new Map<string, Readonly<Required<DiffOptions>>>()
 
 function sharedOptions(options: DiffOptions | undefined): Readonly<Required<DiffOptions>> {
   const o = checkDiffOptions(options)
-  const key = `${o.grouping}|${o.retainers}|${o.retainerClasses}|${o.maxPaths}`
+  const key = `${o.grouping}|${o.retainers}|${o.retainerClasses}|${o.maxPaths}|${o.allocations}|${o.maxStacks}`
   let shared = optionsCache.get(key)
   if (!shared) optionsCache.set(key, (shared = Object.freeze(o)))
   return shared
@@ -245,12 +269,30 @@ export class HeapDiff {
   private spare: binding.HeapSnapshotHandle | null
   private readonly options: Readonly<Required<DiffOptions>>
   private ended = false
+  /** Whether this diff holds V8's allocation tracking on (`allocations: true`) until `end()`. */
+  private tracking = false
 
   constructor(options?: DiffOptions) {
     this.options = sharedOptions(options)
     if (!warmedUp) warmUp()
     this.spare = spareHandle()
-    this.before = snapshotInto(spareHandle(), false)
+    if (this.options.allocations && !dryRun) {
+      startAllocationTracking()
+      this.tracking = true
+    }
+    try {
+      this.before = snapshotInto(spareHandle(), false)
+    } catch (e) {
+      this.release()
+      throw e
+    }
+  }
+
+  /** Stops this diff's share of allocation tracking, once. */
+  private release(): void {
+    if (!this.tracking) return
+    this.tracking = false
+    stopAllocationTracking()
   }
 
   /**
@@ -296,7 +338,12 @@ export class HeapDiff {
   private second(options: DiffOptions | undefined): [binding.HeapSnapshotHandle, binding.HeapSnapshotHandle] | null {
     this.check(options)
     const before = this.claim()
-    const after = snapshotInto(this.spare, true)
+    let after: binding.HeapSnapshotHandle | null
+    try {
+      after = snapshotInto(this.spare, true)
+    } finally {
+      this.release()
+    }
     this.spare = null
     return before === null || after === null ? null : [before, after]
   }
@@ -307,7 +354,9 @@ export class HeapDiff {
    * they would count as new.
    */
   private check(options: DiffOptions | undefined): void {
-    this.merge(options)
+    const merged = this.merge(options)
+    if (merged.allocations !== this.options.allocations)
+      throw new TypeError('diff option "allocations" is chosen when the HeapDiff is made, not at end()')
   }
 
   private merge(options: DiffOptions | undefined): Readonly<Required<DiffOptions>> {

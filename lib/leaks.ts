@@ -7,8 +7,9 @@
  * by construction, so no size or count threshold has to guess.
  */
 import binding = require('../binding')
-import { takeSnapshot, toPath, type RetainerPath } from './heapdiff'
+import { takeSnapshot, toPath, toSite, type AllocationSite, type RetainerPath } from './heapdiff'
 import { checkAnalysisOptions, checkCount, checkObject, type AnalysisOptions } from './options'
+import { startAllocationTracking, stopAllocationTracking } from './tracking'
 
 /** One class of surviving objects. */
 export interface ClassRetention {
@@ -20,6 +21,12 @@ export interface ClassRetention {
   retained_size_bytes?: number
   retained_size?: string
   retainers: RetainerPath[]
+  /**
+   * Where the instances were allocated, most instances first (at most `maxStacks`): present when
+   * the snapshots carry allocation traces (`checkLeaks` with `allocations: true`, or files
+   * written while V8 tracked allocations).
+   */
+  allocated_at?: AllocationSite[]
 }
 
 export interface SurvivorReport {
@@ -71,6 +78,7 @@ function toRow(r: binding.ClassRetention): ClassRetention {
   }
   if (r.retained_size_bytes !== undefined) row.retained_size_bytes = r.retained_size_bytes
   if (r.retained_size !== undefined) row.retained_size = r.retained_size
+  if (r.allocated_at) row.allocated_at = r.allocated_at.map(toSite)
   return row
 }
 
@@ -96,19 +104,29 @@ export async function checkLeaks(fn: () => unknown, options?: CheckLeaksOptions)
   const run = async (n: number) => {
     for (let i = 0; i < n; i++) await fn()
   }
-  await run(warmup)
+  // Tracking starts before the warm-up, so that whatever starting it makes V8 create is old by
+  // the first snapshot; it stops after the third.
+  let tracking = analysis.allocations
+  const release = () => {
+    if (tracking) stopAllocationTracking()
+    tracking = false
+  }
+  if (tracking) startAllocationTracking()
   const handles: binding.HeapSnapshotHandle[] = []
   try {
+    await run(warmup)
     handles.push(takeSnapshot())
     await run(iterations)
     handles.push(takeSnapshot())
     await run(iterations)
     handles.push(takeSnapshot(true))
+    release()
     const [s1, s2, s3] = handles
     const raw = await binding.findLeaksInSnapshots(s1, s2, s3, { ...analysis, minCount: iterations })
     const leaks = raw.leaks.map(toRow)
     return { leaked: leaks.length > 0, iterations, leaks, allocated: raw.allocated, survivors: raw.leaked }
   } finally {
+    release()
     for (const h of handles) h.dispose()
   }
 }
@@ -120,8 +138,16 @@ export function formatLeaks(check: Pick<LeakCheck, 'leaks' | 'iterations'>): str
     const retained = l.retained_size ? `, retaining ${l.retained_size}` : ''
     lines.push(`${l.what}: ${l.count} instances survived ${check.iterations} calls (${l.size}${retained})`)
     for (const p of l.retainers) lines.push(`    ${p.count} × ${p.path}`)
+    for (const s of l.allocated_at ?? []) lines.push(`    allocated at ${formatStack(s)}`)
   }
   return lines.join('\n')
+}
+
+/** `3 × makeLeak (/app/a.js:10:20) ← main (/app/a.js:30:1)`, long stacks cut after `frames`. */
+export function formatStack(s: AllocationSite, frames = 6): string {
+  const shown = s.stack.slice(0, frames).join(' ← ')
+  const more = s.stack.length > frames ? ` ← … ${s.stack.length - frames} more` : ''
+  return `${s.count} × ${shown}${more}`
 }
 
 /** `checkLeaks`, throwing an `Error` that names what leaked and what holds it. */

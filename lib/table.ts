@@ -1,8 +1,8 @@
 /** Human-readable rendering of a diff for the CLI: largest growth first, aligned columns. */
 import { styleText } from 'node:util'
 
-import type { HeapDiffDetail, HeapDiffResult, RetainerPath } from './heapdiff'
-import type { SurvivorReport, TopRetainer } from './leaks'
+import type { AllocationSite, HeapDiffDetail, HeapDiffResult, RetainerPath } from './heapdiff'
+import { formatStack, type SurvivorReport, type TopRetainer } from './leaks'
 
 export interface TableOptions {
   top: number
@@ -90,9 +90,15 @@ export function renderTable(result: HeapDiffResult, opts: TableOptions): string 
       if (d.retained_size) out.push(`    retained by ${d['+']} new instances: ${d.retained_size}`)
       out.push(...renderPaths(d.retainers))
     }
+    out.push(...renderSites(d.allocated_at))
   }
   if (shown.length < rows.length) out.push(`… ${rows.length - shown.length} more classes (--top 0 shows all)`)
   return out.join('\n') + '\n'
+}
+
+/** `    allocated at 3 × makeLeak (/app/a.js:10:20) ← main (/app/a.js:30:1)`, one line a stack. */
+function renderSites(sites: AllocationSite[] | undefined): string[] {
+  return (sites ?? []).map((s) => `    allocated at ${formatStack(s)}`)
 }
 
 function renderPaths(paths: RetainerPath[]): string[] {
@@ -129,6 +135,7 @@ export function renderLeaks(report: SurvivorReport, files: string[]): string {
     const retained = l.retained_size ? `, retained ${l.retained_size}` : ''
     out.push(`${l.what}: ${l.count} leaked (${l.size}${retained})`)
     out.push(...renderPaths(l.retainers))
+    out.push(...renderSites(l.allocated_at))
   }
   return out.join('\n') + '\n'
 }

@@ -30,12 +30,26 @@ pub struct AnalysisOptions {
     /// Count V8's own objects: compiled code, hidden classes, system nodes (default true;
     /// `checkLeaks` passes false, since V8 optimising the function is not a leak).
     pub internals: Option<bool>,
+    /// `checkLeaks` only: record where objects are allocated while it runs (default false; V8's
+    /// allocation tracking, slow: for tests). Each leak row then lists its instances' stacks in
+    /// `allocated_at`, as files do whenever they carry allocation traces.
+    pub allocations: Option<bool>,
+    /// Allocation stacks listed per class (default 5), in `allocated_at`.
+    pub max_stacks: Option<f64>,
 }
 
-impl TryFrom<AnalysisOptions> for SurvivorOptions {
+/// The crate's options, and whether `checkLeaks` tracks allocations (the JS layer's part).
+#[derive(Default)]
+pub(super) struct Resolved {
+    survivors: SurvivorOptions,
+    allocations: bool,
+}
+
+impl TryFrom<AnalysisOptions> for Resolved {
     type Error = BadOption;
 
     fn try_from(js: AnalysisOptions) -> std::result::Result<Self, BadOption> {
+        let allocations = js.allocations.unwrap_or(false);
         let mut o = SurvivorOptions::default();
         if let Some(g) = js.grouping.as_deref() {
             o.grouping = grouping("analysis", g)?;
@@ -52,19 +66,28 @@ impl TryFrom<AnalysisOptions> for SurvivorOptions {
         if let Some(v) = js.internals {
             o.internals = v;
         }
+        if let Some(v) = js.max_stacks {
+            o.max_stacks = count(OptionField::SurvivorMaxStacks, v)?;
+        }
         o.validate()?;
-        Ok(o)
+        Ok(Resolved {
+            survivors: o,
+            allocations,
+        })
     }
 }
 
-impl From<SurvivorOptions> for AnalysisOptions {
-    fn from(o: SurvivorOptions) -> Self {
+impl From<Resolved> for AnalysisOptions {
+    fn from(r: Resolved) -> Self {
+        let o = r.survivors;
         AnalysisOptions {
             grouping: Some(grouping_name(o.grouping).to_owned()),
             max_paths: Some(o.max_paths as f64),
             max_classes: Some(o.max_classes as f64),
             min_count: Some(o.min_count as f64),
             internals: Some(o.internals),
+            allocations: Some(r.allocations),
+            max_stacks: Some(o.max_stacks as f64),
         }
     }
 }
@@ -73,7 +96,7 @@ impl From<SurvivorOptions> for AnalysisOptions {
 /// them.
 #[napi]
 pub fn analysis_option_defaults() -> AnalysisOptions {
-    SurvivorOptions::default().into()
+    Resolved::default().into()
 }
 
 /// `opts` checked, with every option filled in; throws what `leaks()` would throw for them.
@@ -82,7 +105,7 @@ pub fn resolve_analysis_options(
     env: Env,
     opts: Option<AnalysisOptions>,
 ) -> Result<AnalysisOptions> {
-    Ok(resolve::<_, SurvivorOptions>(&env, opts)?.into())
+    Ok(resolve::<_, Resolved>(&env, opts)?.into())
 }
 
 /// Options of `topRetainers`; defaults as listed, which `topRetainerOptionDefaults()` returns.
@@ -189,7 +212,7 @@ pub fn find_leaks_in_snapshots(
     opts: Option<AnalysisOptions>,
 ) -> Result<AsyncTask<Work<SurvivorReport>>> {
     let (s1, s2, s3) = (s1.get()?.clone(), s2.get()?.clone(), s3.get()?.clone());
-    let mut opts = resolve::<_, SurvivorOptions>(&env, opts)?;
+    let mut opts = resolve::<_, Resolved>(&env, opts)?.survivors;
     Ok(Work::spawn(move || {
         opts.exclude_ids = own_object_ids(&s3);
         heapsnap::find_survivors(&s1, &s2, &s3, &opts)
@@ -249,7 +272,7 @@ impl FileAnalysisJob {
                 "leaks() needs three snapshot files",
             ));
         };
-        let opts = resolve::<_, SurvivorOptions>(&env, opts)?;
+        let opts = resolve::<_, Resolved>(&env, opts)?.survivors;
         let progress = self.progress.clone();
         Ok(Work::spawn(move || {
             let progress =

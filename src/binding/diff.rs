@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::options::{count, grouping, grouping_name, resolve, BadOption};
-use super::retention::{ClassRetention, RetainerPath};
+use super::retention::{sites, AllocationSite, ClassRetention, RetainerPath};
 use super::snapshot::{HeapSnapshotHandle, JS_CLASS};
 use super::task::{shared_progress, Progress, Work};
 
@@ -29,6 +29,12 @@ pub struct DiffOptions {
     pub retainer_classes: Option<f64>,
     /// With `retainers`: path groups listed per class (default 5).
     pub max_paths: Option<f64>,
+    /// `HeapDiff` only: record where objects are allocated between its two snapshots (default
+    /// false; V8's allocation tracking, slow: for tests). Each row then lists its new instances'
+    /// stacks in `allocated_at`, as files do whenever they carry allocation traces.
+    pub allocations: Option<bool>,
+    /// Allocation stacks listed per class (default 5), in `allocated_at`.
+    pub max_stacks: Option<f64>,
 }
 
 /// The crate's options for one diff; `retention` applies with `retainers`.
@@ -36,6 +42,7 @@ pub struct DiffOptions {
 struct Resolved {
     diff: heapsnap::DiffOptions,
     retainers: bool,
+    allocations: bool,
     retention: RetentionOptions,
 }
 
@@ -55,9 +62,14 @@ impl TryFrom<DiffOptions> for Resolved {
             r.max_paths = count(OptionField::RetentionMaxPaths, v)?;
         }
         r.validate()?;
+        if let Some(v) = js.max_stacks {
+            diff.max_stacks = count(OptionField::DiffMaxStacks, v)?;
+        }
+        diff.validate()?;
         Ok(Resolved {
             diff,
             retainers: js.retainers.unwrap_or(false),
+            allocations: js.allocations.unwrap_or(false),
             retention: r,
         })
     }
@@ -91,6 +103,8 @@ impl From<RetentionOptions> for DiffOptions {
             retainers: Some(false),
             retainer_classes: Some(r.classes as f64),
             max_paths: Some(r.max_paths as f64),
+            allocations: Some(false),
+            max_stacks: Some(heapsnap::DiffOptions::default().max_stacks as f64),
         }
     }
 }
@@ -109,6 +123,8 @@ pub fn resolve_diff_options(env: Env, opts: Option<DiffOptions>) -> Result<DiffO
     Ok(DiffOptions {
         grouping: Some(grouping_name(r.diff.grouping).to_owned()),
         retainers: Some(r.retainers),
+        allocations: Some(r.allocations),
+        max_stacks: Some(r.diff.max_stacks as f64),
         ..r.retention.into()
     })
 }
@@ -142,6 +158,10 @@ pub struct ClassChange {
     pub retained_size: Option<String>,
     /// With `retainers`: shortest retaining paths of the new instances, grouped by shape.
     pub retainers: Option<Vec<RetainerPath>>,
+    /// Where the new instances were allocated, most first; only when the later snapshot
+    /// carries allocation traces (`[]` for a row with no traced new instance).
+    #[napi(js_name = "allocated_at")]
+    pub allocated_at: Option<Vec<AllocationSite>>,
 }
 
 #[napi(object)]
@@ -186,6 +206,7 @@ fn class_change(c: heapsnap::ClassChange, retention: Option<ClassRetention>) -> 
         retained_size_bytes,
         retained_size,
         retainers,
+        allocated_at: sites(c.allocated_at),
     }
 }
 

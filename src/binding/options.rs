@@ -81,6 +81,8 @@ pub(super) fn js_name(field: heapsnap::OptionField) -> (&'static str, &'static s
         F::SurvivorMaxClasses => ("analysis", "maxClasses"),
         F::SurvivorMinCount => ("analysis", "minCount"),
         F::TopCount => ("topRetainers", "top"),
+        F::DiffMaxStacks => ("diff", "maxStacks"),
+        F::SurvivorMaxStacks => ("analysis", "maxStacks"),
     }
 }
 

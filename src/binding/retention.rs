@@ -22,6 +22,32 @@ pub struct RetainerPath {
     pub steps: Vec<PathStep>,
 }
 
+/// Instances of a class allocated under one stack.
+#[napi(object)]
+pub struct AllocationSite {
+    /// `name (url:line:column)` frames, allocating function first; lines and columns 1-based,
+    /// at the start of each function.
+    pub stack: Vec<String>,
+    pub count: f64,
+    #[napi(js_name = "size_bytes")]
+    pub size_bytes: f64,
+}
+
+impl From<heapsnap::AllocationSite> for AllocationSite {
+    fn from(s: heapsnap::AllocationSite) -> Self {
+        AllocationSite {
+            stack: s.stack,
+            count: s.count as f64,
+            size_bytes: s.size_bytes as f64,
+        }
+    }
+}
+
+/// Sites as JS sees them; absent where no snapshot had allocation traces.
+pub(super) fn sites(s: Option<Vec<heapsnap::AllocationSite>>) -> Option<Vec<AllocationSite>> {
+    s.map(|v| v.into_iter().map(AllocationSite::from).collect())
+}
+
 /// One class's instances (new, or surviving), with what keeps them alive.
 #[napi(object)]
 pub struct ClassRetention {
@@ -36,6 +62,9 @@ pub struct ClassRetention {
     #[napi(js_name = "retained_size")]
     pub retained_size: Option<String>,
     pub retainers: Vec<RetainerPath>,
+    /// Where the instances were allocated, most first (snapshots with allocation traces).
+    #[napi(js_name = "allocated_at")]
+    pub allocated_at: Option<Vec<AllocationSite>>,
 }
 
 impl From<heapsnap::PathGroup> for RetainerPath {
@@ -67,6 +96,7 @@ impl From<heapsnap::ClassRetention> for ClassRetention {
             retained_size_bytes: c.retained_size.map(|r| r as f64),
             retained_size: c.retained_size.map(|r| format_size(r as i64)),
             retainers: c.paths.into_iter().map(RetainerPath::from).collect(),
+            allocated_at: sites(c.allocated_at),
             what: c.what,
         }
     }

@@ -125,6 +125,38 @@ fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
     })
 }
 
+/// Turns V8's allocation tracking for this thread's isolate on or off directly (what
+/// `HeapProfiler.startTrackingHeapObjects({ trackAllocations: true })` does inside V8). Returns
+/// false, doing nothing, where the entry points cannot be reached; the JS layer then uses the
+/// inspector. The JS layer counts users: V8 keeps one tracker per isolate.
+#[napi(catch_unwind)]
+pub fn track_allocations(env: Env, on: bool) -> Result<bool> {
+    let state = env_state(&env)?;
+    let Ok(api) = crate::v8::api() else {
+        return Ok(false);
+    };
+    let Ok(t) = api.tracking.as_ref() else {
+        return Ok(false);
+    };
+    if state.isolate.is_null() {
+        return Ok(false);
+    }
+    // SAFETY: on the isolate's own JS thread with a live isolate; both are plain member
+    // functions of the isolate's HeapProfiler (`this` first, a C bool).
+    unsafe {
+        let profiler = (t.get_heap_profiler)(state.isolate);
+        if profiler.is_null() {
+            return Ok(false);
+        }
+        if on {
+            (t.start)(profiler, true);
+        } else {
+            (t.stop)(profiler);
+        }
+    }
+    Ok(true)
+}
+
 /// `keep_edges` keeps the graph for retainer paths and retained sizes (about 9 bytes per edge).
 #[napi(catch_unwind)]
 pub fn take_heap_snapshot(env: Env, keep_edges: Option<bool>) -> Result<HeapSnapshotHandle> {

@@ -36,6 +36,8 @@ type GetVersionFn = unsafe extern "C" fn() -> *const c_char;
 /// `bool HeapProfiler::StartSamplingHeapProfiler(uint64_t interval, int depth, SamplingFlags)`.
 type StartSamplingFn = unsafe extern "C" fn(*mut HeapProfiler, u64, c_int, c_int) -> bool;
 type StopSamplingFn = unsafe extern "C" fn(*mut HeapProfiler);
+type StartTrackingFn = unsafe extern "C" fn(*mut HeapProfiler, bool);
+type StopTrackingFn = unsafe extern "C" fn(*mut HeapProfiler);
 
 /// The resolved entry points, grouped by the feature that needs them so that a missing symbol
 /// switches off one feature (with a reason) instead of the whole module.
@@ -48,6 +50,16 @@ pub struct V8Api {
     pub low_memory_notification: Result<IsolateVoidFn, String>,
     pub snapshot: Result<SnapshotApi, String>,
     pub sampling: Result<SamplingApi, String>,
+    pub tracking: Result<TrackingApi, String>,
+}
+
+/// `HeapProfiler::StartTrackingHeapObjects(bool track_allocations)` and
+/// `StopTrackingHeapObjects()`: V8's allocation tracker, with nothing around it (the inspector's
+/// route adds a 50 ms heap-statistics timer and a full snapshot on stop).
+pub struct TrackingApi {
+    pub get_heap_profiler: GetHeapProfilerFn,
+    pub start: StartTrackingFn,
+    pub stop: StopTrackingFn,
 }
 
 pub struct GcApi {
@@ -100,6 +112,8 @@ const DELETE_SNAPSHOT: &CStr = c"_ZN2v812HeapSnapshot6DeleteEv";
 const START_SAMPLING: &CStr =
     c"_ZN2v812HeapProfiler25StartSamplingHeapProfilerEmiNS0_13SamplingFlagsE";
 const STOP_SAMPLING: &CStr = c"_ZN2v812HeapProfiler24StopSamplingHeapProfilerEv";
+const START_TRACKING: &CStr = c"_ZN2v812HeapProfiler24StartTrackingHeapObjectsEb";
+const STOP_TRACKING: &CStr = c"_ZN2v812HeapProfiler23StopTrackingHeapObjectsEv";
 
 /// Lets tests and users prove the fallback path: with this set, no V8 symbol is used at all.
 pub const DISABLE_ENV: &str = "HEAPDIFF_DISABLE_V8_HOOKS";
@@ -180,6 +194,13 @@ fn resolve_all() -> Result<V8Api, String> {
             stop: resolve!(STOP_SAMPLING, StopSamplingFn)?,
         })
     })();
+    let tracking = (|| {
+        Ok(TrackingApi {
+            get_heap_profiler: resolve!(GET_HEAP_PROFILER, GetHeapProfilerFn)?,
+            start: resolve!(START_TRACKING, StartTrackingFn)?,
+            stop: resolve!(STOP_TRACKING, StopTrackingFn)?,
+        })
+    })();
     Ok(V8Api {
         v8_version,
         v8_major,
@@ -189,6 +210,7 @@ fn resolve_all() -> Result<V8Api, String> {
         low_memory_notification: resolve!(LOW_MEMORY, IsolateVoidFn),
         snapshot,
         sampling,
+        tracking,
     })
 }
 

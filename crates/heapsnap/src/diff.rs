@@ -13,7 +13,7 @@ use crate::devtools::DevToolsView;
 use crate::idset::{IdSet, BITSET_IDS_PER_NODE, BITSET_MIN_IDS};
 use crate::snapshot::{IdColumn, Snapshot};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffOptions {
     pub grouping: Grouping,
     /// Ids left out of everything (the in-process HeapDiff's own objects).
@@ -21,6 +21,29 @@ pub struct DiffOptions {
     /// Match renumbered embedder nodes by type, name and self size where their ids do not
     /// match them (see `embedder_changes`), instead of counting them as freed and allocated.
     pub match_embedder_nodes: bool,
+    /// Allocation stacks listed per class when the later snapshot carries allocation traces
+    /// (see `allocations.rs`).
+    pub max_stacks: usize,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            grouping: Grouping::default(),
+            exclude_ids: Vec::new(),
+            match_embedder_nodes: false,
+            max_stacks: crate::allocations::DEFAULT_MAX_STACKS,
+        }
+    }
+}
+
+impl DiffOptions {
+    pub fn validate(&self) -> Result<(), crate::options::OptionError> {
+        crate::options::OptionError::at_least_one(
+            crate::options::OptionField::DiffMaxStacks,
+            self.max_stacks as u64,
+        )
+    }
 }
 
 /// How `diff_with` matches nodes by id. Both give the same result; `Sorted` exists so that the
@@ -51,6 +74,9 @@ pub struct ClassChange {
     pub freed: u64,
     pub allocated_bytes: u64,
     pub freed_bytes: u64,
+    /// Where the new instances were allocated, most instances first: set by `explained_diff`
+    /// when `after` carries allocation traces (`None` without them).
+    pub allocated_at: Option<Vec<crate::allocations::AllocationSite>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! A diff explained: for the classes that grew most, the retained size of their new instances
-//! and what keeps those alive, joined onto the diff's rows.
+//! and what keeps those alive, joined onto the diff's rows; and, where the later snapshot
+//! carries allocation traces, where every class's new instances were allocated.
 
+use crate::allocations::allocation_sites_of_new;
 use crate::diff::{diff, Diff, DiffOptions};
 use crate::graph::{retention_of_new, ClassRetention, GraphError};
 use crate::options::{OptionError, OptionField};
@@ -56,7 +58,19 @@ pub fn explained_diff(
     opts: &DiffOptions,
     retention: Option<&RetentionOptions>,
 ) -> Result<ExplainedDiff, GraphError> {
-    let d = diff(before, after, opts);
+    let mut d = diff(before, after, opts);
+    if let Some(mut sites) = allocation_sites_of_new(
+        before,
+        after,
+        opts.grouping,
+        &opts.exclude_ids,
+        opts.max_stacks,
+    ) {
+        for row in &mut d.details {
+            let here = sites.remove(&row.what).unwrap_or_default();
+            row.allocated_at = Some(if row.allocated > 0 { here } else { Vec::new() });
+        }
+    }
     let Some(r) = retention else {
         return Ok(ExplainedDiff {
             diff: d,

@@ -28,6 +28,7 @@
 //! # Ok::<(), heapsnap::ParseError>(())
 //! ```
 
+mod allocations;
 mod classes;
 mod devtools;
 mod diff;
@@ -39,6 +40,9 @@ mod options;
 mod own;
 mod snapshot;
 
+pub use allocations::{
+    allocation_sites, allocation_sites_of_new, AllocationSite, DEFAULT_MAX_STACKS,
+};
 pub use classes::Grouping;
 pub use diff::{
     diff, diff_with, unmatched_nodes, ClassChange, Diff, DiffOptions, Strategy, Totals, Unmatched,
@@ -59,6 +63,6 @@ pub use own::{
     UnmatchedNode,
 };
 pub use snapshot::{
-    parse_file, parse_reader, parse_streamed, EdgeName, EdgeTable, ParseError, ParseOptions,
-    Snapshot, SnapshotParser, StreamError, PIECES_IN_FLIGHT,
+    parse_file, parse_reader, parse_streamed, AllocationFrame, EdgeName, EdgeTable, ParseError,
+    ParseOptions, Snapshot, SnapshotParser, StreamError, PIECES_IN_FLIGHT,
 };

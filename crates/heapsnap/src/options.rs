@@ -20,6 +20,10 @@ pub enum OptionField {
     SurvivorMinCount,
     /// `TopRetainerOptions::count`
     TopCount,
+    /// `DiffOptions::max_stacks`
+    DiffMaxStacks,
+    /// `SurvivorOptions::max_stacks`
+    SurvivorMaxStacks,
 }
 
 /// An option value an analysis cannot work with: `{option} must be {requirement}, got {got}`.

@@ -15,6 +15,7 @@ fn row(what: &str, allocated: u64, freed: u64, ab: u64, fb: u64) -> ClassChange 
         freed,
         allocated_bytes: ab,
         freed_bytes: fb,
+        allocated_at: None,
     }
 }
 

@@ -23,6 +23,9 @@ pub struct ClassRetention {
     /// Retained size of the instances (see `class_retained_sizes`).
     pub retained_size: Option<u64>,
     pub paths: Vec<PathGroup>,
+    /// Where the instances were allocated, most first; `None` when no snapshot involved
+    /// carries allocation traces.
+    pub allocated_at: Option<Vec<crate::allocations::AllocationSite>>,
 }
 
 /// Owners before their parts: a leaked `Order` retains its `Array`s and strings, and is what
@@ -87,6 +90,7 @@ pub fn retention_of_new(
                 size_bytes: 0,
                 retained_size: None,
                 paths: Vec::new(),
+                allocated_at: None,
             },
             members: Vec::new(),
         })
@@ -122,6 +126,7 @@ pub(super) fn group_by_class(
                 size_bytes: 0,
                 retained_size: None,
                 paths: Vec::new(),
+                allocated_at: None,
             },
             members: Vec::new(),
         });

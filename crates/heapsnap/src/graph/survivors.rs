@@ -6,9 +6,10 @@
 //! third snapshot) drop out without any threshold.
 
 use super::retention::{
-    group_by_class, owners_first, retained_sizes, retainer_paths, ClassRetention,
+    group_by_class, owners_first, retained_sizes, retainer_paths, ClassRetention, Grouped,
 };
 use super::GraphError;
+use crate::allocations::{allocation_sites, allocation_sites_by_id};
 use crate::classes::{ClassRules, Grouping};
 use crate::idset::IdSet;
 use crate::options::{OptionError, OptionField};
@@ -29,6 +30,8 @@ pub struct SurvivorOptions {
     /// few times keeps allocating those as V8 optimises it, which is not the function leaking;
     /// an in-process leak check leaves them out.
     pub internals: bool,
+    /// Allocation stacks listed per class when the snapshots carry allocation traces.
+    pub max_stacks: usize,
 }
 
 /// Node types that V8 creates for itself rather than for the program's values.
@@ -45,6 +48,7 @@ impl Default for SurvivorOptions {
             max_classes: 20,
             exclude_ids: Vec::new(),
             internals: true,
+            max_stacks: crate::allocations::DEFAULT_MAX_STACKS,
         }
     }
 }
@@ -53,6 +57,7 @@ impl SurvivorOptions {
     pub fn validate(&self) -> Result<(), OptionError> {
         OptionError::at_least_one(OptionField::SurvivorMaxPaths, self.max_paths as u64)?;
         OptionError::at_least_one(OptionField::SurvivorMaxClasses, self.max_classes as u64)?;
+        OptionError::at_least_one(OptionField::SurvivorMaxStacks, self.max_stacks as u64)?;
         OptionError::at_least_one(OptionField::SurvivorMinCount, self.min_count)
     }
 }
@@ -65,6 +70,19 @@ pub struct SurvivorReport {
     pub leaked: u64,
     /// By class, largest retained size first (the class that owns the rest leads).
     pub classes: Vec<ClassRetention>,
+}
+
+/// Where each class's survivors were allocated: from `s3`'s traces, or where `s3` has none
+/// (tracking stopped before it was taken) from `s2`'s, by id.
+fn allocated_at(s2: &Snapshot, s3: &Snapshot, classes: &mut [Grouped], max: usize) {
+    for g in classes {
+        g.class.allocated_at = if s3.has_allocation_traces() {
+            allocation_sites(s3, &g.members, max)
+        } else {
+            let ids: Vec<u64> = g.members.iter().map(|&i| s3.node_id(i as usize)).collect();
+            allocation_sites_by_id(s2, &ids, max)
+        };
+    }
 }
 
 /// Objects allocated between `s1` and `s2` that are still alive in `s3`, by class, with their
@@ -101,6 +119,7 @@ pub fn find_survivors(
     classes.sort_by(|a, b| owners_first(&a.class, &b.class));
     classes.truncate(opts.max_classes);
     retainer_paths(s3, &mut classes, opts.max_paths)?;
+    allocated_at(s2, s3, &mut classes, opts.max_stacks);
     Ok(SurvivorReport {
         allocated,
         leaked,

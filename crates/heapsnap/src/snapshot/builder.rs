@@ -12,6 +12,7 @@ use super::ints::IntSink;
 use super::meta::{Meta, MAX_FIELDS};
 use super::strings::StringSink;
 use super::table::{EdgeNameColumn, EdgeTable, IdColumn, NameTable, SizeColumn, Snapshot};
+use super::trace::{FunctionSink, NodeTraceColumn, TraceBuilder, TreeScanner};
 
 /// Capacity reserved up front from the header's counts, capped so that a lying header cannot
 /// make us allocate before any data proves the size.
@@ -23,7 +24,7 @@ const BITSET_LIMIT: u64 = 1 << 28;
 
 /// String indices referenced by nodes (and by edge names when edges are kept).
 #[derive(Debug, Default)]
-struct NeededStrings {
+pub(crate) struct NeededStrings {
     bits: Vec<u64>,
     far: Vec<u32>,
     far_pos: usize,
@@ -33,7 +34,7 @@ struct NeededStrings {
 
 impl NeededStrings {
     #[inline]
-    fn mark(&mut self, k: u32) {
+    pub(crate) fn mark(&mut self, k: u32) {
         if u64::from(k) < BITSET_LIMIT {
             let w = (k / 64) as usize;
             if w >= self.bits.len() {
@@ -151,6 +152,8 @@ struct NodeColumns {
     detached: Vec<u32>,
     /// Nodes whose `detachedness` says attached, in node order.
     attached: Vec<u32>,
+    /// `trace_node_id` per node, kept once one is set (see `trace.rs`).
+    traces: NodeTraceColumn,
     rec: RecordBuf,
 }
 
@@ -214,6 +217,7 @@ pub(crate) struct Builder {
     nodes_done: bool,
     edges_done: bool,
     strings_count: Option<u64>,
+    traces: TraceBuilder,
 }
 
 fn reserve_hint(count: Option<u64>) -> usize {
@@ -249,6 +253,7 @@ impl Builder {
                 max_name: None,
                 detached: Vec::new(),
                 attached: Vec::new(),
+                traces: NodeTraceColumn::default(),
                 rec: RecordBuf::new(meta.node_width),
             },
             edges: EdgeColumns {
@@ -263,6 +268,7 @@ impl Builder {
                 node_width: Divisor::new(meta.node_width as u64),
                 rec: RecordBuf::new(meta.edge_width),
             },
+            traces: TraceBuilder::new(meta.trace.clone()),
             meta,
             needed: NeededStrings::default(),
             name_table: NameTable::default(),
@@ -295,6 +301,29 @@ impl Builder {
             names: &mut self.name_table,
             keep_all: self.keep_all_strings,
         }
+    }
+
+    /// For `trace_function_infos`: its name indices are marked like node names.
+    pub(crate) fn function_sink(&mut self) -> FunctionSink<'_> {
+        self.traces.function_sink(&mut self.needed)
+    }
+
+    pub(crate) fn tree_scanner(&self) -> TreeScanner {
+        self.traces.tree_scanner()
+    }
+
+    pub(crate) fn end_trace_functions(&mut self, offset: u64) -> Result<(), ParseError> {
+        self.traces.end_functions(offset)
+    }
+
+    pub(crate) fn end_trace_tree(&mut self, scanner: TreeScanner) {
+        self.traces.end_tree(scanner)
+    }
+
+    /// Whether strings already read were all kept, so that references found after them
+    /// (trace functions written after `strings`) still resolve.
+    pub(crate) fn kept_all_strings(&self) -> bool {
+        self.keep_all_strings
     }
 
     /// Called before the first string; decides whether all strings must be kept.
@@ -364,6 +393,7 @@ impl Builder {
             name_table,
             keep_all_strings,
             strings_count,
+            traces,
             ..
         } = self;
         let node_count = n.types.len() as u64;
@@ -423,6 +453,8 @@ impl Builder {
             Some(&needed)
         };
         let name_id = |k: u32| to_name_id.map_or(k, |nd| nd.rank(k));
+        let node_traces = std::mem::take(&mut n.traces);
+        let traces = traces.finish(node_traces, n.types.len(), strings_count, name_id)?;
         for name in &mut n.names {
             *name = name_id(*name);
         }
@@ -468,6 +500,7 @@ impl Builder {
             detached: n.detached,
             attached: n.attached,
             has_detachedness: meta.node_detachedness.is_some(),
+            traces,
         };
         snap.shrink();
         Ok(snap)
@@ -513,6 +546,9 @@ impl NodeSink<'_> {
         c.types.push(ty as u8);
         c.names.push(name);
         c.self_sizes.push(index32, self_size);
+        if let Some(k) = m.trace.node_trace_id {
+            c.traces.push(index, r[k]);
+        }
         match m.node_detachedness.map(|k| r[k]) {
             Some(DETACHED) => c.detached.push(index32),
             Some(ATTACHED) => c.attached.push(index32),

@@ -27,6 +27,36 @@ pub(crate) struct Meta {
     pub node_count: Option<u64>,
     pub edge_count: Option<u64>,
     pub extra_native_bytes: Option<u64>,
+    /// Where allocation traces are written (see `trace.rs`): absent unless V8 tracked
+    /// allocations (Node 24+ drops the node field otherwise).
+    pub trace: TraceMeta,
+}
+
+/// Positions in the allocation-trace records, from `meta.trace_function_info_fields` and
+/// `meta.trace_node_fields`, and the node field `trace_node_id`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TraceMeta {
+    pub node_trace_id: Option<usize>,
+    pub function_fields: Option<FunctionFields>,
+    pub tree_fields: Option<TreeFields>,
+    pub function_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FunctionFields {
+    pub width: usize,
+    pub name: usize,
+    pub script_name: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TreeFields {
+    pub width: usize,
+    pub id: usize,
+    pub function_info_index: usize,
+    pub children: usize,
 }
 
 /// The largest record width accepted; real snapshots use 6 or 7 node fields and 3 edge fields,
@@ -86,8 +116,68 @@ impl Meta {
             node_count: count(obj.get("node_count"), "node_count", offset)?,
             edge_count: count(obj.get("edge_count"), "edge_count", offset)?,
             extra_native_bytes: count(obj.get("extra_native_bytes"), "extra_native_bytes", offset)?,
+            trace: TraceMeta {
+                node_trace_id: node_fields.iter().position(|f| f == "trace_node_id"),
+                function_fields: function_fields(meta.get("trace_function_info_fields"), offset)?,
+                tree_fields: tree_fields(meta.get("trace_node_fields"), offset)?,
+                function_count: count(
+                    obj.get("trace_function_count"),
+                    "trace_function_count",
+                    offset,
+                )?,
+            },
         })
     }
+}
+
+/// The trace field lists are optional (a writer without allocation tracking may leave them
+/// out), but when present they must name what the trace sections are read by.
+fn trace_fields(
+    v: Option<&Value>,
+    what: &str,
+    offset: u64,
+) -> Result<Option<Vec<String>>, ParseError> {
+    let Some(v) = v else { return Ok(None) };
+    let fields = string_list(Some(v), what, offset)?;
+    if fields.is_empty() || fields.len() > MAX_FIELDS {
+        return Err(ParseError::corrupt_at(
+            offset,
+            format!(
+                "{what} lists {} fields (1 to {MAX_FIELDS} expected)",
+                fields.len()
+            ),
+        ));
+    }
+    Ok(Some(fields))
+}
+
+fn function_fields(v: Option<&Value>, offset: u64) -> Result<Option<FunctionFields>, ParseError> {
+    let what = "meta.trace_function_info_fields";
+    let Some(f) = trace_fields(v, what, offset)? else {
+        return Ok(None);
+    };
+    let pos = |name: &str| field_pos(&f, name, what, offset);
+    Ok(Some(FunctionFields {
+        width: f.len(),
+        name: pos("name")?,
+        script_name: pos("script_name")?,
+        line: pos("line")?,
+        column: pos("column")?,
+    }))
+}
+
+fn tree_fields(v: Option<&Value>, offset: u64) -> Result<Option<TreeFields>, ParseError> {
+    let what = "meta.trace_node_fields";
+    let Some(f) = trace_fields(v, what, offset)? else {
+        return Ok(None);
+    };
+    let pos = |name: &str| field_pos(&f, name, what, offset);
+    Ok(Some(TreeFields {
+        width: f.len(),
+        id: pos("id")?,
+        function_info_index: pos("function_info_index")?,
+        children: pos("children")?,
+    }))
 }
 
 fn string_list(v: Option<&Value>, what: &str, offset: u64) -> Result<Vec<String>, ParseError> {

@@ -11,9 +11,11 @@ mod source;
 mod stream;
 mod strings;
 mod table;
+mod trace;
 
 pub use error::ParseError;
 pub use parse::{parse_file, parse_reader, ParseOptions, SnapshotParser};
 pub use stream::{parse_streamed, StreamError, PIECES_IN_FLIGHT};
 pub(crate) use table::IdColumn;
 pub use table::{EdgeName, EdgeTable, Snapshot};
+pub use trace::AllocationFrame;

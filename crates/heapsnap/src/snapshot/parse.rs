@@ -18,6 +18,7 @@ use super::skip::ValueSkipper;
 use super::source;
 use super::strings::{unescape_into, StringArrayScanner};
 use super::table::Snapshot;
+use super::trace::TreeScanner;
 
 /// What to keep besides the per-node columns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,6 +45,9 @@ enum Section {
     /// The `edges` array when no edges are kept: checked and counted, not converted.
     EdgeCount(IntArrayScanner, u64),
     Strings(StringArrayScanner),
+    /// `trace_function_infos` (see `trace.rs`).
+    TraceFunctions(IntArrayScanner),
+    TraceTree(TreeScanner),
     Other(ValueSkipper, String),
 }
 
@@ -54,6 +58,8 @@ impl Section {
             Section::Nodes(_) => "inside the `nodes` array".into(),
             Section::Edges(_) | Section::EdgeCount(..) => "inside the `edges` array".into(),
             Section::Strings(_) => "inside the `strings` array".into(),
+            Section::TraceFunctions(_) => "inside the `trace_function_infos` array".into(),
+            Section::TraceTree(_) => "inside the `trace_tree` array".into(),
             Section::Other(_, key) => format!("inside the `{key}` value"),
         }
     }
@@ -86,6 +92,8 @@ pub struct SnapshotParser {
     seen_nodes: bool,
     seen_edges: bool,
     seen_strings: bool,
+    seen_trace_functions: bool,
+    seen_trace_tree: bool,
     /// The last completed key, so a truncation message can say where the input stopped.
     last_key: Option<String>,
 }
@@ -106,6 +114,8 @@ impl SnapshotParser {
             seen_nodes: false,
             seen_edges: false,
             seen_strings: false,
+            seen_trace_functions: false,
+            seen_trace_tree: false,
             last_key: None,
         }
     }
@@ -165,6 +175,15 @@ impl SnapshotParser {
                         Section::Strings(s) => {
                             let b = self.builder.as_mut().expect("header parsed before strings");
                             let used = s.feed(rest, at, &mut b.string_sink())?;
+                            (used, s.is_done())
+                        }
+                        Section::TraceFunctions(s) => {
+                            let b = self.builder.as_mut().expect("header parsed before traces");
+                            let used = s.feed(rest, at, &mut b.function_sink())?;
+                            (used, s.is_done())
+                        }
+                        Section::TraceTree(s) => {
+                            let used = s.feed(rest, at)?;
                             (used, s.is_done())
                         }
                     };
@@ -320,6 +339,28 @@ impl SnapshotParser {
             "nodes" if self.seen_nodes => return Err(duplicate("nodes")),
             "edges" if self.seen_edges => return Err(duplicate("edges")),
             "strings" if self.seen_strings => return Err(duplicate("strings")),
+            "trace_function_infos" if self.seen_trace_functions => {
+                return Err(duplicate("trace_function_infos"))
+            }
+            "trace_tree" if self.seen_trace_tree => return Err(duplicate("trace_tree")),
+            "trace_function_infos" => {
+                self.seen_trace_functions = true;
+                let b = self.builder.as_ref().expect("header parsed first");
+                // Function names are string indices: they can only be resolved if the strings
+                // are still to come, or were all kept.
+                if self.seen_strings && !b.kept_all_strings() {
+                    return Err(ParseError::Unsupported {
+                        detail: "`trace_function_infos` after `strings` (V8 writes it before)"
+                            .into(),
+                    });
+                }
+                Section::TraceFunctions(IntArrayScanner::new("trace_function_infos"))
+            }
+            "trace_tree" => {
+                self.seen_trace_tree = true;
+                let b = self.builder.as_ref().expect("header parsed first");
+                Section::TraceTree(b.tree_scanner())
+            }
             "nodes" => {
                 self.seen_nodes = true;
                 Section::Nodes(IntArrayScanner::new("nodes"))
@@ -369,6 +410,12 @@ impl SnapshotParser {
                 .as_mut()
                 .expect("header")
                 .end_strings(s.count()),
+            Section::TraceFunctions(_) => self
+                .builder
+                .as_mut()
+                .expect("header")
+                .end_trace_functions(at)?,
+            Section::TraceTree(s) => self.builder.as_mut().expect("header").end_trace_tree(s),
             Section::Other(..) => {}
         }
         Ok(())

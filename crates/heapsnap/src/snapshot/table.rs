@@ -369,6 +369,8 @@ pub struct Snapshot {
     pub(crate) attached: Vec<u32>,
     /// Whether the nodes carry a `detachedness` field at all.
     pub(crate) has_detachedness: bool,
+    /// Allocation traces, when V8 tracked allocations (see `trace.rs`).
+    pub(crate) traces: Option<Box<super::trace::Traces>>,
 }
 
 impl Snapshot {
@@ -504,6 +506,7 @@ impl Snapshot {
             + self.self_sizes.heap_bytes()
             + self.name_table.heap_bytes()
             + self.edges.as_ref().map_or(0, EdgeTable::heap_bytes)
+            + self.traces.as_ref().map_or(0, |t| t.heap_bytes())
     }
 }
 
