@@ -16,7 +16,7 @@ import {
   snapshotWindows,
   type HeapDiffResult as DiffResultT,
   type HeapDiffDetail as DiffDetailT,
-  type AllocationSite as AllocationSiteT,
+  type AllocationStack as AllocationStackT,
   type RetainerPath as RetainerPathT,
   type RetainerStep as RetainerStepT,
 } from './lib/heapdiff'
@@ -288,7 +288,7 @@ namespace memwatch {
   export type DiffOptions = DiffOpts
   export type HeapDiffResult = DiffResultT
   export type HeapDiffDetail = DiffDetailT
-  export type AllocationSite = AllocationSiteT
+  export type AllocationStack = AllocationStackT
   export type RetainerPath = RetainerPathT
   export type RetainerStep = RetainerStepT
   export type AnalysisOptions = AnalysisOptsT

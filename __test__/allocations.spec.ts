@@ -38,7 +38,7 @@ function scenario(mode: string, k = K, env: Record<string, string> = {}): any {
   return JSON.parse(out.trim().split('\n').pop()!)
 }
 
-function assertNamed(t: any, sites: memwatch.AllocationSite[] | undefined, count: number): void {
+function assertNamed(t: any, sites: memwatch.AllocationStack[] | undefined, count: number): void {
   t.truthy(sites, 'allocated_at present')
   t.true(sites!.length >= 1)
   // Callers may differ (a loop's first call runs before its first await), the allocating frame not.

@@ -39,7 +39,7 @@ export interface RetainerPath {
 }
 
 /** Instances of a class allocated under one stack (snapshots with allocation traces). */
-export interface AllocationSite {
+export interface AllocationStack {
   /**
    * `name (url:line:column)` frames, allocating function first, out to the outermost caller;
    * lines and columns are 1-based and point at the start of each function (V8 records functions,
@@ -70,7 +70,7 @@ export interface HeapDiffDetail {
    * when the later snapshot carries allocation traces (`allocations: true`, or a file written
    * while V8 tracked allocations); `[]` when none of the row's new instances was traced.
    */
-  allocated_at?: AllocationSite[]
+  allocated_at?: AllocationStack[]
 }
 
 export interface HeapDiffResult {
@@ -124,7 +124,7 @@ export function toClassicDiff(
           if (d.retained_size !== undefined) row.retained_size = d.retained_size
           row.retainers = d.retainers.map(toPath)
         }
-        if (d.allocated_at) row.allocated_at = d.allocated_at.map(toSite)
+        if (d.allocated_at) row.allocated_at = d.allocated_at.map(toStack)
         return row
       }),
     },
@@ -133,7 +133,7 @@ export function toClassicDiff(
   return result
 }
 
-export function toSite(s: binding.AllocationSite): AllocationSite {
+export function toStack(s: binding.AllocationStack): AllocationStack {
   return { stack: s.stack, count: s.count, size_bytes: s.size_bytes }
 }
 

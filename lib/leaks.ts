@@ -7,7 +7,7 @@
  * by construction, so no size or count threshold has to guess.
  */
 import binding = require('../binding')
-import { takeSnapshot, toPath, toSite, type AllocationSite, type RetainerPath } from './heapdiff'
+import { takeSnapshot, toPath, toStack, type AllocationStack, type RetainerPath } from './heapdiff'
 import { checkAnalysisOptions, checkCount, checkObject, type AnalysisOptions } from './options'
 import { startAllocationTracking, stopAllocationTracking } from './tracking'
 
@@ -26,7 +26,7 @@ export interface ClassRetention {
    * the snapshots carry allocation traces (`checkLeaks` with `allocations: true`, or files
    * written while V8 tracked allocations).
    */
-  allocated_at?: AllocationSite[]
+  allocated_at?: AllocationStack[]
 }
 
 export interface SurvivorReport {
@@ -78,7 +78,7 @@ function toRow(r: binding.ClassRetention): ClassRetention {
   }
   if (r.retained_size_bytes !== undefined) row.retained_size_bytes = r.retained_size_bytes
   if (r.retained_size !== undefined) row.retained_size = r.retained_size
-  if (r.allocated_at) row.allocated_at = r.allocated_at.map(toSite)
+  if (r.allocated_at) row.allocated_at = r.allocated_at.map(toStack)
   return row
 }
 
@@ -144,7 +144,7 @@ export function formatLeaks(check: Pick<LeakCheck, 'leaks' | 'iterations'>): str
 }
 
 /** `3 × makeLeak (/app/a.js:10:20) ← main (/app/a.js:30:1)`, long stacks cut after `frames`. */
-export function formatStack(s: AllocationSite, frames = 6): string {
+export function formatStack(s: AllocationStack, frames = 6): string {
   const shown = s.stack.slice(0, frames).join(' ← ')
   const more = s.stack.length > frames ? ` ← … ${s.stack.length - frames} more` : ''
   return `${s.count} × ${shown}${more}`

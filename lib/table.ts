@@ -1,7 +1,7 @@
 /** Human-readable rendering of a diff for the CLI: largest growth first, aligned columns. */
 import { styleText } from 'node:util'
 
-import type { AllocationSite, HeapDiffDetail, HeapDiffResult, RetainerPath } from './heapdiff'
+import type { AllocationStack, HeapDiffDetail, HeapDiffResult, RetainerPath } from './heapdiff'
 import { formatStack, type SurvivorReport, type TopRetainer } from './leaks'
 
 export interface TableOptions {
@@ -97,7 +97,7 @@ export function renderTable(result: HeapDiffResult, opts: TableOptions): string 
 }
 
 /** `    allocated at 3 × makeLeak (/app/a.js:10:20) ← main (/app/a.js:30:1)`, one line a stack. */
-function renderSites(sites: AllocationSite[] | undefined): string[] {
+function renderSites(sites: AllocationStack[] | undefined): string[] {
   return (sites ?? []).map((s) => `    allocated at ${formatStack(s)}`)
 }
 

@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::options::{count, grouping, grouping_name, resolve, BadOption};
-use super::retention::{sites, AllocationSite, ClassRetention, RetainerPath};
+use super::retention::{sites, AllocationStack, ClassRetention, RetainerPath};
 use super::snapshot::{HeapSnapshotHandle, JS_CLASS};
 use super::task::{shared_progress, Progress, Work};
 
@@ -161,7 +161,7 @@ pub struct ClassChange {
     /// Where the new instances were allocated, most first; only when the later snapshot
     /// carries allocation traces (`[]` for a row with no traced new instance).
     #[napi(js_name = "allocated_at")]
-    pub allocated_at: Option<Vec<AllocationSite>>,
+    pub allocated_at: Option<Vec<AllocationStack>>,
 }
 
 #[napi(object)]

@@ -24,7 +24,7 @@ pub struct RetainerPath {
 
 /// Instances of a class allocated under one stack.
 #[napi(object)]
-pub struct AllocationSite {
+pub struct AllocationStack {
     /// `name (url:line:column)` frames, allocating function first; lines and columns 1-based,
     /// at the start of each function.
     pub stack: Vec<String>,
@@ -33,9 +33,9 @@ pub struct AllocationSite {
     pub size_bytes: f64,
 }
 
-impl From<heapsnap::AllocationSite> for AllocationSite {
-    fn from(s: heapsnap::AllocationSite) -> Self {
-        AllocationSite {
+impl From<heapsnap::AllocationStack> for AllocationStack {
+    fn from(s: heapsnap::AllocationStack) -> Self {
+        AllocationStack {
             stack: s.stack,
             count: s.count as f64,
             size_bytes: s.size_bytes as f64,
@@ -44,8 +44,8 @@ impl From<heapsnap::AllocationSite> for AllocationSite {
 }
 
 /// Sites as JS sees them; absent where no snapshot had allocation traces.
-pub(super) fn sites(s: Option<Vec<heapsnap::AllocationSite>>) -> Option<Vec<AllocationSite>> {
-    s.map(|v| v.into_iter().map(AllocationSite::from).collect())
+pub(super) fn sites(s: Option<Vec<heapsnap::AllocationStack>>) -> Option<Vec<AllocationStack>> {
+    s.map(|v| v.into_iter().map(AllocationStack::from).collect())
 }
 
 /// One class's instances (new, or surviving), with what keeps them alive.
@@ -64,7 +64,7 @@ pub struct ClassRetention {
     pub retainers: Vec<RetainerPath>,
     /// Where the instances were allocated, most first (snapshots with allocation traces).
     #[napi(js_name = "allocated_at")]
-    pub allocated_at: Option<Vec<AllocationSite>>,
+    pub allocated_at: Option<Vec<AllocationStack>>,
 }
 
 impl From<heapsnap::PathGroup> for RetainerPath {

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use crate::classes::{ClassRules, Grouping};
+use crate::devtools::DevToolsView;
 use crate::idset::IdSet;
 use crate::snapshot::Snapshot;
 
@@ -17,7 +18,7 @@ pub const DEFAULT_MAX_STACKS: usize = 5;
 
 /// Instances of one class allocated under one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AllocationSite {
+pub struct AllocationStack {
     /// Frames as `name (script:line:column)`, allocating function first, out to the outermost
     /// caller; lines and columns are 1-based and point at the start of each function.
     pub stack: Vec<String>,
@@ -48,7 +49,7 @@ impl ByTrace {
     /// The sites, by formatted stack (two trace nodes can print alike, e.g. the same function
     /// loaded twice), most instances first, at most `max`. Instances with no JavaScript frame
     /// are left out.
-    fn sites(self, snap: &Snapshot, max: usize) -> Vec<AllocationSite> {
+    fn sites(self, snap: &Snapshot, max: usize) -> Vec<AllocationStack> {
         let mut by_stack: HashMap<Vec<String>, (u64, u64)> = HashMap::new();
         for (t, (c, s)) in self.0 {
             let stack: Vec<String> = snap.trace_frames(t).iter().map(|f| f.to_string()).collect();
@@ -59,9 +60,9 @@ impl ByTrace {
             e.0 += c;
             e.1 += s;
         }
-        let mut out: Vec<AllocationSite> = by_stack
+        let mut out: Vec<AllocationStack> = by_stack
             .into_iter()
-            .map(|(stack, (count, size_bytes))| AllocationSite {
+            .map(|(stack, (count, size_bytes))| AllocationStack {
                 stack,
                 count,
                 size_bytes,
@@ -80,7 +81,11 @@ impl ByTrace {
 
 /// The allocation sites of the given nodes of `snap` (node indices), or `None` if `snap` has
 /// no allocation traces.
-pub fn allocation_sites(snap: &Snapshot, nodes: &[u32], max: usize) -> Option<Vec<AllocationSite>> {
+pub fn allocation_sites(
+    snap: &Snapshot,
+    nodes: &[u32],
+    max: usize,
+) -> Option<Vec<AllocationStack>> {
     if !snap.has_allocation_traces() {
         return None;
     }
@@ -99,7 +104,7 @@ pub(crate) fn allocation_sites_by_id(
     snap: &Snapshot,
     ids: &[u64],
     max: usize,
-) -> Option<Vec<AllocationSite>> {
+) -> Option<Vec<AllocationStack>> {
     if !snap.has_allocation_traces() {
         return None;
     }
@@ -120,7 +125,7 @@ pub fn allocation_sites_of_new(
     grouping: Grouping,
     exclude_ids: &[u64],
     max: usize,
-) -> Option<HashMap<String, Vec<AllocationSite>>> {
+) -> Option<HashMap<String, Vec<AllocationStack>>> {
     if !after.has_allocation_traces() {
         return None;
     }
@@ -130,6 +135,33 @@ pub fn allocation_sites_of_new(
     );
     let excluded = IdSet::collect(exclude_ids.iter().copied(), exclude_ids.len());
     let rules = ClassRules::new(after, grouping);
+    // With both graphs, DevTools' classes are the diff's rows (see `devtools`): name by them.
+    let view = match grouping {
+        Grouping::DevTools if before.edges().is_some() => DevToolsView::new(after),
+        _ => None,
+    };
+    if let Some(view) = &view {
+        let mut by_name: HashMap<String, ByTrace> = HashMap::new();
+        for i in 0..after.node_count() {
+            let (Some(t), Some(name)) = (after.trace_of(i), view.class_name(i)) else {
+                continue;
+            };
+            let id = after.node_id(i);
+            if old.contains(id) || excluded.contains(id) {
+                continue;
+            }
+            by_name
+                .entry(name.to_owned())
+                .or_default()
+                .add(t, after.self_size(i));
+        }
+        return Some(
+            by_name
+                .into_iter()
+                .map(|(name, acc)| (name, acc.sites(after, max)))
+                .collect(),
+        );
+    }
     let mut by_slot: HashMap<u32, ByTrace> = HashMap::new();
     for i in 0..after.node_count() {
         let Some(t) = after.trace_of(i) else { continue };
@@ -261,12 +293,12 @@ mod tests {
         assert_eq!(
             row("Leak").allocated_at.as_deref().unwrap(),
             [
-                AllocationSite {
+                AllocationStack {
                     stack: main_make_leak(),
                     count: 3,
                     size_bytes: 56,
                 },
-                AllocationSite {
+                AllocationStack {
                     stack: s(&[
                         "makeLeak (/app/a.js:10:20)",
                         "helper (/app/b.js:5:3)",
@@ -279,7 +311,7 @@ mod tests {
         );
         assert_eq!(
             row("Other").allocated_at.as_deref().unwrap(),
-            [AllocationSite {
+            [AllocationStack {
                 stack: s(&["makeLeak (/app/a.js:10:20)", "(anonymous)"]),
                 count: 1,
                 size_bytes: 40,
@@ -347,7 +379,7 @@ mod tests {
             assert_eq!(leak.count, 4);
             assert_eq!(
                 leak.allocated_at.as_deref().unwrap(),
-                [AllocationSite {
+                [AllocationStack {
                     stack: main_make_leak(),
                     count: 2,
                     size_bytes: 40,

@@ -78,6 +78,14 @@ fn edge_type(snap: &Snapshot, name: &str) -> Option<u8> {
 }
 
 impl DevToolsView {
+    /// Node `i`'s class as DevTools names it, or `None` where DevTools leaves the node out.
+    pub(crate) fn class_name(&self, i: usize) -> Option<&str> {
+        match self.class[i] {
+            NONE => None,
+            k => Some(&self.names[k as usize]),
+        }
+    }
+
     /// `None` when the snapshot was parsed without its edges.
     pub(crate) fn new(snap: &Snapshot) -> Option<DevToolsView> {
         let edges = snap.edges()?;

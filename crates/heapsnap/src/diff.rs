@@ -76,7 +76,7 @@ pub struct ClassChange {
     pub freed_bytes: u64,
     /// Where the new instances were allocated, most instances first: set by `explained_diff`
     /// when `after` carries allocation traces (`None` without them).
-    pub allocated_at: Option<Vec<crate::allocations::AllocationSite>>,
+    pub allocated_at: Option<Vec<crate::allocations::AllocationStack>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

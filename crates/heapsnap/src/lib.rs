@@ -41,7 +41,7 @@ mod own;
 mod snapshot;
 
 pub use allocations::{
-    allocation_sites, allocation_sites_of_new, AllocationSite, DEFAULT_MAX_STACKS,
+    allocation_sites, allocation_sites_of_new, AllocationStack, DEFAULT_MAX_STACKS,
 };
 pub use classes::Grouping;
 pub use diff::{

@@ -25,7 +25,7 @@ pub struct ClassRetention {
     pub paths: Vec<PathGroup>,
     /// Where the instances were allocated, most first; `None` when no snapshot involved
     /// carries allocation traces.
-    pub allocated_at: Option<Vec<crate::allocations::AllocationSite>>,
+    pub allocated_at: Option<Vec<crate::allocations::AllocationStack>>,
 }
 
 /// Owners before their parts: a leaked `Order` retains its `Array`s and strings, and is what
