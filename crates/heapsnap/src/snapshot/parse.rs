@@ -41,8 +41,8 @@ enum Section {
     Header(ValueSkipper),
     Nodes(IntArrayScanner),
     Edges(IntArrayScanner),
-    /// The `edges` array when no edges are kept: checked and counted, not converted.
-    EdgeCount(IntArrayScanner, u64),
+    /// The `edges` array when no edges are kept: every edge checked, none stored.
+    CheckedEdges(IntArrayScanner),
     Strings(StringArrayScanner),
     Other(ValueSkipper, String),
 }
@@ -52,7 +52,7 @@ impl Section {
         match self {
             Section::Header(_) => "inside the `snapshot` object".into(),
             Section::Nodes(_) => "inside the `nodes` array".into(),
-            Section::Edges(_) | Section::EdgeCount(..) => "inside the `edges` array".into(),
+            Section::Edges(_) | Section::CheckedEdges(_) => "inside the `edges` array".into(),
             Section::Strings(_) => "inside the `strings` array".into(),
             Section::Other(_, key) => format!("inside the `{key}` value"),
         }
@@ -158,8 +158,9 @@ impl SnapshotParser {
                             let used = s.feed(rest, at, &mut b.edge_sink())?;
                             (used, s.is_done())
                         }
-                        Section::EdgeCount(s, count) => {
-                            let used = s.feed_counting(rest, at, count)?;
+                        Section::CheckedEdges(s) => {
+                            let b = self.builder.as_mut().expect("header parsed before edges");
+                            let used = s.feed_batched(rest, at, &mut b.edge_sink())?;
                             (used, s.is_done())
                         }
                         Section::Strings(s) => {
@@ -330,7 +331,7 @@ impl SnapshotParser {
                 if self.opts.keep_edges {
                     Section::Edges(scanner)
                 } else {
-                    Section::EdgeCount(scanner, 0)
+                    Section::CheckedEdges(scanner)
                 }
             }
             "strings" => {
@@ -358,12 +359,9 @@ impl SnapshotParser {
                 self.last_key = Some("snapshot".into());
             }
             Section::Nodes(_) => self.builder.as_mut().expect("header").end_nodes(at)?,
-            Section::Edges(_) => self.builder.as_mut().expect("header").end_edges(at)?,
-            Section::EdgeCount(_, count) => self
-                .builder
-                .as_mut()
-                .expect("header")
-                .end_counted_edges(count, at)?,
+            Section::Edges(_) | Section::CheckedEdges(_) => {
+                self.builder.as_mut().expect("header").end_edges(at)?
+            }
             Section::Strings(s) => self
                 .builder
                 .as_mut()
