@@ -331,3 +331,71 @@ fn checked_edges_agree_with_kept_edges_on_damage() {
         399 * 3
     );
 }
+
+/// What is read as JSON is JSON, in the skipped sections, the string table and the keys too.
+#[test]
+fn strict_json_everywhere() {
+    let doc = small();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "\"locations\":[0,1,2,3]",
+            "\"locations\":[0032]",
+            "no leading zeros",
+        ),
+        (
+            "\"locations\":[0,1,2,3]",
+            "\"locations\":[2x]",
+            "the rest of a number",
+        ),
+        (
+            "\"locations\":[0,1,2,3]",
+            "\"locations\":[tru,1]",
+            "`true`, `false` or `null`",
+        ),
+        (
+            "\"locations\":[0,1,2,3]",
+            "\"locations\":[1 2]",
+            "`,` or `]`",
+        ),
+        (
+            "\"samples\":[]",
+            "\"samples\":[\"a\tb\"]",
+            "raw control character",
+        ),
+        ("\"samples\":[]", "\"samples\":[\"\\q\"]", "JSON escape"),
+        ("\"hello", "\"hel\u{1}lo", "raw control character"),
+        ("\"hello", "\"hel\\xlo", "JSON escape"),
+        ("\"<dummy>\"", "\"<dum\nmy>\"", "raw control character"),
+        ("\"samples\"", "\"sam\nples\"", "raw control character"),
+        ("\"nodes\":[9,", "\"nodes\":[09,", "no leading zeros"),
+        ("\"edges\":[", "\"edges\":[00", "no leading zeros"),
+    ];
+    for (from, to, why) in cases {
+        let bad = doc.replacen(from, to, 1);
+        assert_ne!(bad, doc, "{from}");
+        for keep in [false, true] {
+            for chunk in [1 << 20, 5] {
+                let e = parse_chunked(bad.as_bytes(), chunk, keep)
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains(why), "{to}: {e}");
+                assert!(e.contains("unexpected byte"), "{to}: {e}");
+            }
+        }
+    }
+    // Deliberately lenient: invalid UTF-8 and lone surrogates, which V8 writes for JS strings
+    // holding them; both become U+FFFD in names.
+    let lenient = doc
+        .replacen("\"hello", "\"hel\\ud800lo", 1)
+        .into_bytes()
+        .into_iter()
+        .flat_map(|b| if b == b'O' { vec![b'O', 0xff] } else { vec![b] })
+        .collect::<Vec<u8>>();
+    let s = parse_chunked(&lenient, 3, true).unwrap();
+    assert_eq!(s.node_name(1), "O\u{fffd}bj");
+    assert!(
+        s.node_name(2).starts_with("hel\u{fffd}lo"),
+        "{}",
+        s.node_name(2)
+    );
+}

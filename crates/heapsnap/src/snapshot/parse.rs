@@ -188,6 +188,15 @@ impl SnapshotParser {
                         let raw = std::mem::take(raw);
                         let key = self.decode_key(&raw, at)?;
                         self.state = State::Colon(key);
+                    } else if b < 0x20 {
+                        return Err(self.foreign_or_corrupt(
+                            at,
+                            format!(
+                                "unexpected byte {} at byte {at} in a top-level key (a raw \
+                                 control character must be escaped in JSON)",
+                                show_byte(b)
+                            ),
+                        ));
                     } else {
                         raw.push(b);
                     }
