@@ -366,6 +366,9 @@ fn strict_json_everywhere() {
         ("\"hello", "\"hel\u{1}lo", "raw control character"),
         ("\"hello", "\"hel\\xlo", "JSON escape"),
         ("\"<dummy>\"", "\"<dum\nmy>\"", "raw control character"),
+        // Found by fuzzing: a bad escape in a string no node names was only noticed when the
+        // string was decoded, i.e. with kept edges naming it, so the verdicts differed.
+        ("\"<dummy>\"", "\"<dum\\imy>\"", "JSON escape"),
         ("\"samples\"", "\"sam\nples\"", "raw control character"),
         ("\"nodes\":[9,", "\"nodes\":[09,", "no leading zeros"),
         ("\"edges\":[", "\"edges\":[00", "no leading zeros"),
@@ -398,4 +401,81 @@ fn strict_json_everywhere() {
         "{}",
         s.node_name(2)
     );
+}
+
+/// A header announcing more nodes or edges than the file can hold is refused before anything is
+/// allocated for them (a plain file's size bounds it, a gzip file's times deflate's 1032:1).
+#[test]
+fn impossible_counts_are_refused_up_front() {
+    let doc = small();
+    let dir = std::env::temp_dir().join(format!("heapsnap-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lying.heapsnapshot");
+    for (from, to, want) in [
+        (
+            "\"node_count\":3",
+            "\"node_count\":4000000000",
+            "the header announces 4000000000 nodes and 3 edges, which take at least 56000000016 bytes, but only",
+        ),
+        (
+            "\"edge_count\":3",
+            "\"edge_count\":100000",
+            "the header announces 3 nodes and 100000 edges, which take at least 600040 bytes, but only",
+        ),
+    ] {
+        let bad = doc.replacen(from, to, 1);
+        std::fs::write(&path, &bad).unwrap();
+        for keep in [false, true] {
+            let e = parse_file(&path, ParseOptions { keep_edges: keep }, &mut |_, _| {})
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        // Streamed input has no size to compare with: the counts are checked at the end.
+        let e = parse_chunked(bad.as_bytes(), 64, false).unwrap_err().to_string();
+        assert!(e.contains("but the `nodes` array holds") || e.contains("but the `edges` array holds"), "{e}");
+    }
+    let e = err(&doc.replacen("\"node_count\":3", "\"node_count\":4294967296", 1));
+    assert_eq!(
+        e,
+        "unsupported heap snapshot: snapshot.node_count is 4294967296; at most 4294967295 nodes are supported"
+    );
+    let e = err(&doc.replacen("\"edge_count\":3", "\"edge_count\":4294967296", 1));
+    assert!(
+        e.contains("keeping edges supports at most 4294967295"),
+        "{e}"
+    );
+    // A gzip file: 1032 bytes of document per compressed byte at most.
+    let gz = dir.join("lying.heapsnapshot.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(
+        &mut enc,
+        doc.replacen("\"node_count\":3", "\"node_count\":900000000", 1)
+            .as_bytes(),
+    )
+    .unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let e = parse_file(&gz, ParseOptions::default(), &mut |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("the header announces 900000000 nodes"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A string kept as a name is limited (V8 writes at most 1024 characters of one by default);
+/// a string nobody references may be any length.
+#[test]
+fn kept_strings_are_limited() {
+    let doc = small();
+    let huge = "y".repeat(65 << 20);
+    let named = doc.replacen("\"Obj\"", &format!("\"{huge}\""), 1);
+    let e = parse_chunked(named.as_bytes(), 1 << 20, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("longer than 64 MiB, the longest name heapdiff keeps"),
+        "{e}"
+    );
+    let unnamed = doc.replacen("\"<dummy>\"", &format!("\"{huge}\""), 1);
+    parse_chunked(unnamed.as_bytes(), 1 << 20, false).unwrap();
 }

@@ -67,6 +67,11 @@ impl StringBody {
     }
 }
 
+/// The longest string kept as a name, in bytes as written (escapes included). V8 writes at most
+/// `--heap-snapshot-string-limit` characters of a string's contents (1024 by default), so a name
+/// this long only comes from a damaged or foreign file; skipped strings have no limit.
+pub(crate) const MAX_KEPT_STRING: usize = 64 << 20;
+
 pub(crate) trait StringSink {
     /// Whether the string at `index` should be decoded and handed to `keep`.
     fn wants(&mut self, index: u64) -> bool;
@@ -138,6 +143,16 @@ impl StringArrayScanner {
                         .map_err(|(k, expected)| unexpected(i + k, expected))?;
                     let end = found.map_or(n, |k| i + k);
                     if keep {
+                        if self.raw.len() + (end - i) > MAX_KEPT_STRING {
+                            return Err(ParseError::corrupt_at(
+                                base + end as u64,
+                                format!(
+                                    "string #{} is longer than {} MiB, the longest name heapdiff keeps",
+                                    self.index,
+                                    MAX_KEPT_STRING >> 20
+                                ),
+                            ));
+                        }
                         self.raw.extend_from_slice(&buf[i..end]);
                     }
                     if found.is_none() {
