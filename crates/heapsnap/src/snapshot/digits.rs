@@ -88,6 +88,14 @@ pub(crate) fn window_numbers(
     portable(behind, window, out)
 }
 
+/// For skipped integer arrays (`locations`, `trace_tree`): when `window` begins with a number
+/// and is in V8's layout up to its last comma (see `layout`), the bytes up to and including that
+/// comma, which are then valid JSON array elements; `None` for any other window.
+#[inline]
+pub(crate) fn integer_run(window: &[u8; BLOCK]) -> Option<usize> {
+    layout(classify(window)).map(|l| l.used)
+}
+
 /// Whether this CPU runs the AVX-512 converter.
 pub(crate) fn has_vector_path() -> bool {
     #[cfg(target_arch = "x86_64")]

@@ -6,6 +6,8 @@
 //! keys) and to capture the small `snapshot` header for serde_json. Nesting is tracked with a
 //! bit stack so that `{` must close with `}` and `[` with `]`, at one bit per level.
 
+use super::classify::BLOCK;
+use super::digits::integer_run;
 use super::error::{show_byte, ParseError};
 use super::strings::StringBody;
 
@@ -216,6 +218,19 @@ impl ValueSkipper {
                 State::Done => unreachable!(),
                 _ => {}
             }
+            // Skipped sections are mostly flat integer lists (`locations` is tens of MB): a
+            // 64-byte window of `12,3\n,45,` is valid JSON as a whole, checked from masks.
+            if self.state == State::Value
+                && self.depth > 0
+                && n - i >= BLOCK
+                && !self.top_is_object()
+            {
+                let window: &[u8; BLOCK] = buf[i..i + BLOCK].try_into().expect("window fits");
+                if let Some(used) = integer_run(window) {
+                    i += used;
+                    continue;
+                }
+            }
             if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 i += 1;
                 continue;
@@ -383,6 +398,30 @@ mod tests {
         for doc in good {
             for piece in [1, 3, doc.len()] {
                 assert_eq!(skip(doc, piece).unwrap().0, doc.len());
+            }
+        }
+    }
+
+    #[test]
+    fn long_integer_lists_are_checked_a_window_at_a_time() {
+        let list: Vec<String> = (0..300u64).map(|k| (k * 7919 % 100_000).to_string()).collect();
+        let clean = format!("[{}]", list.join(",\n"));
+        for piece in [1, 63, 64, 65, 1000, clean.len()] {
+            assert_eq!(skip(clean.as_bytes(), piece).unwrap().0, clean.len());
+        }
+        for (defect, why) in [
+            ("0032", "leading zeros"),
+            ("1 2", "`,` or `]`"),
+            ("2x", "the rest of a number"),
+            ("", "a JSON value"),
+            ("1,,2", "a JSON value"),
+        ] {
+            let mut items = list.clone();
+            items[150] = defect.into();
+            let doc = format!("[{}]", items.join(",\n"));
+            for piece in [7, 64, doc.len()] {
+                let e = skip(doc.as_bytes(), piece).unwrap_err().to_string();
+                assert!(e.contains(why), "{defect}: {e}");
             }
         }
     }
