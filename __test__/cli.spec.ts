@@ -2,9 +2,10 @@
 // decided the way Node decides it for a stream.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { gzipSync } from 'node:zlib'
 
 const root = resolve(__dirname, '..')
 const dir = mkdtempSync(join(tmpdir(), 'heapdiff-cli-'))
@@ -58,4 +59,54 @@ test('colour: as Node decides for the stream (FORCE_COLOR on pipes too), or as t
   t.false(table([], { FORCE_COLOR: '0' }).includes(ESC))
   t.true(table(['--color'], {}).includes(`${ESC}31m`))
   t.false(table(['--no-color'], { FORCE_COLOR: '1' }).includes(ESC))
+})
+
+// A corrupt edge must never pass for a good one: the plain diff checks every edge value as the
+// retainer analyses do (the first file's edges are not kept for either), with the same message.
+test('diff rejects a corrupt edge, with or without --retainers, plain or gzipped (exit 3)', (t) => {
+  const text = readFileSync(b, 'utf8')
+  const start = text.indexOf('"edges":[') + '"edges":['.length
+  const end = text.indexOf(']', start)
+  const numbers = text.slice(start, end).split(',')
+  const header = JSON.parse(text.slice(0, text.indexOf(',\n"nodes"')) + '}').snapshot
+  const width: number = header.meta.node_fields.length
+  const nodeCount: number = header.node_count
+  // An edge in the middle of the array, where the checks run a window of edges at a time.
+  const k = Math.floor(numbers.length / 3 / 2)
+  const corrupt = (field: number, value: string, name: string) => {
+    const copy = numbers.slice()
+    copy[3 * k + field] = value + (copy[3 * k + field].endsWith('\n') ? '\n' : '')
+    const file = join(dir, name)
+    const doc = text.slice(0, start) + copy.join(',') + text.slice(end)
+    writeFileSync(file, name.endsWith('.gz') ? gzipSync(doc) : doc)
+    return file
+  }
+  const past = String(nodeCount * width)
+  const cases: [string, RegExp][] = [
+    [
+      corrupt(2, past, 'past.heapsnapshot'),
+      new RegExp(`edge #${k} points to node #${nodeCount}, but snapshot.node_count is ${nodeCount}`),
+    ],
+    [
+      corrupt(2, String(width * 10 + 1), 'between.heapsnapshot'),
+      new RegExp(`edge #${k} has to_node ${width * 10 + 1}, which is not a multiple of the node field count ${width}`),
+    ],
+    [
+      corrupt(0, '9007199254740993', 'type.heapsnapshot.gz'),
+      new RegExp(`edge #${k} has type index 9007199254740993, but meta.edge_types\\[0\\] lists only 7 types`),
+    ],
+    [
+      corrupt(2, '4294967296' + '0'.repeat(5), 'huge.heapsnapshot.gz'),
+      new RegExp(`edge #${k} (has to_node|points to node)`),
+    ],
+  ]
+  for (const [file, message] of cases) {
+    for (const extra of [[], ['--retainers']]) {
+      const r = cli(['diff', a, file, ...extra])
+      t.is(r.status, 3, `${file} ${extra}: ${r.stderr}`)
+      t.regex(r.stderr, message)
+      t.regex(r.stderr, /corrupt heap snapshot/)
+      t.is(r.stdout, '')
+    }
+  }
 })

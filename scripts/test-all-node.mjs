@@ -10,6 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const args = process.argv.slice(2)
 const only = args.filter((a) => /^\d+$/.test(a))
 const skipRust = args.includes('--no-rust')
+const skipFuzz = args.includes('--no-fuzz')
 const runtimes = ['20', '22', '24', '26'].filter((v) => only.length === 0 || only.includes(v))
 
 const results = []
@@ -22,6 +23,8 @@ function run(label, cmd, cmdArgs, env = {}) {
 }
 
 if (!skipRust) run('rust unit tests', 'cargo', ['test', '--workspace', '--quiet'])
+// ~15 s per cargo-fuzz target over the seeds (skipped with a note without nightly/cargo-fuzz).
+if (!skipRust && !skipFuzz) run('fuzz smoke', process.execPath, [join(root, 'scripts', 'fuzz-smoke.mjs')])
 
 const portable = process.platform === 'linux' && process.arch === 'x64'
 for (const v of runtimes) {

@@ -8,7 +8,7 @@
 //! cost 4 bytes for every string in the file, referenced or not.
 
 use super::error::ParseError;
-use super::ints::IntSink;
+use super::ints::{BatchSink, IntSink};
 use super::meta::{Meta, MAX_FIELDS};
 use super::strings::StringSink;
 use super::table::{EdgeNameColumn, EdgeTable, IdColumn, NameTable, SizeColumn, Snapshot};
@@ -170,7 +170,52 @@ struct EdgeColumns {
     /// Largest target node index, with the edge number.
     max_to: Option<(u32, u64)>,
     node_width: Divisor,
+    /// The checks of `EdgeSink::record` in a form for many edges at once (V8's layout only).
+    batch: Option<EdgeChecks>,
     rec: RecordBuf,
+}
+
+/// What `EdgeSink::push_batch` checks each edge against, precomputed from the header.
+#[derive(Debug)]
+struct EdgeChecks {
+    types: u64,
+    named: [bool; 256],
+    /// `to_node` must be below this: the header's node count (or the largest u32 index) times
+    /// the node width.
+    to_limit: u64,
+    multiple: Multiple,
+}
+
+/// Divisibility by a constant with one multiply (Granlund and Montgomery): with `d = odd << k`,
+/// `n` is a multiple of `d` exactly when `n * odd⁻¹ mod 2^64`, rotated right by `k`, is at most
+/// `u64::MAX / d`. No data-dependent branch, unlike `%` or `Divisor::div_rem`.
+#[derive(Debug, Clone, Copy)]
+struct Multiple {
+    inverse: u64,
+    shift: u32,
+    max: u64,
+}
+
+impl Multiple {
+    fn new(d: u64) -> Self {
+        let shift = d.trailing_zeros();
+        let odd = d >> shift;
+        // Newton's iteration doubles the correct low bits each step: 3 (odd² ≡ 1 mod 8), 6, ..., 96.
+        let mut inverse = odd;
+        for _ in 0..5 {
+            inverse = inverse.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inverse)));
+        }
+        Multiple {
+            inverse,
+            shift,
+            max: u64::MAX / d,
+        }
+    }
+
+    #[inline(always)]
+    fn divides(self, n: u64) -> bool {
+        n.wrapping_mul(self.inverse).rotate_right(self.shift) <= self.max
+    }
 }
 
 /// Collects the fields of one flat-array record (a node or an edge) as the integers stream by.
@@ -266,6 +311,7 @@ impl Builder {
                 max_name: None,
                 max_to: None,
                 node_width: Divisor::new(meta.node_width as u64),
+                batch: EdgeChecks::new(&meta, keep_edges),
                 rec: RecordBuf::new(meta.edge_width),
             },
             traces: TraceBuilder::new(meta.trace.clone()),
@@ -368,19 +414,6 @@ impl Builder {
             ));
         }
         Ok(())
-    }
-
-    /// Ends an `edges` array that was only counted (`numbers` numbers): the per-edge range
-    /// checks are skipped, since no edge is kept to be wrong; counts are still cross-checked.
-    pub(crate) fn end_counted_edges(
-        &mut self,
-        numbers: u64,
-        offset: u64,
-    ) -> Result<(), ParseError> {
-        let width = self.meta.edge_width as u64;
-        self.edges.records = numbers / width;
-        self.edges.rec.field = (numbers % width) as usize;
-        self.end_edges(offset)
     }
 
     /// Cross-checks the sections against each other and the header, then resolves names.
@@ -645,6 +678,118 @@ impl IntSink for EdgeSink<'_> {
             self.record()?;
         }
         Ok(())
+    }
+}
+
+impl EdgeChecks {
+    /// Only for V8's edge layout (`type, name_or_index, to_node`), and only when no edge is
+    /// kept: then an edge is nothing but its checks.
+    fn new(m: &Meta, keep: bool) -> Option<Self> {
+        if keep || (m.edge_width, m.edge_type, m.edge_name, m.edge_to) != (3, 0, 1, 2) {
+            return None;
+        }
+        let width = m.node_width as u64;
+        // `record` refuses an index the header's count excludes, or one past u32.
+        let indices = u64::from(u32::MAX) + 1;
+        let nodes = m.node_count.map_or(indices, |n| n.min(indices));
+        let mut named = [false; 256];
+        for (k, t) in m.edge_type_names.iter().enumerate().take(256) {
+            named[k] = t != "element" && t != "hidden";
+        }
+        Some(EdgeChecks {
+            types: m.edge_type_names.len() as u64,
+            named,
+            to_limit: nodes * width,
+            multiple: Multiple::new(width),
+        })
+    }
+}
+
+impl BatchSink for EdgeSink<'_> {
+    /// `record`'s checks and bookkeeping for whole runs of edges, on locals that are written
+    /// back only when every edge passed: a failing batch goes through `record` one edge at a
+    /// time, whose messages say which edge broke which rule.
+    fn push_batch(&mut self, values: &[u64]) -> bool {
+        let c = &mut *self.cols;
+        let Some(k) = &c.batch else {
+            return false;
+        };
+        let mut field = c.rec.field;
+        let [mut ty, mut name] = [c.rec.vals[0], c.rec.vals[1]];
+        let mut records = c.records;
+        // Largest named-edge name and largest target so far, as `max + 1` (0: none yet), with
+        // the edge where each was first seen, for the range checks at the end (they need the
+        // `strings` array, or the node count when the header has none). V8 numbers nodes and
+        // strings in the order it meets them, so both rise all through the file: selects, not
+        // branches, keep them (`>` on `max + 1` is `record`'s `>` on the value).
+        let mut top_name = c.max_name.map_or(0, |(v, _)| u64::from(v) + 1);
+        let mut top_name_edge = c.max_name.map_or(0, |(_, e)| e);
+        let width = c.node_width.d;
+        let mut top_to = c.max_to.map_or(0, |(v, _)| u64::from(v) * width + 1);
+        let mut top_to_edge = c.max_to.map_or(0, |(_, e)| e);
+        let mut bad = false;
+        let mut check = |ty: u64, name: u64, to: u64, records: &mut u64| {
+            let named = k.named[(ty & 255) as usize];
+            bad |= (ty >= k.types)
+                | (name > u64::from(u32::MAX))
+                | (to >= k.to_limit)
+                | !k.multiple.divides(to);
+            let name_up = named & (name >= top_name);
+            top_name = if name_up { name + 1 } else { top_name };
+            top_name_edge = if name_up { *records } else { top_name_edge };
+            let to_up = to >= top_to;
+            top_to = if to_up { to + 1 } else { top_to };
+            top_to_edge = if to_up { *records } else { top_to_edge };
+            *records += 1;
+        };
+        // The edge left unfinished by the last batch, then whole edges, then the start of one.
+        let mut rest = values;
+        while field != 0 {
+            let Some((&v, tail)) = rest.split_first() else {
+                break;
+            };
+            rest = tail;
+            if field == 1 {
+                name = v;
+                field = 2;
+            } else {
+                check(ty, name, v, &mut records);
+                field = 0;
+            }
+        }
+        let mut edges = rest.chunks_exact(3);
+        for e in &mut edges {
+            check(e[0], e[1], e[2], &mut records);
+        }
+        if field == 0 {
+            match *edges.remainder() {
+                [] => {}
+                [t] => {
+                    ty = t;
+                    field = 1;
+                }
+                [t, nm] => {
+                    ty = t;
+                    name = nm;
+                    field = 2;
+                }
+                _ => unreachable!("chunks of three"),
+            }
+        }
+        if bad {
+            return false;
+        }
+        c.rec.field = field;
+        c.rec.vals[0] = ty;
+        c.rec.vals[1] = name;
+        c.records = records;
+        if top_name > 0 {
+            c.max_name = Some(((top_name - 1) as u32, top_name_edge));
+        }
+        if top_to > 0 {
+            c.max_to = Some((((top_to - 1) / width) as u32, top_to_edge));
+        }
+        true
     }
 }
 

@@ -4,24 +4,14 @@
 //! byte by byte, keeps the partial number in a register, and only saves its state when a chunk
 //! ends. Numbers are handed to a sink one at a time, never collected into a temporary `Vec`.
 
-use super::classify::{classify, BLOCK};
+use super::classify::BLOCK;
+use super::digits::{has_vector_path, window_numbers, BEHIND, WINDOW_NUMBERS};
 use super::error::{show_byte, ParseError};
 
 /// Receives each number of the array in order. A returned `Err` carries a message; the scanner
 /// adds the byte offset.
 pub(crate) trait IntSink {
     fn push(&mut self, value: u64) -> Result<(), String>;
-}
-
-/// Counts the numbers of an array whose values nobody needs.
-struct Tally(u64);
-
-impl IntSink for Tally {
-    #[inline(always)]
-    fn push(&mut self, _value: u64) -> Result<(), String> {
-        self.0 += 1;
-        Ok(())
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +22,8 @@ enum State {
     /// Just after `,`: a number.
     Value,
     InNumber,
+    /// After a `0` that starts a number: JSON allows no digit after it.
+    Zero,
     AfterValue,
     Done,
 }
@@ -48,11 +40,10 @@ pub(crate) struct IntArrayScanner {
     state: State,
     cur: u64,
     digits: u32,
-    /// `feed_counting` only: the state is `AfterValue` because a block ended with the last
-    /// digit of a number (already counted), not with whitespace.
-    after_digit: bool,
     /// Section name for messages, e.g. "nodes".
     what: &'static str,
+    /// `feed_batched` may use the AVX-512 converter.
+    vector: bool,
 }
 
 #[inline(always)]
@@ -66,8 +57,8 @@ impl IntArrayScanner {
             state: State::BeforeOpen,
             cur: 0,
             digits: 0,
-            after_digit: false,
             what,
+            vector: has_vector_path(),
         }
     }
 
@@ -136,6 +127,25 @@ impl IntArrayScanner {
                     }
                     state = State::AfterValue;
                 }
+                State::Zero => {
+                    if i == n {
+                        break 'scan;
+                    }
+                    if buf[i].is_ascii_digit() {
+                        return Err(unexpected(
+                            i,
+                            "`,` or `]` after `0`: JSON numbers have no leading zeros",
+                        ));
+                    }
+                    if let Err(msg) = sink.push(0) {
+                        let last_digit = base + i as u64 - 1;
+                        return Err(ParseError::corrupt_at(
+                            last_digit,
+                            format!("{msg} (number ending at byte {last_digit})"),
+                        ));
+                    }
+                    state = State::AfterValue;
+                }
                 State::AfterValue => {
                     while i < n && is_ws(buf[i]) {
                         i += 1;
@@ -178,7 +188,8 @@ impl IntArrayScanner {
                             v = v * 10 + u64::from(d);
                             k += 1;
                         }
-                        if k == MAX_DIGITS as usize && w[k].is_ascii_digit() {
+                        if (k == MAX_DIGITS as usize && w[k].is_ascii_digit()) || (d == 0 && k > 1)
+                        {
                             break;
                         }
                         if let Err(msg) = sink.push(v) {
@@ -207,7 +218,10 @@ impl IntArrayScanner {
                     }
                     let b = buf[i];
                     let d = b.wrapping_sub(b'0');
-                    if d < 10 {
+                    if d == 0 {
+                        i += 1;
+                        state = State::Zero;
+                    } else if d < 10 {
                         cur = u64::from(d);
                         digits = 1;
                         i += 1;
@@ -250,110 +264,53 @@ impl IntArrayScanner {
         Ok(i)
     }
 
-    /// Like `feed`, but only checks the syntax and adds the count of numbers to `count`: for
-    /// the `edges` array when no edges are kept, where converting every number was most of the
-    /// parse. Accepts and rejects exactly what `feed` does, with the same messages, except that
-    /// the values go unchecked by any sink (a number's size is still limited to 19 digits).
-    ///
-    /// Whole 64-byte blocks in V8's own layout (`12,3\n,45`) are checked from bit masks; any
-    /// block that is not (the closing `]`, unusual whitespace, errors) goes through `feed`,
-    /// which keeps messages and offsets exact. Both count a number where it ends, so a number
-    /// split between the two paths is counted once.
-    pub(crate) fn feed_counting(
+    /// Like `feed`, for the `edges` array when no edges are kept: the sink checks every value
+    /// but stores none, and most numbers reach it a window at a time (`push_batch`), converted
+    /// without a branch per digit. Accepts and rejects exactly what `feed` does, with the same
+    /// messages: a window that is not in V8's own layout (`12,3\n,45`), or whose values break a
+    /// rule, goes through `feed` one number at a time, which keeps messages and offsets exact.
+    pub(crate) fn feed_batched<S: BatchSink>(
         &mut self,
         buf: &[u8],
         base: u64,
-        count: &mut u64,
+        sink: &mut S,
     ) -> Result<usize, ParseError> {
         let n = buf.len();
-        let mut tally = Tally(0);
         let mut i = 0usize;
+        let mut values = [0u64; WINDOW_NUMBERS];
         while i < n && self.state != State::Done {
-            // The block's next byte must be visible too, to know how the last byte continues.
-            if n - i > BLOCK {
-                let block: &[u8; BLOCK] = buf[i..i + BLOCK].try_into().expect("block fits");
-                if let Some(numbers) = self.count_block(block, buf[i + BLOCK]) {
-                    tally.0 += numbers;
-                    i += BLOCK;
-                    continue;
+            // A window starts at a number (just after a comma) and reads bytes before it for
+            // long numbers, so it needs that much of the chunk behind it.
+            if self.state == State::Value && i >= BEHIND && n - i >= BLOCK {
+                let window: &[u8; BLOCK] = buf[i..i + BLOCK].try_into().expect("window fits");
+                let behind: &[u8; BEHIND] = buf[i - BEHIND..i].try_into().expect("behind fits");
+                if let Some((used, count)) =
+                    window_numbers(behind, window, &mut values, self.vector)
+                {
+                    if sink.push_batch(&values[..count]) {
+                        i += used;
+                        continue;
+                    }
                 }
             }
-            self.after_digit = false;
-            let end = (i + BLOCK).min(n);
-            i += self.feed(&buf[i..end], base + i as u64, &mut tally)?;
+            // One number at a time up to a comma, after which a window can start again.
+            let stop = (i + BLOCK).min(n);
+            let end = match memchr::memchr(b',', &buf[stop - 1..n.min(stop + BLOCK)]) {
+                Some(k) => stop + k,
+                None => n.min(stop + BLOCK),
+            };
+            i += self.feed(&buf[i..end], base + i as u64, sink)?;
         }
-        *count += tally.0;
         Ok(i)
     }
+}
 
-    /// Counts the numbers ending in a block made only of digits, commas and whitespace laid out
-    /// as `digits (ws? , digits)*`, and moves the state past it; `None` (state untouched) for
-    /// any other block. `next` is the byte after the block.
-    #[inline]
-    fn count_block(&mut self, block: &[u8; BLOCK], next: u8) -> Option<u64> {
-        // What the byte before the block was: a digit of an unfinished number, whitespace or
-        // a finished number, or a comma / the opening bracket.
-        let (prev_digit, prev_space) = match self.state {
-            State::InNumber => (1u64, 0u64),
-            State::AfterValue if self.after_digit => (0, 0),
-            State::AfterValue => (0, 1),
-            State::Value | State::FirstValue => (0, 0),
-            State::BeforeOpen | State::Done => return None,
-        };
-        let m = classify(block);
-        let (d, c, w) = (m.digit, m.comma, m.space);
-        if d | c | w != u64::MAX {
-            return None;
-        }
-        let before_d = (d << 1) | prev_digit | u64::from(self.after_digit);
-        let before_w = (w << 1) | prev_space;
-        let next_d = (d >> 1) | (u64::from(next.is_ascii_digit()) << 63);
-        let next_c = (c >> 1) | (u64::from(next == b',') << 63);
-        // Whitespace only between a number and its comma, commas only between numbers, and
-        // no number right after whitespace: anything else is for `feed` to accept or reject.
-        let odd = (w & !before_d)
-            | (w & !next_c)
-            | (c & !(before_d | before_w))
-            | (c & !next_d)
-            | (d & before_w);
-        if odd != 0 {
-            return None;
-        }
-        // No run of more than MAX_DIGITS digits, counting the unfinished number carried in.
-        let lead = (!d).trailing_zeros();
-        if prev_digit == 1 && self.digits + lead > MAX_DIGITS {
-            return None;
-        }
-        let r2 = d & (d >> 1);
-        let r4 = r2 & (r2 >> 2);
-        let r16 = {
-            let r8 = r4 & (r4 >> 4);
-            r8 & (r8 >> 8)
-        };
-        if r16 & (r4 >> 16) != 0 {
-            return None;
-        }
-        // Runs ending inside the block, plus a carried number that ended just before it
-        // (`feed` stopped at its last digit, before seeing what follows).
-        let numbers = u64::from((d & !next_d).count_ones()) + (prev_digit & !d & 1);
-        self.after_digit = false;
-        self.state = if d >> 63 == 0 {
-            if c >> 63 == 1 {
-                State::Value
-            } else {
-                State::AfterValue
-            }
-        } else if next_d >> 63 == 1 {
-            self.cur = 0;
-            self.digits = (!d).leading_zeros();
-            State::InNumber
-        } else {
-            // The number ends with the block and was counted here.
-            self.after_digit = true;
-            State::AfterValue
-        };
-        Some(numbers)
-    }
+/// A sink that can also take many numbers at once, for `feed_batched`.
+pub(crate) trait BatchSink: IntSink {
+    /// Takes `values`, the next whole numbers of the array in order, unless one of them breaks a
+    /// rule of the sink: then it returns false with nothing taken, and the caller pushes them one
+    /// at a time to get the exact message.
+    fn push_batch(&mut self, values: &[u64]) -> bool;
 }
 
 #[cfg(test)]
@@ -431,21 +388,30 @@ mod tests {
         doc
     }
 
-    /// Both entry points over the same pieces: the count (or error) and the bytes used.
-    fn both_ways(doc: &[u8], pieces: &[usize]) -> [Result<(u64, usize), String>; 2] {
-        let run = |counting: bool| {
+    impl BatchSink for Collect {
+        fn push_batch(&mut self, values: &[u64]) -> bool {
+            if values.contains(&666) {
+                return false;
+            }
+            self.0.extend_from_slice(values);
+            true
+        }
+    }
+
+    /// Both entry points over the same pieces: the values (or error) and the bytes used.
+    fn both_ways(doc: &[u8], pieces: &[usize]) -> [Result<(Vec<u64>, usize), String>; 2] {
+        let run = |batched: bool| {
             let mut s = IntArrayScanner::new("edges");
-            let mut tally = Tally(0);
-            let mut count = 0u64;
+            let mut sink = Collect(Vec::new());
             let mut pos = 0;
             let mut p = 0;
             while pos < doc.len() && !s.is_done() {
                 let end = (pos + pieces[p % pieces.len()]).min(doc.len());
                 p += 1;
-                let used = if counting {
-                    s.feed_counting(&doc[pos..end], pos as u64, &mut count)
+                let used = if batched {
+                    s.feed_batched(&doc[pos..end], pos as u64, &mut sink)
                 } else {
-                    s.feed(&doc[pos..end], pos as u64, &mut tally)
+                    s.feed(&doc[pos..end], pos as u64, &mut sink)
                 }
                 .map_err(|e| e.to_string())?;
                 pos += used;
@@ -453,24 +419,24 @@ mod tests {
             if !s.is_done() {
                 return Err("unterminated".to_string());
             }
-            Ok((if counting { count } else { tally.0 }, pos))
+            Ok((sink.0, pos))
         };
         [run(false), run(true)]
     }
 
     #[test]
-    fn counting_agrees_with_converting_on_valid_and_damaged_arrays() {
+    fn batched_agrees_with_one_at_a_time_on_valid_and_damaged_arrays() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut damaged_errors = 0;
-        for round in 0..400 {
+        for round in 0..600 {
             let numbers = 20 + rng.below(400) as usize;
             let mut doc = v8_like_array(&mut rng, numbers);
             let damage = round % 2 == 1;
             if damage {
                 // Replace, insert or delete a byte somewhere: usually an error, sometimes still
-                // a valid array with other numbers.
+                // a valid array with other numbers (or a 666, which the sink refuses).
                 let at = 1 + rng.below(doc.len() as u64 - 6) as usize;
-                let junks = b"x,] \n0-.9";
+                let junks = b"x,] \n0-.96";
                 let junk = junks[rng.below(junks.len() as u64) as usize];
                 match rng.below(3) {
                     0 => doc[at] = junk,
@@ -481,10 +447,10 @@ mod tests {
                 }
             }
             let pieces: Vec<usize> = (0..5).map(|_| 1 + rng.below(300) as usize).collect();
-            let [plain, counted] = both_ways(&doc, &pieces);
+            let [plain, batched] = both_ways(&doc, &pieces);
             assert_eq!(
                 plain,
-                counted,
+                batched,
                 "round {round}: {}",
                 String::from_utf8_lossy(&doc)
             );
@@ -492,32 +458,63 @@ mod tests {
                 damaged_errors += 1;
             }
             // Whole-document feeding, the common case for file reads.
-            let [plain, counted] = both_ways(&doc, &[doc.len()]);
-            assert_eq!(plain, counted, "round {round} whole");
+            let [plain, batched] = both_ways(&doc, &[doc.len()]);
+            assert_eq!(plain, batched, "round {round} whole");
         }
         assert!(
-            damaged_errors > 50,
+            damaged_errors > 80,
             "damage rarely detected: {damaged_errors}"
         );
     }
 
     #[test]
-    fn counting_finds_the_right_count_in_v8_layout() {
-        let mut rng = Rng(7);
-        let doc = v8_like_array(&mut rng, 10_000);
-        let [_, counted] = both_ways(&doc, &[65536]);
-        assert_eq!(counted.unwrap(), (10_000, doc.len() - 4));
-        let long = format!("[{}1]", "12345678901234567,".repeat(50));
-        let e = both_ways(
-            format!("[{}]", "123456789012345678901,".repeat(9) + "1").as_bytes(),
-            &[4096],
-        );
-        assert_eq!(e[0], e[1]);
-        assert!(
-            e[1].as_ref().unwrap_err().contains("number too large"),
-            "{e:?}"
-        );
-        assert_eq!(both_ways(long.as_bytes(), &[4096])[1], Ok((51, long.len())));
+    fn batched_converts_every_length_exactly() {
+        // Every length from 1 to 19 digits, past 2^32 and 2^53, in V8's layout and after a
+        // window's worth of small numbers so that windows take them.
+        let mut rng = Rng(11);
+        let mut want = vec![1u64; 40];
+        for len in 1..=19u32 {
+            let lo = if len == 1 { 0 } else { 10u64.pow(len - 1) };
+            let span = if len == 1 { 10 } else { 9 * 10u64.pow(len - 1) };
+            for _ in 0..20 {
+                want.push(lo + rng.below(span));
+            }
+        }
+        want.extend([
+            u64::from(u32::MAX),
+            1 << 32,
+            (1 << 53) + 1,
+            9_999_999_999_999_999,
+        ]);
+        want.extend([0, 10, 100_000_000, 1_000_000_000_000_000]);
+        let mut doc = b"[".to_vec();
+        for (k, v) in want.iter().enumerate() {
+            if k > 0 {
+                doc.extend_from_slice(if k % 3 == 0 { b"\n," } else { b"," });
+            }
+            doc.extend_from_slice(v.to_string().as_bytes());
+        }
+        doc.push(b']');
+        for piece in [doc.len(), 4096, 100, 77] {
+            let [plain, batched] = both_ways(&doc, &[piece]);
+            assert_eq!(plain.as_ref().unwrap().0, want);
+            assert_eq!(batched, plain, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn leading_zeros_are_not_json() {
+        for doc in [&b"[0032]"[..], b"[1,00]", b"[1,2,012,3]"] {
+            let e = scan_in_pieces(doc, 2).unwrap_err().to_string();
+            assert!(e.contains("no leading zeros"), "{e}");
+        }
+        let long = format!("[{}07,1]", "1,".repeat(100));
+        for piece in [3, 64, 1000] {
+            let [plain, batched] = both_ways(long.as_bytes(), &[piece]);
+            assert_eq!(plain, batched);
+            assert!(plain.unwrap_err().contains("no leading zeros"));
+        }
+        assert_eq!(scan_in_pieces(b"[0,0\n,10]", 1).unwrap().0, vec![0, 0, 10]);
     }
 
     #[test]

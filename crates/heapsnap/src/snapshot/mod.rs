@@ -2,6 +2,7 @@
 
 mod builder;
 mod classify;
+mod digits;
 mod error;
 mod ints;
 mod meta;

@@ -42,8 +42,8 @@ enum Section {
     Header(ValueSkipper),
     Nodes(IntArrayScanner),
     Edges(IntArrayScanner),
-    /// The `edges` array when no edges are kept: checked and counted, not converted.
-    EdgeCount(IntArrayScanner, u64),
+    /// The `edges` array when no edges are kept: every edge checked, none stored.
+    CheckedEdges(IntArrayScanner),
     Strings(StringArrayScanner),
     /// `trace_function_infos` (see `trace.rs`).
     TraceFunctions(IntArrayScanner),
@@ -56,7 +56,7 @@ impl Section {
         match self {
             Section::Header(_) => "inside the `snapshot` object".into(),
             Section::Nodes(_) => "inside the `nodes` array".into(),
-            Section::Edges(_) | Section::EdgeCount(..) => "inside the `edges` array".into(),
+            Section::Edges(_) | Section::CheckedEdges(_) => "inside the `edges` array".into(),
             Section::Strings(_) => "inside the `strings` array".into(),
             Section::TraceFunctions(_) => "inside the `trace_function_infos` array".into(),
             Section::TraceTree(_) => "inside the `trace_tree` array".into(),
@@ -96,6 +96,17 @@ pub struct SnapshotParser {
     seen_trace_tree: bool,
     /// The last completed key, so a truncation message can say where the input stopped.
     last_key: Option<String>,
+    /// The whole document's size when known, to refuse impossible header counts early.
+    input_size: Option<u64>,
+}
+
+/// The fewest bytes `count` records of `width` numbers take in an array: one digit per number
+/// and a comma between numbers.
+fn min_array_bytes(count: u64, width: usize) -> u64 {
+    count
+        .saturating_mul(width as u64)
+        .saturating_mul(2)
+        .saturating_sub(1)
 }
 
 #[inline]
@@ -117,7 +128,16 @@ impl SnapshotParser {
             seen_trace_functions: false,
             seen_trace_tree: false,
             last_key: None,
+            input_size: None,
         }
+    }
+
+    /// Tells the parser how many bytes the whole document has (a file's size), so that a
+    /// header announcing more nodes or edges than that can hold is refused before anything is
+    /// allocated for them. Without it the header's counts only size the first allocations,
+    /// capped, and are checked against the arrays at the end.
+    pub fn set_input_size(&mut self, bytes: u64) {
+        self.input_size = Some(bytes);
     }
 
     /// Total bytes accepted by `feed` so far.
@@ -168,8 +188,9 @@ impl SnapshotParser {
                             let used = s.feed(rest, at, &mut b.edge_sink())?;
                             (used, s.is_done())
                         }
-                        Section::EdgeCount(s, count) => {
-                            let used = s.feed_counting(rest, at, count)?;
+                        Section::CheckedEdges(s) => {
+                            let b = self.builder.as_mut().expect("header parsed before edges");
+                            let used = s.feed_batched(rest, at, &mut b.edge_sink())?;
                             (used, s.is_done())
                         }
                         Section::Strings(s) => {
@@ -206,6 +227,15 @@ impl SnapshotParser {
                         let raw = std::mem::take(raw);
                         let key = self.decode_key(&raw, at)?;
                         self.state = State::Colon(key);
+                    } else if b < 0x20 {
+                        return Err(self.foreign_or_corrupt(
+                            at,
+                            format!(
+                                "unexpected byte {} at byte {at} in a top-level key (a raw \
+                                 control character must be escaped in JSON)",
+                                show_byte(b)
+                            ),
+                        ));
                     } else {
                         raw.push(b);
                     }
@@ -371,7 +401,7 @@ impl SnapshotParser {
                 if self.opts.keep_edges {
                     Section::Edges(scanner)
                 } else {
-                    Section::EdgeCount(scanner, 0)
+                    Section::CheckedEdges(scanner)
                 }
             }
             "strings" => {
@@ -395,16 +425,14 @@ impl SnapshotParser {
         match section {
             Section::Header(mut s) => {
                 let meta = Meta::from_json(&s.take_captured(), at)?;
+                self.check_counts(&meta, at)?;
                 self.builder = Some(Builder::new(meta, self.opts.keep_edges));
                 self.last_key = Some("snapshot".into());
             }
             Section::Nodes(_) => self.builder.as_mut().expect("header").end_nodes(at)?,
-            Section::Edges(_) => self.builder.as_mut().expect("header").end_edges(at)?,
-            Section::EdgeCount(_, count) => self
-                .builder
-                .as_mut()
-                .expect("header")
-                .end_counted_edges(count, at)?,
+            Section::Edges(_) | Section::CheckedEdges(_) => {
+                self.builder.as_mut().expect("header").end_edges(at)?
+            }
             Section::Strings(s) => self
                 .builder
                 .as_mut()
@@ -417,6 +445,44 @@ impl SnapshotParser {
                 .end_trace_functions(at)?,
             Section::TraceTree(s) => self.builder.as_mut().expect("header").end_trace_tree(s),
             Section::Other(..) => {}
+        }
+        Ok(())
+    }
+
+    /// Refuses header counts past the table limits, or more than the rest of the input holds.
+    fn check_counts(&self, meta: &Meta, at: u64) -> Result<(), ParseError> {
+        let nodes = meta.node_count.unwrap_or(0);
+        let edges = meta.edge_count.unwrap_or(0);
+        if nodes > u64::from(u32::MAX) {
+            return Err(ParseError::Unsupported {
+                detail: format!(
+                    "snapshot.node_count is {nodes}; at most {} nodes are supported",
+                    u32::MAX
+                ),
+            });
+        }
+        if self.opts.keep_edges && edges > u64::from(u32::MAX) {
+            return Err(ParseError::Unsupported {
+                detail: format!(
+                    "snapshot.edge_count is {edges}; keeping edges supports at most {}",
+                    u32::MAX
+                ),
+            });
+        }
+        let Some(size) = self.input_size else {
+            return Ok(());
+        };
+        let left = size.saturating_sub(at);
+        let need = min_array_bytes(nodes, meta.node_width)
+            .saturating_add(min_array_bytes(edges, meta.edge_width));
+        if need > left {
+            return Err(ParseError::corrupt_at(
+                at,
+                format!(
+                    "the header announces {nodes} nodes and {edges} edges, which take at least \
+                     {need} bytes, but only {left} bytes follow it"
+                ),
+            ));
         }
         Ok(())
     }
@@ -465,11 +531,24 @@ impl SnapshotParser {
 
 /// Parses a whole snapshot from a reader, calling `progress` with the bytes read so far.
 pub fn parse_reader<R: Read>(
+    r: R,
+    opts: ParseOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Snapshot, ParseError> {
+    parse_sized(r, None, opts, progress)
+}
+
+/// `parse_reader` for a reader of `size` bytes when known (see `set_input_size`).
+fn parse_sized<R: Read>(
     mut r: R,
+    size: Option<u64>,
     opts: ParseOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Snapshot, ParseError> {
     let mut parser = SnapshotParser::new(opts);
+    if let Some(size) = size {
+        parser.set_input_size(size);
+    }
     let mut buf = vec![0u8; READ_PIECE];
     loop {
         let n = match r.read(&mut buf) {
@@ -499,12 +578,14 @@ pub fn parse_file(
     };
     let (file, total, gzip) = open().map_err(|e| ParseError::from(e).with_path(path))?;
     if !gzip {
-        return parse_reader(file, opts, &mut |n| progress(n, total))
+        return parse_sized(file, Some(total), opts, &mut |n| progress(n, total))
             .map_err(|e| e.with_path(path));
     }
     let taken = AtomicU64::new(0);
+    // Deflate expands at most 1032:1, which bounds the inflated document.
+    let inflated_max = total.saturating_mul(1032);
     source::with_inflated(file, &taken, |inflated| {
-        parse_reader(&mut *inflated, opts, &mut |_| {
+        parse_sized(&mut *inflated, Some(inflated_max), opts, &mut |_| {
             progress(taken.load(Ordering::Relaxed), total)
         })
         .map_err(|e| source::gzip_failure(e, inflated, &taken))
