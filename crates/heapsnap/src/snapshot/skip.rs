@@ -404,7 +404,9 @@ mod tests {
 
     #[test]
     fn long_integer_lists_are_checked_a_window_at_a_time() {
-        let list: Vec<String> = (0..300u64).map(|k| (k * 7919 % 100_000).to_string()).collect();
+        let list: Vec<String> = (0..300u64)
+            .map(|k| (k * 7919 % 100_000).to_string())
+            .collect();
         let clean = format!("[{}]", list.join(",\n"));
         for piece in [1, 63, 64, 65, 1000, clean.len()] {
             assert_eq!(skip(clean.as_bytes(), piece).unwrap().0, clean.len());
