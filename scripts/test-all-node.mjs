@@ -39,6 +39,16 @@ for (const v of runtimes) {
   run(`ava on node ${v}`, node, [join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs')], {
     HEAPDIFF_TEST_NODE: node,
   })
+  // The soak takes both cores for 20 s: alone, so that timing-sensitive tests do not starve.
+  run(
+    `soak on node ${v}`,
+    node,
+    [join(root, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), '__test__/soak.spec.ts'],
+    {
+      HEAPDIFF_TEST_NODE: node,
+      HEAPDIFF_SOAK: '1',
+    },
+  )
 }
 
 const passed = results.filter((r) => r.ok).length
