@@ -517,6 +517,37 @@ impl SharedClasses {
     }
 }
 
+/// One side of a comparison: the nodes it counts, and those that changed (new or deleted).
+#[derive(Default)]
+struct Tally {
+    totals: Totals,
+    changed: u64,
+}
+
+impl Tally {
+    /// Counts a node of class `class` (`NONE`: left out); one that `changed` also goes into its
+    /// row, as new (`after`'s side) or deleted.
+    fn count(&mut self, rows: &mut [ClassChange], class: u32, size: u64, changed: bool, new: bool) {
+        if class == NONE {
+            return;
+        }
+        self.totals.nodes += 1;
+        self.totals.size_bytes += size;
+        if !changed {
+            return;
+        }
+        self.changed += 1;
+        let row = &mut rows[class as usize];
+        if new {
+            row.allocated += 1;
+            row.allocated_bytes += size;
+        } else {
+            row.freed += 1;
+            row.freed_bytes += size;
+        }
+    }
+}
+
 /// Rule 4: DevTools' comparison of two views. `exclude` (sorted ids) are left out of both.
 pub(crate) fn diff(
     (before, view_before): (&Snapshot, &DevToolsView),
@@ -537,65 +568,48 @@ pub(crate) fn diff(
         )
     });
     let mut rows: Vec<ClassChange> = vec![ClassChange::default(); shared.names.len()];
-    let (mut totals_before, mut totals_after) = (Totals::default(), Totals::default());
-    let (mut freed_nodes, mut allocated_nodes) = (0u64, 0u64);
-    let mut freed = |i: usize, totals_only: bool| {
-        let k = class_before[i];
-        if k == NONE {
-            return;
-        }
-        let size = view_before.size[i];
-        totals_before.nodes += 1;
-        totals_before.size_bytes += size;
-        if !totals_only {
-            let row = &mut rows[k as usize];
-            row.freed += 1;
-            row.freed_bytes += size;
-            freed_nodes += 1;
-        }
+    let (mut before_side, mut after_side) = (Tally::default(), Tally::default());
+    let mut freed = |i: usize, changed: bool| {
+        before_side.count(
+            &mut rows,
+            class_before[i],
+            view_before.size[i],
+            changed,
+            false,
+        )
     };
-    let mut allocated: Vec<(usize, bool)> = Vec::new();
+    let mut kept_or_new: Vec<(usize, bool)> = Vec::new();
     // Merge-join in id order: a node counts as kept only with the same class on both sides.
     let (mut p, mut q) = (0usize, 0usize);
     loop {
         match (members_before.get(p), members_after.get(q)) {
             (None, None) => break,
             (Some((idb, ib)), Some((ida, _))) if idb < ida => {
-                freed(ib, false);
+                freed(ib, true);
                 p += 1;
             }
             (Some((_, ib)), None) => {
-                freed(ib, false);
+                freed(ib, true);
                 p += 1;
             }
             (Some((idb, ib)), Some((ida, ia))) if idb == ida => {
-                let same = class_before[ib] == class_after[ia];
-                freed(ib, same);
-                allocated.push((ia, same));
+                let changed = class_before[ib] != class_after[ia];
+                freed(ib, changed);
+                kept_or_new.push((ia, changed));
                 p += 1;
                 q += 1;
             }
             (_, Some((_, ia))) => {
-                allocated.push((ia, false));
+                kept_or_new.push((ia, true));
                 q += 1;
             }
         }
     }
-    for (i, totals_only) in allocated {
-        let k = class_after[i];
-        if k == NONE {
-            continue;
-        }
-        let size = view_after.size[i];
-        totals_after.nodes += 1;
-        totals_after.size_bytes += size;
-        if !totals_only {
-            let row = &mut rows[k as usize];
-            row.allocated += 1;
-            row.allocated_bytes += size;
-            allocated_nodes += 1;
-        }
+    for (i, changed) in kept_or_new {
+        after_side.count(&mut rows, class_after[i], view_after.size[i], changed, true);
     }
+    let (totals_before, totals_after) = (before_side.totals, after_side.totals);
+    let (freed_nodes, allocated_nodes) = (before_side.changed, after_side.changed);
     let mut details: Vec<ClassChange> = rows
         .into_iter()
         .zip(shared.names)
