@@ -40,6 +40,31 @@ fn strs(v: &Value, what: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// The ids of every `trace_tree` node (records of `meta.trace_node_fields`, children nested).
+fn trace_tree_ids(v: &Value, meta: &Value) -> Result<Vec<u64>, String> {
+    let Some(tree) = v.get("trace_tree").and_then(Value::as_array) else {
+        return Ok(Vec::new());
+    };
+    if tree.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fields = strs(&meta["trace_node_fields"], "trace_node_fields")?;
+    let at = |f: &str| fields.iter().position(|x| x == f).ok_or(format!("no {f}"));
+    let (id, children) = (at("id")?, at("children")?);
+    let mut out = Vec::new();
+    let mut stack = vec![tree];
+    while let Some(level) = stack.pop() {
+        if level.len() % fields.len() != 0 {
+            return Err("partial trace record".into());
+        }
+        for r in level.chunks(fields.len()) {
+            out.push(r[id].as_u64().ok_or("trace id")?);
+            stack.push(r[children].as_array().ok_or("trace children")?);
+        }
+    }
+    Ok(out)
+}
+
 /// The naive reading of a snapshot document, with the format's rules.
 fn reference(doc: &[u8]) -> Result<Vec<Node>, String> {
     let v: Value = serde_json::from_slice(doc).map_err(|e| e.to_string())?;
@@ -76,10 +101,18 @@ fn reference(doc: &[u8]) -> Result<Vec<Node>, String> {
             .cloned()
             .ok_or(format!("string {k}"))
     };
+    // Allocation traces: a node's `trace_node_id` is 0 (none) or the id of a `trace_tree` node.
+    let trace_ids = trace_tree_ids(&v, meta)?;
+    let trace_field = node_fields.iter().position(|f| f == "trace_node_id");
     let mut out = Vec::new();
     let mut e = 0usize;
     let mut total = 0u64;
     for r in nodes.chunks(nw) {
+        if let Some(k) = trace_field {
+            if r[k] != 0 && !trace_ids.contains(&r[k]) {
+                return Err(format!("trace_node_id {}", r[k]));
+            }
+        }
         let ty = node_types.get(r[nt] as usize).ok_or("node type")?.clone();
         total = total.checked_add(r[ns]).ok_or("total self size")?;
         let mut mine = Vec::new();

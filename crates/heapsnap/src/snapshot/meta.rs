@@ -156,14 +156,18 @@ fn function_fields(v: Option<&Value>, offset: u64) -> Result<Option<FunctionFiel
     let Some(f) = trace_fields(v, what, offset)? else {
         return Ok(None);
     };
-    let pos = |name: &str| field_pos(&f, name, what, offset);
-    Ok(Some(FunctionFields {
-        width: f.len(),
-        name: pos("name")?,
-        script_name: pos("script_name")?,
-        line: pos("line")?,
-        column: pos("column")?,
-    }))
+    // A list without the fields the records are read by is as good as none: an error only if
+    // the section it describes has records (see `trace.rs`), as nothing else reads it.
+    let pos = |name: &str| f.iter().position(|x| x == name);
+    Ok((|| {
+        Some(FunctionFields {
+            width: f.len(),
+            name: pos("name")?,
+            script_name: pos("script_name")?,
+            line: pos("line")?,
+            column: pos("column")?,
+        })
+    })())
 }
 
 fn tree_fields(v: Option<&Value>, offset: u64) -> Result<Option<TreeFields>, ParseError> {
@@ -171,13 +175,15 @@ fn tree_fields(v: Option<&Value>, offset: u64) -> Result<Option<TreeFields>, Par
     let Some(f) = trace_fields(v, what, offset)? else {
         return Ok(None);
     };
-    let pos = |name: &str| field_pos(&f, name, what, offset);
-    Ok(Some(TreeFields {
-        width: f.len(),
-        id: pos("id")?,
-        function_info_index: pos("function_info_index")?,
-        children: pos("children")?,
-    }))
+    let pos = |name: &str| f.iter().position(|x| x == name);
+    Ok((|| {
+        Some(TreeFields {
+            width: f.len(),
+            id: pos("id")?,
+            function_info_index: pos("function_info_index")?,
+            children: pos("children")?,
+        })
+    })())
 }
 
 fn string_list(v: Option<&Value>, what: &str, offset: u64) -> Result<Vec<String>, ParseError> {

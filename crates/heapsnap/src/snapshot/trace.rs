@@ -328,7 +328,7 @@ impl IntSink for FunctionSink<'_> {
     fn push(&mut self, value: u64) -> Result<(), String> {
         let Some(f) = self.fields else {
             return Err(
-                "`trace_function_infos` is not empty but meta.trace_function_info_fields is missing"
+                "`trace_function_infos` is not empty but meta.trace_function_info_fields is missing (or lacks name, script_name, line or column)"
                     .into(),
             );
         };
@@ -485,7 +485,7 @@ impl TreeScanner {
 
     fn fields(&self) -> Result<TreeFields, String> {
         self.fields
-            .ok_or_else(|| "not empty but meta.trace_node_fields is missing".into())
+            .ok_or_else(|| "not empty but meta.trace_node_fields is missing (or lacks id, function_info_index or children)".into())
     }
 
     /// Starts the value in the current level's next field; returns the field.
