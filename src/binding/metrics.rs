@@ -83,20 +83,36 @@ pub fn metrics_keep_pauses(env: Env, on: bool) -> Result<()> {
     Ok(())
 }
 
-/// Replaces this thread's top sites of the last leak.
-#[napi(catch_unwind)]
-pub fn metrics_set_sites(env: Env, sites: Vec<LeakSiteJs>) -> Result<()> {
-    let sites = sites
-        .into_iter()
-        .map(|s| LeakSite {
+impl From<LeakSiteJs> for LeakSite {
+    fn from(s: LeakSiteJs) -> Self {
+        LeakSite {
             name: s.name,
             url: s.url,
             line: s.line,
             column: s.column,
             growth_bytes: s.growth_bytes,
             live_bytes: s.live_bytes,
-        })
-        .collect();
+        }
+    }
+}
+
+impl From<LeakSite> for LeakSiteJs {
+    fn from(s: LeakSite) -> Self {
+        LeakSiteJs {
+            name: s.name,
+            url: s.url,
+            line: s.line,
+            column: s.column,
+            growth_bytes: s.growth_bytes,
+            live_bytes: s.live_bytes,
+        }
+    }
+}
+
+/// Replaces this thread's top sites of the last leak.
+#[napi(catch_unwind)]
+pub fn metrics_set_sites(env: Env, sites: Vec<LeakSiteJs>) -> Result<()> {
+    let sites = sites.into_iter().map(LeakSite::from).collect();
     env_state(&env)?.metrics.set_sites(sites);
     Ok(())
 }
@@ -115,18 +131,7 @@ pub fn metrics_read() -> Vec<ThreadMetricsJs> {
                 pauses.push(c.sum_ns as f64 / 1e9);
                 pauses.push(c.count() as f64);
             }
-            let sites = m
-                .sites()
-                .into_iter()
-                .map(|s| LeakSiteJs {
-                    name: s.name,
-                    url: s.url,
-                    line: s.line,
-                    column: s.column,
-                    growth_bytes: s.growth_bytes,
-                    live_bytes: s.live_bytes,
-                })
-                .collect();
+            let sites = m.sites().into_iter().map(LeakSiteJs::from).collect();
             ThreadMetricsJs {
                 thread,
                 post_gc_used_bytes: f.last.map(|s| s.current_base as f64),

@@ -301,31 +301,27 @@ fn detached_nodes(snap: &Snapshot, types: &Types, weak: Option<u8>, hidden: Opti
         }
     }
     let skip = |t: u8| Some(t) == weak || Some(t) == hidden;
-    while let Some(i) = attached_work.pop() {
-        for e in edges.range(i) {
-            let t = edges.to_node(e);
-            if skip(edges.edge_type_index(e)) || visited.get(t) {
-                continue;
-            }
-            visited.set(t);
-            if native(t) {
-                attached_work.push(t);
-            }
-        }
-    }
-    while let Some(i) = detached_work.pop() {
-        for e in edges.range(i) {
-            let t = edges.to_node(e);
-            if skip(edges.edge_type_index(e)) || visited.get(t) {
-                continue;
-            }
-            visited.set(t);
-            if native(t) {
-                detached.set(t);
-                detached_work.push(t);
+    // From each node in `work`, every native not yet visited takes its state (`mark`) and
+    // spreads it further; attached first, so the detached reach only what attached did not.
+    let mut spread = |mut work: Vec<usize>, mut mark: Option<&mut Bits>| {
+        while let Some(i) = work.pop() {
+            for e in edges.range(i) {
+                let t = edges.to_node(e);
+                if skip(edges.edge_type_index(e)) || visited.get(t) {
+                    continue;
+                }
+                visited.set(t);
+                if native(t) {
+                    if let Some(m) = mark.as_deref_mut() {
+                        m.set(t);
+                    }
+                    work.push(t);
+                }
             }
         }
-    }
+    };
+    spread(attached_work, None);
+    spread(detached_work, Some(&mut detached));
     detached
 }
 
