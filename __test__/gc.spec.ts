@@ -1,6 +1,6 @@
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import * as v8 from 'node:v8'
@@ -216,6 +216,7 @@ test('ESM import and named use work', (t) => {
 
 test('old code runs unchanged through a "memwatch" alias', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'heapdiff-alias-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   mkdirSync(join(dir, 'node_modules'))
   symlinkSync(root, join(dir, 'node_modules', 'memwatch'), 'dir')
   writeFileSync(

@@ -14,8 +14,6 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 const root = resolve(__dirname, '..')
-const dir = mkdtempSync(join(tmpdir(), 'heapdiff-soak-'))
-test.after.always(() => rmSync(dir, { recursive: true, force: true }))
 
 const SOAK_MS = Number(process.env.HEAPDIFF_SOAK_MS ?? 20000)
 const WARM_MS = 7000
@@ -123,6 +121,8 @@ const soak = process.env.HEAPDIFF_SOAK === '1' ? test : test.skip
 
 soak('workers terminated mid-work, GCs and diffs: exits by itself, native memory and RSS return', async (t) => {
   t.timeout(90000)
+  const dir = mkdtempSync(join(tmpdir(), 'heapdiff-soak-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const started = Date.now()
   const child = spawn(process.execPath, ['-e', script], {
     cwd: root,

@@ -43,7 +43,8 @@ for (const t of targets) {
     '-max_len=40000',
   ]
   console.log(`fuzz smoke: ${t} for ${seconds} s`)
-  const r = spawnSync('cargo', args, { cwd: fuzz, encoding: 'utf8' })
+  // TMPDIR inside the corpus folder: the gzip target's scratch file goes with it.
+  const r = spawnSync('cargo', args, { cwd: fuzz, encoding: 'utf8', env: { ...process.env, TMPDIR: corpus } })
   const stats = (r.stderr.match(/#\d+\s+DONE.*$/m) ?? r.stderr.match(/#\d+\s+\S+\s+cov:.*$/gm)?.slice(-1) ?? [''])[0]
   console.log(`  ${r.status === 0 ? 'ok' : 'FAILED'} ${stats.trim()}`)
   if (r.status !== 0) {

@@ -86,12 +86,13 @@ fn rejected(doc: &str) -> String {
             assert_eq!(e, kept, "keep_edges={keep}, pieces of {chunk}");
         }
     }
-    let dir = std::env::temp_dir().join(format!("heapsnap-edge-checks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!(
-        "{:x}.heapsnapshot.gz",
+    let dir = std::env::temp_dir().join(format!(
+        "heapsnap-edge-checks-{}-{:x}",
+        std::process::id(),
         doc.len() ^ (kept.len() << 32)
     ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("damaged.heapsnapshot.gz");
     std::fs::write(&path, gzip(doc.as_bytes())).unwrap();
     for keep in [false, true] {
         let e = parse_file(&path, ParseOptions { keep_edges: keep }, &mut |_, _| {})
@@ -101,7 +102,7 @@ fn rejected(doc: &str) -> String {
         let noted = format!("{kept} (byte offsets count the gzip file's inflated data)");
         assert!(e == kept || e == noted, "gzip: {e} / {kept}");
     }
-    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     kept
 }
 
