@@ -548,10 +548,18 @@ pub(crate) struct NodeSink<'a> {
 
 impl NodeSink<'_> {
     fn record(&mut self) -> Result<(), String> {
-        let c = &mut *self.cols;
+        let r = self.cols.rec.vals;
+        let index = self.cols.types.len();
+        let total = self.check(&r, index, self.cols.total_self_size)?;
+        self.commit(&r, index, total);
+        Ok(())
+    }
+
+    /// The rules a node record must pass; the running total self size with this node's added.
+    /// Touches no column, so that a batch can be checked whole before any of it is taken.
+    #[inline(always)]
+    fn check(&self, r: &[u64], index: usize, total: u64) -> Result<u64, String> {
         let m = self.meta;
-        let r = &c.rec.vals;
-        let index = c.types.len();
         let ty = r[m.node_type];
         if ty >= m.node_type_names.len() as u64 {
             return Err(format!(
@@ -559,26 +567,39 @@ impl NodeSink<'_> {
                 m.node_type_names.len()
             ));
         }
-        let name = u32::try_from(r[m.node_name])
-            .map_err(|_| format!("node #{index} has name index {} (overflow)", r[m.node_name]))?;
-        let edge_count = u32::try_from(r[m.node_edge_count]).map_err(|_| {
-            format!(
+        if r[m.node_name] > u64::from(u32::MAX) {
+            return Err(format!(
+                "node #{index} has name index {} (overflow)",
+                r[m.node_name]
+            ));
+        }
+        if r[m.node_edge_count] > u64::from(u32::MAX) {
+            return Err(format!(
                 "node #{index} has edge_count {} (overflow)",
                 r[m.node_edge_count]
-            )
-        })?;
-        let self_size = r[m.node_self_size];
-        let index32 = u32::try_from(index)
-            .map_err(|_| format!("more than {} nodes are not supported", u32::MAX))?;
-        c.total_self_size = c
-            .total_self_size
-            .checked_add(self_size)
-            .ok_or_else(|| format!("node #{index}: total self size overflows 64 bits"))?;
-        c.edge_sum += u64::from(edge_count);
+            ));
+        }
+        if index > u32::MAX as usize {
+            return Err(format!("more than {} nodes are not supported", u32::MAX));
+        }
+        total
+            .checked_add(r[m.node_self_size])
+            .ok_or_else(|| format!("node #{index}: total self size overflows 64 bits"))
+    }
+
+    /// Stores a record that passed `check` (which gave `total`) as node `index`.
+    #[inline(always)]
+    fn commit(&mut self, r: &[u64], index: usize, total: u64) {
+        let c = &mut *self.cols;
+        let m = self.meta;
+        let name = r[m.node_name] as u32;
+        let index32 = index as u32;
+        c.total_self_size = total;
+        c.edge_sum += r[m.node_edge_count];
         c.ids.push(r[m.node_id]);
-        c.types.push(ty as u8);
+        c.types.push(r[m.node_type] as u8);
         c.names.push(name);
-        c.self_sizes.push(index32, self_size);
+        c.self_sizes.push(index32, r[m.node_self_size]);
         if let Some(k) = m.trace.node_trace_id {
             c.traces.push(index, r[k]);
         }
@@ -592,7 +613,6 @@ impl NodeSink<'_> {
         }
         c.max_name = Some(c.max_name.map_or(name, |m| m.max(name)));
         self.needed.mark(name);
-        Ok(())
     }
 }
 
@@ -603,6 +623,66 @@ impl IntSink for NodeSink<'_> {
             self.record()?;
         }
         Ok(())
+    }
+}
+
+impl BatchSink for NodeSink<'_> {
+    /// Checks every record the batch completes, then takes them all; a batch with a bad record
+    /// takes nothing and goes through `push` one number at a time for the exact message.
+    fn push_batch(&mut self, values: &[u64]) -> bool {
+        let width = self.cols.rec.width;
+        let field = self.cols.rec.field;
+        let start = self.cols.types.len();
+        // The record left open by the last batch, completed from the front of this one.
+        let head = if field == 0 {
+            0
+        } else {
+            (width - field).min(values.len())
+        };
+        let mut first = self.cols.rec.vals;
+        first[field..field + head].copy_from_slice(&values[..head]);
+        let first_done = field != 0 && field + head == width;
+        let whole = values[head..].chunks_exact(width);
+        let tail = whole.remainder();
+        let mut total = self.cols.total_self_size;
+        let mut index = start;
+        if first_done {
+            match self.check(&first, index, total) {
+                Ok(t) => total = t,
+                Err(_) => return false,
+            }
+            index += 1;
+        }
+        for r in whole.clone() {
+            match self.check(r, index, total) {
+                Ok(t) => total = t,
+                Err(_) => return false,
+            }
+            index += 1;
+        }
+        // All passed: the same walk again, storing.
+        let mut total = self.cols.total_self_size;
+        let mut index = start;
+        let size = self.meta.node_self_size;
+        if first_done {
+            total += first[size];
+            self.commit(&first, index, total);
+            index += 1;
+        }
+        for r in whole {
+            total += r[size];
+            self.commit(r, index, total);
+            index += 1;
+        }
+        let rec = &mut self.cols.rec;
+        if field != 0 && !first_done {
+            rec.vals = first;
+            rec.field = field + head;
+        } else {
+            rec.vals[..tail.len()].copy_from_slice(tail);
+            rec.field = tail.len();
+        }
+        true
     }
 }
 

@@ -104,6 +104,10 @@ pub(crate) fn has_vector_path() -> bool {
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512vbmi")
             && std::arch::is_x86_feature_detected!("avx512vbmi2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+            && std::arch::is_x86_feature_detected!("lzcnt")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("bmi2")
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
@@ -213,7 +217,7 @@ mod avx512 {
     /// Four numbers per pass: each 16-byte slot gathers the 16 bytes ending at one number's
     /// last digit (from the window and the bytes behind it), bytes before the number are
     /// zeroed, and multiply-adds fold digits into pairs, quads, eights and the value.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt,lzcnt,bmi1,bmi2")]
     pub(super) unsafe fn window_numbers(
         behind: &[u8; BEHIND],
         window: &[u8; BLOCK],

@@ -180,7 +180,7 @@ impl SnapshotParser {
                         }
                         Section::Nodes(s) => {
                             let b = self.builder.as_mut().expect("header parsed before nodes");
-                            let used = s.feed(rest, at, &mut b.node_sink())?;
+                            let used = s.feed_batched(rest, at, &mut b.node_sink())?;
                             (used, s.is_done())
                         }
                         Section::Edges(s) => {
