@@ -7,6 +7,7 @@
 //! (plus a count per 64 of them) to rewrite the name columns: no per-string remap table, which
 //! cost 4 bytes for every string in the file, referenced or not.
 
+use super::digits::WINDOW_NUMBERS;
 use super::error::ParseError;
 use super::ints::{BatchSink, IntSink};
 use super::meta::{Meta, MAX_FIELDS};
@@ -214,7 +215,13 @@ impl Multiple {
 
     #[inline(always)]
     fn divides(self, n: u64) -> bool {
-        n.wrapping_mul(self.inverse).rotate_right(self.shift) <= self.max
+        self.quotient(n) <= self.max
+    }
+
+    /// `n / d` when `d` divides `n` (the same product as `divides`, then exact).
+    #[inline(always)]
+    fn quotient(self, n: u64) -> u64 {
+        n.wrapping_mul(self.inverse).rotate_right(self.shift)
     }
 }
 
@@ -311,7 +318,7 @@ impl Builder {
                 max_name: None,
                 max_to: None,
                 node_width: Divisor::new(meta.node_width as u64),
-                batch: EdgeChecks::new(&meta, keep_edges),
+                batch: EdgeChecks::new(&meta),
                 rec: RecordBuf::new(meta.edge_width),
             },
             traces: TraceBuilder::new(meta.trace.clone()),
@@ -762,10 +769,9 @@ impl IntSink for EdgeSink<'_> {
 }
 
 impl EdgeChecks {
-    /// Only for V8's edge layout (`type, name_or_index, to_node`), and only when no edge is
-    /// kept: then an edge is nothing but its checks.
-    fn new(m: &Meta, keep: bool) -> Option<Self> {
-        if keep || (m.edge_width, m.edge_type, m.edge_name, m.edge_to) != (3, 0, 1, 2) {
+    /// Only for V8's edge layout (`type, name_or_index, to_node`).
+    fn new(m: &Meta) -> Option<Self> {
+        if (m.edge_width, m.edge_type, m.edge_name, m.edge_to) != (3, 0, 1, 2) {
             return None;
         }
         let width = m.node_width as u64;
@@ -787,10 +793,14 @@ impl EdgeChecks {
 
 impl BatchSink for EdgeSink<'_> {
     /// `record`'s checks and bookkeeping for whole runs of edges, on locals that are written
-    /// back only when every edge passed: a failing batch goes through `record` one edge at a
-    /// time, whose messages say which edge broke which rule.
+    /// back (and the edges stored, when kept) only when every edge passed: a failing batch goes
+    /// through `record` one edge at a time, whose messages say which edge broke which rule.
     fn push_batch(&mut self, values: &[u64]) -> bool {
         let c = &mut *self.cols;
+        // The batch's whole edges, stored only once all passed (a window holds at most 32
+        // numbers, so at most 11 edges end in it).
+        let mut done = [[0u64; 3]; WINDOW_NUMBERS / 3 + 1];
+        let mut count = 0usize;
         let Some(k) = &c.batch else {
             return false;
         };
@@ -821,6 +831,8 @@ impl BatchSink for EdgeSink<'_> {
             top_to = if to_up { to + 1 } else { top_to };
             top_to_edge = if to_up { *records } else { top_to_edge };
             *records += 1;
+            done[count] = [ty, name, to];
+            count += 1;
         };
         // The edge left unfinished by the last batch, then whole edges, then the start of one.
         let mut rest = values;
@@ -868,6 +880,19 @@ impl BatchSink for EdgeSink<'_> {
         }
         if top_to > 0 {
             c.max_to = Some((((top_to - 1) / width) as u32, top_to_edge));
+        }
+        if c.keep {
+            for &[ty, name, to] in &done[..count] {
+                let named = k.named[ty as usize];
+                // All checked above: the type is listed, the name fits u32, `to` is a multiple
+                // of the node width below the node count (so its quotient fits u32).
+                c.types.push(ty as u8);
+                c.name_or_index.push(named, name as u32);
+                c.to_node.push(k.multiple.quotient(to) as u32);
+                if named {
+                    self.needed.mark(name as u32);
+                }
+            }
         }
         true
     }

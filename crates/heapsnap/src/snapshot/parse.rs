@@ -41,9 +41,8 @@ const READ_PIECE: usize = 2 << 20;
 enum Section {
     Header(ValueSkipper),
     Nodes(IntArrayScanner),
+    /// The `edges` array: every edge checked, stored when `keep_edges`.
     Edges(IntArrayScanner),
-    /// The `edges` array when no edges are kept: every edge checked, none stored.
-    CheckedEdges(IntArrayScanner),
     Strings(StringArrayScanner),
     /// `trace_function_infos` (see `trace.rs`).
     TraceFunctions(IntArrayScanner),
@@ -56,7 +55,7 @@ impl Section {
         match self {
             Section::Header(_) => "inside the `snapshot` object".into(),
             Section::Nodes(_) => "inside the `nodes` array".into(),
-            Section::Edges(_) | Section::CheckedEdges(_) => "inside the `edges` array".into(),
+            Section::Edges(_) => "inside the `edges` array".into(),
             Section::Strings(_) => "inside the `strings` array".into(),
             Section::TraceFunctions(_) => "inside the `trace_function_infos` array".into(),
             Section::TraceTree(_) => "inside the `trace_tree` array".into(),
@@ -184,11 +183,6 @@ impl SnapshotParser {
                             (used, s.is_done())
                         }
                         Section::Edges(s) => {
-                            let b = self.builder.as_mut().expect("header parsed before edges");
-                            let used = s.feed(rest, at, &mut b.edge_sink())?;
-                            (used, s.is_done())
-                        }
-                        Section::CheckedEdges(s) => {
                             let b = self.builder.as_mut().expect("header parsed before edges");
                             let used = s.feed_batched(rest, at, &mut b.edge_sink())?;
                             (used, s.is_done())
@@ -397,12 +391,7 @@ impl SnapshotParser {
             }
             "edges" => {
                 self.seen_edges = true;
-                let scanner = IntArrayScanner::new("edges");
-                if self.opts.keep_edges {
-                    Section::Edges(scanner)
-                } else {
-                    Section::CheckedEdges(scanner)
-                }
+                Section::Edges(IntArrayScanner::new("edges"))
             }
             "strings" => {
                 self.seen_strings = true;
@@ -430,9 +419,7 @@ impl SnapshotParser {
                 self.last_key = Some("snapshot".into());
             }
             Section::Nodes(_) => self.builder.as_mut().expect("header").end_nodes(at)?,
-            Section::Edges(_) | Section::CheckedEdges(_) => {
-                self.builder.as_mut().expect("header").end_edges(at)?
-            }
+            Section::Edges(_) => self.builder.as_mut().expect("header").end_edges(at)?,
             Section::Strings(s) => self
                 .builder
                 .as_mut()
