@@ -107,13 +107,19 @@ fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
             "cannot take a heap snapshot: no V8 isolate on this thread",
         ));
     }
-    parse_streamed(ParseOptions { keep_edges }, |sink| {
-        state.snapshot_depth.fetch_add(1, Ordering::AcqRel);
-        // SAFETY: on the isolate's JS thread, outside GC callbacks, with a live isolate.
-        let streamed = unsafe { take_and_stream(snap_api, state.isolate, sink) };
-        state.snapshot_depth.fetch_sub(1, Ordering::AcqRel);
-        streamed
-    })
+    parse_streamed(
+        ParseOptions {
+            keep_edges,
+            devtools_edges: false,
+        },
+        |sink| {
+            state.snapshot_depth.fetch_add(1, Ordering::AcqRel);
+            // SAFETY: on the isolate's JS thread, outside GC callbacks, with a live isolate.
+            let streamed = unsafe { take_and_stream(snap_api, state.isolate, sink) };
+            state.snapshot_depth.fetch_sub(1, Ordering::AcqRel);
+            streamed
+        },
+    )
     .map_err(|e| {
         Error::from_reason(match e {
             StreamError::Producer(SnapshotError::NotTaken) => {
@@ -171,6 +177,7 @@ pub fn parse_snapshot_file(path: String, keep_edges: Option<bool>) -> Result<Hea
     let snapshot = heapsnap::load_file(heapsnap::FileToLoad {
         path: Path::new(&path),
         keep_edges: keep_edges.unwrap_or(false),
+        devtools_edges: false,
         progress: &heapsnap::Progress::default(),
     })
     .map_err(|e| Error::from_reason(e.to_string()))?;

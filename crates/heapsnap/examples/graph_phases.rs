@@ -29,7 +29,10 @@ fn main() {
     };
     let snap = parse_file(
         std::path::Path::new(&path),
-        ParseOptions { keep_edges: true },
+        ParseOptions {
+            keep_edges: true,
+            devtools_edges: false,
+        },
         &mut |_, _| {},
     )
     .expect("parse");

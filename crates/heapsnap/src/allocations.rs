@@ -137,7 +137,7 @@ pub fn allocation_sites_of_new(
     let rules = ClassRules::new(after, grouping);
     // With both graphs, DevTools' classes are the diff's rows (see `devtools`): name by them.
     let view = match grouping {
-        Grouping::DevTools if before.edges().is_some() => DevToolsView::new(after),
+        Grouping::DevTools if before.devtools_edges().is_some() => DevToolsView::new(after),
         _ => None,
     };
     if let Some(view) = &view {
@@ -245,7 +245,10 @@ mod tests {
         );
         parse_reader(
             doc.as_bytes(),
-            ParseOptions { keep_edges: true },
+            ParseOptions {
+                keep_edges: true,
+                devtools_edges: false,
+            },
             &mut |_| {},
         )
         .unwrap()

@@ -88,7 +88,7 @@ impl DevToolsView {
 
     /// `None` when the snapshot was parsed without its edges.
     pub(crate) fn new(snap: &Snapshot) -> Option<DevToolsView> {
-        let edges = snap.edges()?;
+        let edges = snap.devtools_edges()?;
         let n = snap.node_count();
         let types = Types::of(snap);
         let is = |i: usize, t: Option<u8>| t == Some(snap.node_type_index(i));
@@ -263,7 +263,7 @@ impl Bits {
 fn detached_nodes(snap: &Snapshot, types: &Types, weak: Option<u8>, hidden: Option<u8>) -> Bits {
     let n = snap.node_count();
     let mut detached = Bits::new(n);
-    let Some(edges) = snap.edges() else {
+    let Some(edges) = snap.devtools_edges() else {
         return detached;
     };
     if !snap.has_detachedness {
@@ -328,7 +328,7 @@ fn detached_nodes(snap: &Snapshot, types: &Types, weak: Option<u8>, hidden: Opti
 /// A plain object's property names (names-table ids, `__proto__` included as DevTools does
 /// when matching), sorted into `out`: the key its class depends on.
 fn sorted_properties(snap: &Snapshot, i: usize, property: Option<u8>, out: &mut Vec<u32>) {
-    let edges = snap.edges().expect("checked by the caller");
+    let edges = snap.devtools_edges().expect("checked by the caller");
     out.clear();
     out.extend(
         edges
@@ -356,7 +356,7 @@ struct Interfaces {
 
 impl Interfaces {
     fn infer(snap: &Snapshot, types: &Types, property: Option<u8>) -> Interfaces {
-        let Some(edges) = snap.edges() else {
+        let Some(edges) = snap.devtools_edges() else {
             return Interfaces { defs: Vec::new() };
         };
         let find = |s: &str| (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == s);

@@ -104,6 +104,8 @@ impl std::error::Error for AnalysisError {}
 pub struct FileToLoad<'a> {
     pub path: &'a Path,
     pub keep_edges: bool,
+    /// Keep just the edges DevTools' comparison reads (see `ParseOptions::devtools_edges`).
+    pub devtools_edges: bool,
     pub progress: &'a Progress,
 }
 
@@ -111,6 +113,7 @@ pub struct FileToLoad<'a> {
 pub fn load_file(file: FileToLoad<'_>) -> Result<Snapshot, LoadError> {
     let opts = ParseOptions {
         keep_edges: file.keep_edges,
+        devtools_edges: file.devtools_edges,
     };
     parse_file(file.path, opts, &mut |read, total| {
         file.progress.set(read, total)
@@ -146,7 +149,8 @@ pub fn load_files(files: &[FileToLoad<'_>]) -> Result<Vec<Snapshot>, LoadError> 
     Ok(out)
 }
 
-/// Two files diffed; both keep their edges for DevTools' rules, `after` also for `retention`.
+/// Two files diffed; both keep the edges DevTools' rules read, `after` all of them for
+/// `retention`.
 pub fn diff_files(
     [before, after]: [&Path; 2],
     opts: &DiffOptions,
@@ -157,12 +161,14 @@ pub fn diff_files(
     let [b, a]: [Snapshot; 2] = load_files(&[
         FileToLoad {
             path: before,
-            keep_edges: devtools,
+            keep_edges: false,
+            devtools_edges: devtools,
             progress: &progress[0],
         },
         FileToLoad {
             path: after,
-            keep_edges: devtools || retention.is_some(),
+            keep_edges: retention.is_some(),
+            devtools_edges: devtools,
             progress: &progress[1],
         },
     ])?
@@ -181,6 +187,7 @@ pub fn find_survivors_in_files(
         .map(|k| FileToLoad {
             path: paths[k],
             keep_edges: k == 2,
+            devtools_edges: false,
             progress: &progress[k],
         })
         .collect();
@@ -197,6 +204,7 @@ pub fn top_retainers_in_file(
     let snap = load_file(FileToLoad {
         path,
         keep_edges: true,
+        devtools_edges: false,
         progress,
     })?;
     Ok(top_retainer_report(&snap, opts)?)

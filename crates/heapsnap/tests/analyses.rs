@@ -189,6 +189,7 @@ fn files_load_in_order_with_edges_where_asked_and_report_their_progress() {
         .map(|k| FileToLoad {
             path: &paths[k],
             keep_edges: k == 2,
+            devtools_edges: false,
             progress: &progress[k],
         })
         .collect();
@@ -224,6 +225,7 @@ fn the_first_bad_file_in_order_is_reported_with_its_path() {
             .map(|k| FileToLoad {
                 path: paths[k],
                 keep_edges: false,
+                devtools_edges: false,
                 progress: &p[k],
             })
             .collect();

@@ -55,7 +55,14 @@ impl Drop for Temp {
 }
 
 fn read(t: &Temp, keep_edges: bool) -> Result<Snapshot, ParseError> {
-    parse_file(&t.0, ParseOptions { keep_edges }, &mut |_, _| {})
+    parse_file(
+        &t.0,
+        ParseOptions {
+            keep_edges,
+            devtools_edges: false,
+        },
+        &mut |_, _| {},
+    )
 }
 
 #[test]

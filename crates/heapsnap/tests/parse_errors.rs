@@ -426,7 +426,7 @@ fn impossible_counts_are_refused_up_front() {
         let bad = doc.replacen(from, to, 1);
         std::fs::write(&path, &bad).unwrap();
         for keep in [false, true] {
-            let e = parse_file(&path, ParseOptions { keep_edges: keep }, &mut |_, _| {})
+            let e = parse_file(&path, ParseOptions { keep_edges: keep, devtools_edges: false }, &mut |_, _| {})
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(want), "{e}");

@@ -197,7 +197,10 @@ fn reader_and_file_report_progress() {
     let mut seen = Vec::new();
     let s = parse_reader(
         doc.as_bytes(),
-        ParseOptions { keep_edges: true },
+        ParseOptions {
+            keep_edges: true,
+            devtools_edges: false,
+        },
         &mut |n| seen.push(n),
     )
     .unwrap();

@@ -388,7 +388,10 @@ fn reference_diff(before: &[RefNode], after: &[RefNode], grouping: Grouping) -> 
 /// Parses both snapshots of one Node, checks the tables and the diffs against the reference.
 fn check_real_snapshots(label: &str, bin: &Path) {
     let (dir, bp, ap) = write_pair(label, bin);
-    let opts = ParseOptions { keep_edges: true };
+    let opts = ParseOptions {
+        keep_edges: true,
+        devtools_edges: false,
+    };
     let before = parse_file(&bp, opts, &mut |_, _| {}).unwrap();
     let after = parse_file(&ap, opts, &mut |_, _| {}).unwrap();
     let (rb, width) = reference_read(&bp);
@@ -469,6 +472,9 @@ fn check_real_snapshots(label: &str, bin: &Path) {
     assert!(without.details.iter().all(|r| r.what != "LeakyThing"));
     assert_eq!(without.allocated_nodes, classic.allocated_nodes - 1234);
     assert_eq!(without.after.nodes, classic.after.nodes - 1234);
+
+    // DevTools' selection of edges gives the rows all edges give.
+    common::assert_same_devtools_rows(&bp, &ap);
 
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         .unwrap();
     let opts = ParseOptions {
         keep_edges: data.len() % 2 == 0,
+        devtools_edges: data.len() % 3 == 0,
     };
     let from_file =
         parse_file(&path, opts, &mut |_, _| {}).map(|s| (s.node_count(), s.edge_count()));

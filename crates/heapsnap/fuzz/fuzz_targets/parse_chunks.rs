@@ -12,7 +12,7 @@ fn parse(
     keep_edges: bool,
     mut piece: impl FnMut() -> usize,
 ) -> Result<Snapshot, String> {
-    let mut p = SnapshotParser::new(ParseOptions { keep_edges });
+    let mut p = SnapshotParser::new(ParseOptions { keep_edges, devtools_edges: false });
     let mut at = 0;
     while at < doc.len() {
         let end = (at + piece()).min(doc.len());

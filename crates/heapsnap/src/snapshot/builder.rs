@@ -11,6 +11,7 @@ use super::digits::WINDOW_NUMBERS;
 use super::error::ParseError;
 use super::ints::{BatchSink, IntSink};
 use super::meta::{Meta, MAX_FIELDS};
+use super::parse::ParseOptions;
 use super::strings::StringSink;
 use super::table::{EdgeNameColumn, EdgeTable, IdColumn, NameTable, SizeColumn, Snapshot};
 use super::trace::{FunctionSink, NodeTraceColumn, TraceBuilder, TreeScanner};
@@ -173,6 +174,10 @@ struct EdgeColumns {
     node_width: Divisor,
     /// The checks of `EdgeSink::record` in a form for many edges at once (V8's layout only).
     batch: Option<EdgeChecks>,
+    /// With `ParseOptions::devtools_edges`: which edges are kept (set when `edges` begins).
+    filter: Option<DevToolsFilter>,
+    /// `ParseOptions::devtools_edges` was asked for.
+    devtools_only: bool,
     rec: RecordBuf,
 }
 
@@ -213,12 +218,7 @@ impl Multiple {
         }
     }
 
-    #[inline(always)]
-    fn divides(self, n: u64) -> bool {
-        self.quotient(n) <= self.max
-    }
-
-    /// `n / d` when `d` divides `n` (the same product as `divides`, then exact).
+    /// The rotated product above: at most `max` exactly when `d` divides `n`, and then `n / d`.
     #[inline(always)]
     fn quotient(self, n: u64) -> u64 {
         n.wrapping_mul(self.inverse).rotate_right(self.shift)
@@ -277,10 +277,14 @@ fn reserve_hint(count: Option<u64>) -> usize {
 }
 
 impl Builder {
-    pub(crate) fn new(meta: Meta, keep_edges: bool) -> Self {
+    pub(crate) fn new(meta: Meta, opts: ParseOptions) -> Self {
+        let keep_edges = opts.stores_edges();
         let n = reserve_hint(meta.node_count);
-        let e = if keep_edges {
+        let e = if opts.keep_edges {
             reserve_hint(meta.edge_count)
+        } else if keep_edges {
+            // DevTools' selection is about half of a Node snapshot's edges.
+            reserve_hint(meta.edge_count) / 2
         } else {
             0
         };
@@ -319,6 +323,8 @@ impl Builder {
                 max_to: None,
                 node_width: Divisor::new(meta.node_width as u64),
                 batch: EdgeChecks::new(&meta),
+                filter: None,
+                devtools_only: !opts.keep_edges && opts.devtools_edges,
                 rec: RecordBuf::new(meta.edge_width),
             },
             traces: TraceBuilder::new(meta.trace.clone()),
@@ -340,8 +346,17 @@ impl Builder {
         }
     }
 
+    /// Called before the first edge. DevTools' selection needs each edge's source and target
+    /// types, so the nodes must come first (V8's order); otherwise every edge is kept.
+    pub(crate) fn begin_edges(&mut self) {
+        if self.edges.devtools_only && self.nodes_done {
+            self.edges.filter = Some(DevToolsFilter::new(&self.meta, &self.nodes));
+        }
+    }
+
     pub(crate) fn edge_sink(&mut self) -> EdgeSink<'_> {
         EdgeSink {
+            nodes: &mut self.nodes,
             cols: &mut self.edges,
             needed: &mut self.needed,
             meta: &self.meta,
@@ -510,7 +525,10 @@ impl Builder {
                 });
             }
             // Offsets wrapped only if there were more than u32::MAX edges, refused above.
-            let first = n.first_edge.take().expect("kept with edges");
+            let mut first = n.first_edge.take().expect("kept with edges");
+            if let Some(f) = &e.filter {
+                f.finish_offsets(&mut first);
+            }
             let mut name_or_index = e.name_or_index;
             let (types, named_type) = (&e.types, &e.named_type);
             name_or_index.resolve(|edge| named_type[types[edge] as usize], name_id);
@@ -520,6 +538,7 @@ impl Builder {
                 name_or_index,
                 to_node: e.to_node,
                 named_type: e.named_type,
+                devtools_only: e.filter.is_some(),
             })
         } else {
             None
@@ -694,6 +713,7 @@ impl BatchSink for NodeSink<'_> {
 }
 
 pub(crate) struct EdgeSink<'a> {
+    nodes: &'a mut NodeColumns,
     cols: &'a mut EdgeColumns,
     needed: &'a mut NeededStrings,
     meta: &'a Meta,
@@ -737,24 +757,112 @@ impl EdgeSink<'_> {
                 r[m.edge_name]
             )
         })?;
-        if named {
-            if c.max_name.is_none_or(|(mx, _)| name > mx) {
-                c.max_name = Some((name, edge));
-            }
-            if c.keep {
-                self.needed.mark(name);
-            }
+        if named && c.max_name.is_none_or(|(mx, _)| name > mx) {
+            c.max_name = Some((name, edge));
         }
         if c.max_to.is_none_or(|(mx, _)| to_index > mx) {
             c.max_to = Some((to_index, edge));
         }
-        if c.keep {
-            c.types.push(ty as u8);
-            c.name_or_index.push(named, name);
-            c.to_node.push(to_index);
-        }
-        c.records += 1;
+        self.store(edge, ty as u8, named, name, to_index);
+        self.cols.records += 1;
         Ok(())
+    }
+
+    /// Stores edge number `edge`, which passed the checks, when edges are kept: all of them, or
+    /// those DevTools' rules read.
+    #[inline(always)]
+    fn store(&mut self, edge: u64, ty: u8, named: bool, name: u32, to_index: u32) {
+        let c = &mut *self.cols;
+        if !c.keep {
+            return;
+        }
+        if let Some(f) = &mut c.filter {
+            if !f.keeps(self.nodes, edge, ty, to_index as usize) {
+                return;
+            }
+        }
+        if named {
+            self.needed.mark(name);
+        }
+        c.types.push(ty);
+        c.name_or_index.push(named, name);
+        c.to_node.push(to_index);
+    }
+}
+
+/// The edges DevTools' comparison rules read (see `devtools.rs`): every edge of the root (its
+/// user-roots test), non-weak edges into hidden, array and native nodes (backing stores find
+/// their owner over them, and the detached state spreads native to native), and property edges
+/// of objects (their property names name plain objects). The rules give the same result on
+/// these as on all edges; the rest of a Node snapshot's edges, about half, are not stored.
+#[derive(Debug)]
+struct DevToolsFilter {
+    /// Per node type: edges into it are kept.
+    into: [bool; 256],
+    object: Option<u8>,
+    weak: Option<u8>,
+    property: Option<u8>,
+    /// The node whose edges are streaming past, and the edge number where they end.
+    src: usize,
+    src_end: u64,
+    kept: u32,
+}
+
+impl DevToolsFilter {
+    fn new(m: &Meta, nodes: &NodeColumns) -> Self {
+        let node_type = |name: &str| m.node_type_names.iter().position(|t| t == name);
+        let edge_type = |name: &str| {
+            m.edge_type_names
+                .iter()
+                .position(|t| t == name)
+                .map(|k| k as u8)
+        };
+        let mut into = [false; 256];
+        for t in ["hidden", "array", "native"] {
+            if let Some(k) = node_type(t).filter(|&k| k < 256) {
+                into[k] = true;
+            }
+        }
+        let first = nodes.first_edge.as_deref().unwrap_or(&[0]);
+        DevToolsFilter {
+            into,
+            object: node_type("object").map(|k| k as u8),
+            weak: edge_type("weak"),
+            property: edge_type("property"),
+            src: 0,
+            src_end: first.get(1).map_or(u64::MAX, |&e| u64::from(e)),
+            kept: 0,
+        }
+    }
+
+    /// Whether edge number `edge` (of type `ty`, into node `to`) is kept. Moves the source node
+    /// along as edges stream past, turning the nodes' first-edge offsets into offsets among
+    /// the kept edges as it leaves each node (`finish_offsets` does the rest).
+    #[inline(always)]
+    fn keeps(&mut self, nodes: &mut NodeColumns, edge: u64, ty: u8, to: usize) -> bool {
+        let first = nodes.first_edge.as_mut().expect("kept with edges");
+        while edge >= self.src_end {
+            // More edges than the nodes' edge_count fields announce: `finish` refuses the file.
+            if self.src + 2 >= first.len() {
+                return false;
+            }
+            self.src += 1;
+            first[self.src] = self.kept;
+            self.src_end = u64::from(first[self.src + 1]);
+        }
+        let type_of = |i: usize| nodes.types.get(i).copied();
+        let keep = self.src == 0
+            || (Some(ty) != self.weak && type_of(to).is_some_and(|t| self.into[t as usize]))
+            || (Some(ty) == self.property && type_of(self.src) == self.object);
+        self.kept += u32::from(keep);
+        keep
+    }
+
+    /// The first-edge offsets of the nodes after the last one with edges.
+    fn finish_offsets(&self, first: &mut [u32]) {
+        for f in first.iter_mut().skip(self.src + 1) {
+            *f = self.kept;
+        }
     }
 }
 
@@ -799,7 +907,7 @@ impl BatchSink for EdgeSink<'_> {
         let c = &mut *self.cols;
         // The batch's whole edges, stored only once all passed (a window holds at most 32
         // numbers, so at most 11 edges end in it).
-        let mut done = [[0u64; 3]; WINDOW_NUMBERS / 3 + 1];
+        let mut done = [(0u8, false, 0u32, 0u32); WINDOW_NUMBERS / 3 + 1];
         let mut count = 0usize;
         let Some(k) = &c.batch else {
             return false;
@@ -807,6 +915,7 @@ impl BatchSink for EdgeSink<'_> {
         let mut field = c.rec.field;
         let [mut ty, mut name] = [c.rec.vals[0], c.rec.vals[1]];
         let mut records = c.records;
+        let first_edge = records;
         // Largest named-edge name and largest target so far, as `max + 1` (0: none yet), with
         // the edge where each was first seen, for the range checks at the end (they need the
         // `strings` array, or the node count when the header has none). V8 numbers nodes and
@@ -820,10 +929,11 @@ impl BatchSink for EdgeSink<'_> {
         let mut bad = false;
         let mut check = |ty: u64, name: u64, to: u64, records: &mut u64| {
             let named = k.named[(ty & 255) as usize];
+            let quotient = k.multiple.quotient(to);
             bad |= (ty >= k.types)
                 | (name > u64::from(u32::MAX))
                 | (to >= k.to_limit)
-                | !k.multiple.divides(to);
+                | (quotient > k.multiple.max);
             let name_up = named & (name >= top_name);
             top_name = if name_up { name + 1 } else { top_name };
             top_name_edge = if name_up { *records } else { top_name_edge };
@@ -831,7 +941,8 @@ impl BatchSink for EdgeSink<'_> {
             top_to = if to_up { to + 1 } else { top_to };
             top_to_edge = if to_up { *records } else { top_to_edge };
             *records += 1;
-            done[count] = [ty, name, to];
+            // Only stored (below) once every edge passed, when the casts are exact.
+            done[count] = (ty as u8, named, name as u32, quotient as u32);
             count += 1;
         };
         // The edge left unfinished by the last batch, then whole edges, then the start of one.
@@ -882,16 +993,10 @@ impl BatchSink for EdgeSink<'_> {
             c.max_to = Some((((top_to - 1) / width) as u32, top_to_edge));
         }
         if c.keep {
-            for &[ty, name, to] in &done[..count] {
-                let named = k.named[ty as usize];
-                // All checked above: the type is listed, the name fits u32, `to` is a multiple
-                // of the node width below the node count (so its quotient fits u32).
-                c.types.push(ty as u8);
-                c.name_or_index.push(named, name as u32);
-                c.to_node.push(k.multiple.quotient(to) as u32);
-                if named {
-                    self.needed.mark(name as u32);
-                }
+            // All checked: the type is listed, the name fits u32, `to` is a multiple of the node
+            // width below the node count (so the quotient is its node index, in u32).
+            for (j, &(ty, named, name, to_index)) in done[..count].iter().enumerate() {
+                self.store(first_edge + j as u64, ty, named, name, to_index);
             }
         }
         true

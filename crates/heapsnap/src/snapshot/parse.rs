@@ -26,6 +26,16 @@ pub struct ParseOptions {
     /// Keep the edge table (about 9 bytes per edge) for graph walks such as retainer paths;
     /// a plain id-based diff does not need it.
     pub keep_edges: bool,
+    /// Without `keep_edges`: keep only the edges DevTools' comparison rules read (about half of
+    /// a Node snapshot's), for `Grouping::DevTools` diffs. Graph walks see no edges then.
+    pub devtools_edges: bool,
+}
+
+impl ParseOptions {
+    /// Whether any edge is stored.
+    pub(crate) fn stores_edges(&self) -> bool {
+        self.keep_edges || self.devtools_edges
+    }
 }
 
 /// The header is a few KiB; anything near this size is not a V8 header.
@@ -391,6 +401,10 @@ impl SnapshotParser {
             }
             "edges" => {
                 self.seen_edges = true;
+                self.builder
+                    .as_mut()
+                    .expect("header parsed first")
+                    .begin_edges();
                 Section::Edges(IntArrayScanner::new("edges"))
             }
             "strings" => {
@@ -415,7 +429,7 @@ impl SnapshotParser {
             Section::Header(mut s) => {
                 let meta = Meta::from_json(&s.take_captured(), at)?;
                 self.check_counts(&meta, at)?;
-                self.builder = Some(Builder::new(meta, self.opts.keep_edges));
+                self.builder = Some(Builder::new(meta, self.opts));
                 self.last_key = Some("snapshot".into());
             }
             Section::Nodes(_) => self.builder.as_mut().expect("header").end_nodes(at)?,
@@ -448,7 +462,7 @@ impl SnapshotParser {
                 ),
             });
         }
-        if self.opts.keep_edges && edges > u64::from(u32::MAX) {
+        if self.opts.stores_edges() && edges > u64::from(u32::MAX) {
             return Err(ParseError::Unsupported {
                 detail: format!(
                     "snapshot.edge_count is {edges}; keeping edges supports at most {}",

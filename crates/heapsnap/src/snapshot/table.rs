@@ -300,6 +300,9 @@ pub struct EdgeTable {
     pub(crate) to_node: Vec<u32>,
     /// Per edge type: whether `name_or_index` is a name (all but `element` and `hidden`).
     pub(crate) named_type: Vec<bool>,
+    /// Only the edges DevTools' rules read (`ParseOptions::devtools_edges`): not a graph for
+    /// walks, so `Snapshot::edges` hides it.
+    pub(crate) devtools_only: bool,
 }
 
 impl EdgeTable {
@@ -408,7 +411,7 @@ impl Snapshot {
     /// Outgoing edge count of node `i`, known when the edge table was kept. Without edges no
     /// per-node count is stored: 4 bytes a node that an id-based diff never reads.
     pub fn node_edge_count(&self, i: usize) -> Option<u32> {
-        let t = self.edges.as_ref()?;
+        let t = self.edges()?;
         Some(t.first[i + 1] - t.first[i])
     }
 
@@ -433,6 +436,12 @@ impl Snapshot {
 
     /// The edge table, present when parsed with `keep_edges`.
     pub fn edges(&self) -> Option<&EdgeTable> {
+        self.edges.as_ref().filter(|t| !t.devtools_only)
+    }
+
+    /// The edges DevTools' comparison rules read: all of them (`keep_edges`), or only those
+    /// (`devtools_edges`).
+    pub(crate) fn devtools_edges(&self) -> Option<&EdgeTable> {
         self.edges.as_ref()
     }
 

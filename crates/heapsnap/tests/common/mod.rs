@@ -217,7 +217,10 @@ pub fn parse_chunked(
     chunk: usize,
     keep_edges: bool,
 ) -> Result<Snapshot, heapsnap::ParseError> {
-    let mut p = SnapshotParser::new(ParseOptions { keep_edges });
+    let mut p = SnapshotParser::new(ParseOptions {
+        keep_edges,
+        devtools_edges: false,
+    });
     for piece in doc.chunks(chunk.max(1)) {
         p.feed(piece)?;
     }
@@ -280,4 +283,36 @@ impl XorShift {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+}
+
+/// The devtools diff of `before` → `after` with all edges and with DevTools' selection: equal
+/// rows, and the selection keeps fewer edges.
+pub fn assert_same_devtools_rows(before: &std::path::Path, after: &std::path::Path) {
+    let parse = |p: &std::path::Path, keep_edges: bool| {
+        let opts = heapsnap::ParseOptions {
+            keep_edges,
+            devtools_edges: !keep_edges,
+        };
+        heapsnap::parse_file(p, opts, &mut |_, _| {}).unwrap()
+    };
+    let opts = heapsnap::DiffOptions {
+        grouping: heapsnap::Grouping::DevTools,
+        ..Default::default()
+    };
+    let (full_b, full_a) = (parse(before, true), parse(after, true));
+    let (sel_b, sel_a) = (parse(before, false), parse(after, false));
+    assert_eq!(
+        heapsnap::diff(&full_b, &full_a, &opts),
+        heapsnap::diff(&sel_b, &sel_a, &opts)
+    );
+    // What the selection is for: fewer edges stored, and none of them offered to graph walks.
+    let kept = |s: &heapsnap::Snapshot| s.heap_bytes_estimate();
+    assert!(
+        kept(&sel_a) < kept(&full_a),
+        "{} vs {}",
+        kept(&sel_a),
+        kept(&full_a)
+    );
+    assert!(sel_a.edges().is_none() && full_a.edges().is_some());
+    assert_eq!(sel_a.edge_count(), full_a.edge_count());
 }
