@@ -495,9 +495,9 @@ struct SharedClasses {
 }
 
 impl SharedClasses {
+    /// The shared id of each of `view`'s classes (a table per class, not per node).
     fn map(&mut self, view: &DevToolsView) -> Vec<u32> {
-        let local: Vec<u32> = view
-            .names
+        view.names
             .iter()
             .map(|s| {
                 *self.ids.entry(s.clone()).or_insert_with(|| {
@@ -505,11 +505,15 @@ impl SharedClasses {
                     self.names.len() as u32 - 1
                 })
             })
-            .collect();
-        view.class
-            .iter()
-            .map(|&k| if k == NONE { NONE } else { local[k as usize] })
             .collect()
+    }
+}
+
+/// Node `i`'s class in the shared space (`NONE`: left out).
+fn shared_class(view: &DevToolsView, shared: &[u32], i: usize) -> u32 {
+    match view.class[i] {
+        NONE => NONE,
+        k => shared[k as usize],
     }
 }
 
@@ -554,8 +558,9 @@ pub(crate) fn diff(
         names: Vec::new(),
         ids: HashMap::new(),
     };
-    let class_before = shared.map(view_before);
-    let class_after = shared.map(view_after);
+    let (shared_before, shared_after) = (shared.map(view_before), shared.map(view_after));
+    let class_before = |i: usize| shared_class(view_before, &shared_before, i);
+    let class_after = |i: usize| shared_class(view_after, &shared_after, i);
     let (members_before, members_after) = std::thread::scope(|s| {
         let t = s.spawn(|| Members::collect(after, exclude));
         (
@@ -565,44 +570,37 @@ pub(crate) fn diff(
     });
     let mut rows: Vec<ClassChange> = vec![ClassChange::default(); shared.names.len()];
     let (mut before_side, mut after_side) = (Tally::default(), Tally::default());
-    let mut freed = |i: usize, changed: bool| {
-        before_side.count(
-            &mut rows,
-            class_before[i],
-            view_before.size[i],
-            changed,
-            false,
-        )
+    let mut freed = |rows: &mut [ClassChange], i: usize, changed: bool| {
+        before_side.count(rows, class_before(i), view_before.size[i], changed, false)
     };
-    let mut kept_or_new: Vec<(usize, bool)> = Vec::new();
+    let mut kept_or_new = |rows: &mut [ClassChange], i: usize, changed: bool| {
+        after_side.count(rows, class_after(i), view_after.size[i], changed, true)
+    };
     // Merge-join in id order: a node counts as kept only with the same class on both sides.
     let (mut p, mut q) = (0usize, 0usize);
     loop {
         match (members_before.get(p), members_after.get(q)) {
             (None, None) => break,
             (Some((idb, ib)), Some((ida, _))) if idb < ida => {
-                freed(ib, true);
+                freed(&mut rows, ib, true);
                 p += 1;
             }
             (Some((_, ib)), None) => {
-                freed(ib, true);
+                freed(&mut rows, ib, true);
                 p += 1;
             }
             (Some((idb, ib)), Some((ida, ia))) if idb == ida => {
-                let changed = class_before[ib] != class_after[ia];
-                freed(ib, changed);
-                kept_or_new.push((ia, changed));
+                let changed = class_before(ib) != class_after(ia);
+                freed(&mut rows, ib, changed);
+                kept_or_new(&mut rows, ia, changed);
                 p += 1;
                 q += 1;
             }
             (_, Some((_, ia))) => {
-                kept_or_new.push((ia, true));
+                kept_or_new(&mut rows, ia, true);
                 q += 1;
             }
         }
-    }
-    for (i, changed) in kept_or_new {
-        after_side.count(&mut rows, class_after[i], view_after.size[i], changed, true);
     }
     let (totals_before, totals_after) = (before_side.totals, after_side.totals);
     let (freed_nodes, allocated_nodes) = (before_side.changed, after_side.changed);
