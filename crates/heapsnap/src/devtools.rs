@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use crate::classes::Grouping;
 use crate::diff::{signed_difference, sort_details, ClassChange, Diff, Members, Totals};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{SizeColumn, Snapshot};
 
 /// A node DevTools leaves out of every row (self size 0 once stores moved to their owners).
 const NONE: u32 = u32::MAX;
@@ -39,7 +39,8 @@ const MAX_INTERFACE_NAME: usize = 120;
 /// backing-store transfer.
 pub(crate) struct DevToolsView {
     class: Vec<u32>,
-    size: Vec<u64>,
+    /// Sizes after the transfer, 4 bytes a node as the snapshot keeps its own.
+    size: SizeColumn,
     names: Vec<String>,
 }
 
@@ -234,7 +235,15 @@ impl DevToolsView {
             };
             class.push(k);
         }
-        Some(DevToolsView { class, size, names })
+        let mut sizes = SizeColumn::with_capacity(n);
+        for (i, &s) in size.iter().enumerate() {
+            sizes.push(i as u32, s);
+        }
+        Some(DevToolsView {
+            class,
+            size: sizes,
+            names,
+        })
     }
 }
 
@@ -571,10 +580,16 @@ pub(crate) fn diff(
     let mut rows: Vec<ClassChange> = vec![ClassChange::default(); shared.names.len()];
     let (mut before_side, mut after_side) = (Tally::default(), Tally::default());
     let mut freed = |rows: &mut [ClassChange], i: usize, changed: bool| {
-        before_side.count(rows, class_before(i), view_before.size[i], changed, false)
+        before_side.count(
+            rows,
+            class_before(i),
+            view_before.size.get(i),
+            changed,
+            false,
+        )
     };
     let mut kept_or_new = |rows: &mut [ClassChange], i: usize, changed: bool| {
-        after_side.count(rows, class_after(i), view_after.size[i], changed, true)
+        after_side.count(rows, class_after(i), view_after.size.get(i), changed, true)
     };
     // Merge-join in id order: a node counts as kept only with the same class on both sides.
     let (mut p, mut q) = (0usize, 0usize);

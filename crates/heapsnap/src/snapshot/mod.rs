@@ -17,6 +17,6 @@ mod trace;
 pub use error::ParseError;
 pub use parse::{parse_file, parse_reader, ParseOptions, SnapshotParser};
 pub use stream::{parse_streamed, StreamError, PIECES_IN_FLIGHT};
-pub(crate) use table::IdColumn;
 pub use table::{EdgeName, EdgeTable, Snapshot};
+pub(crate) use table::{IdColumn, SizeColumn};
 pub use trace::AllocationFrame;
