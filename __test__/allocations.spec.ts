@@ -83,13 +83,20 @@ test('in a worker, HeapDiff({ allocations: true }) names the same frame', (t) =>
 })
 
 test('checkLeaks(fn, { allocations: true }) names the allocating frame of the leaked class', (t) => {
-  const { row } = scenario('checkleaks', 8)
-  // Five calls between the first two snapshots, 8 instances each, all still alive.
-  t.is(row.count, 40)
+  // V8 drops the traces of objects allocated between two snapshots in some runs, with its own
+  // writeHeapSnapshot() too (README, "Allocation stacks"): then the row says it has traces but
+  // none for these instances (`[]`). Seen on Node 22 and 24 (a third of the runs on 24.21); such
+  // a run is repeated, up to six, and anything else than `[]` is judged at once.
+  let row: any
+  for (let run = 1; run <= 6; run++) {
+    ;({ row } = scenario('checkleaks', 8))
+    // Five calls between the first two snapshots, 8 instances each, all still alive.
+    t.is(row.count, 40)
+    if (row.allocated_at?.length !== 0) break
+    t.log(`run ${run}: V8 kept no allocation trace for these instances`)
+  }
   if (process.versions.node.startsWith('22.') && row.allocated_at?.length === 0) {
-    // V8 12.4 (Node 22) drops the traces of objects allocated between two snapshots in some
-    // runs, with its own writeHeapSnapshot() too (README, "Allocation stacks"): the row then says
-    // it has traces but none for these instances, and must not name anything else.
+    // Node 22 (V8 12.4) keeps the acceptance it had before the repeats (README).
     t.deepEqual(row.allocated_at, [])
     return
   }

@@ -237,15 +237,12 @@ test('writeHeapProfile: .heapprofile and pprof files read back by JSON.parse and
   walk(file.head, 0)
   const ids = new Set(nodes.map((n) => n.id))
   for (const s of file.samples) t.true(ids.has(s.nodeId) && s.size > 0 && typeof s.ordinal === 'number')
-  // The samples' values agree with the nodes' selfSize (V8 rounds per node, not per sample).
-  for (const n of nodes) {
-    const own = file.samples.filter((s: { nodeId: number }) => s.nodeId === n.id)
-    const sum = own.reduce((a: number, s: { size: number }) => a + s.size, 0)
-    t.true(
-      Math.abs(sum - n.selfSize) <= 16384 * Math.max(1, own.length) * 0.01 + 1024,
-      `node ${n.id}: ${sum} vs ${n.selfSize}`,
-    )
-  }
+  // The samples' values agree with the nodes' selfSize in total (V8 rounds per node, not per
+  // sample). Not per node: V8 itself once gave a node selfSize 17928 with samples of 48840 bytes
+  // (Node 20, CI rehearsal 2026-12-01), and the files hold exactly what it gave (above).
+  const sampled = file.samples.reduce((a: number, s: { size: number }) => a + s.size, 0)
+  const own = nodes.reduce((a, n) => a + n.selfSize, 0)
+  t.true(Math.abs(sampled - own) <= own * 0.02 + 16384, `samples ${sampled} vs nodes ${own}`)
 
   // pprof, decoded by pprof-format: sample types, totals and the leak's location.
   const prof = Profile.decode(gunzipSync(readFileSync(join(dir, 'p.pb.gz'))))
