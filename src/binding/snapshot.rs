@@ -176,8 +176,10 @@ pub fn take_heap_snapshot(env: Env, keep_edges: Option<bool>) -> Result<HeapSnap
 pub fn parse_snapshot_file(path: String, keep_edges: Option<bool>) -> Result<HeapSnapshotHandle> {
     let snapshot = heapsnap::load_file(heapsnap::FileToLoad {
         path: Path::new(&path),
-        keep_edges: keep_edges.unwrap_or(false),
-        devtools_edges: false,
+        parse: ParseOptions {
+            keep_edges: keep_edges.unwrap_or(false),
+            devtools_edges: false,
+        },
         progress: &heapsnap::Progress::default(),
     })
     .map_err(|e| Error::from_reason(e.to_string()))?;

@@ -103,19 +103,14 @@ impl std::error::Error for AnalysisError {}
 #[derive(Debug, Clone, Copy)]
 pub struct FileToLoad<'a> {
     pub path: &'a Path,
-    pub keep_edges: bool,
-    /// Keep just the edges DevTools' comparison reads (see `ParseOptions::devtools_edges`).
-    pub devtools_edges: bool,
+    /// What to keep besides the node columns.
+    pub parse: ParseOptions,
     pub progress: &'a Progress,
 }
 
 /// Parses one file, reporting its progress.
 pub fn load_file(file: FileToLoad<'_>) -> Result<Snapshot, LoadError> {
-    let opts = ParseOptions {
-        keep_edges: file.keep_edges,
-        devtools_edges: file.devtools_edges,
-    };
-    parse_file(file.path, opts, &mut |read, total| {
+    parse_file(file.path, file.parse, &mut |read, total| {
         file.progress.set(read, total)
     })
     .map_err(|error| LoadError::Parse {
@@ -161,14 +156,18 @@ pub fn diff_files(
     let [b, a]: [Snapshot; 2] = load_files(&[
         FileToLoad {
             path: before,
-            keep_edges: false,
-            devtools_edges: devtools,
+            parse: ParseOptions {
+                keep_edges: false,
+                devtools_edges: devtools,
+            },
             progress: &progress[0],
         },
         FileToLoad {
             path: after,
-            keep_edges: retention.is_some(),
-            devtools_edges: devtools,
+            parse: ParseOptions {
+                keep_edges: retention.is_some(),
+                devtools_edges: devtools,
+            },
             progress: &progress[1],
         },
     ])?
@@ -186,8 +185,10 @@ pub fn find_survivors_in_files(
     let files: Vec<FileToLoad> = (0..3)
         .map(|k| FileToLoad {
             path: paths[k],
-            keep_edges: k == 2,
-            devtools_edges: false,
+            parse: ParseOptions {
+                keep_edges: k == 2,
+                devtools_edges: false,
+            },
             progress: &progress[k],
         })
         .collect();
@@ -203,8 +204,10 @@ pub fn top_retainers_in_file(
 ) -> Result<Vec<TopRetainer>, AnalysisError> {
     let snap = load_file(FileToLoad {
         path,
-        keep_edges: true,
-        devtools_edges: false,
+        parse: ParseOptions {
+            keep_edges: true,
+            devtools_edges: false,
+        },
         progress,
     })?;
     Ok(top_retainer_report(&snap, opts)?)

@@ -11,7 +11,7 @@ use common::*;
 use heapsnap::{
     diff, diff_files, explained_diff, find_survivors, find_survivors_in_files, load_files,
     top_retainer_report, top_retainers_in_file, DiffOptions, FileToLoad, LoadError, OptionField,
-    Progress, RetentionOptions, Snapshot, SurvivorOptions, TopRetainerOptions,
+    ParseOptions, Progress, RetentionOptions, Snapshot, SurvivorOptions, TopRetainerOptions,
 };
 
 fn named(ty: &'static str, name: &'static str, to: usize) -> E {
@@ -188,8 +188,10 @@ fn files_load_in_order_with_edges_where_asked_and_report_their_progress() {
     let files: Vec<FileToLoad> = (0..3)
         .map(|k| FileToLoad {
             path: &paths[k],
-            keep_edges: k == 2,
-            devtools_edges: false,
+            parse: ParseOptions {
+                keep_edges: k == 2,
+                devtools_edges: false,
+            },
             progress: &progress[k],
         })
         .collect();
@@ -224,8 +226,7 @@ fn the_first_bad_file_in_order_is_reported_with_its_path() {
         let files: Vec<FileToLoad> = (0..3)
             .map(|k| FileToLoad {
                 path: paths[k],
-                keep_edges: false,
-                devtools_edges: false,
+                parse: ParseOptions::default(),
                 progress: &p[k],
             })
             .collect();
