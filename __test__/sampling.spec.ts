@@ -7,20 +7,13 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { Profile } from 'pprof-format'
+import type { AllocationSite } from '../lib/sites'
 
 const root = resolve(__dirname, '..')
 const fixture = join(__dirname, 'fixtures', 'sampling-sites.js')
 
-interface Site {
-  name: string
-  url: string
-  line: number
-  column: number
-  stack: string[]
-  growth_bytes: number
-  live_bytes: number
-  live_count: number
-}
+/** The shipped type of a `leak` event's site, so the test reads what users get. */
+type Site = AllocationSite
 
 /** Line (1-based) of `function name(` in the fixture, found by reading it. */
 function lineOf(name: string): number {
