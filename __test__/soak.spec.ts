@@ -3,9 +3,9 @@
  * `leak`, churn their heaps, take in-process diffs and diff files while the main thread
  * terminates and restarts them at random moments, forces GCs and diffs files (good and
  * corrupt). Afterwards the process must exit by itself, heapdiff's native memory must be back at
- * its baseline (within the 256 bytes own-memory.spec.ts allows for lazily made buffers), and RSS
- * must have stayed within 1.5x of its warm level. Bounded: ~20 s of churn
- * (HEAPDIFF_SOAK_MS to soak longer).
+ * its baseline (within the 256 bytes own-memory.spec.ts allows for lazily made buffers), RSS at
+ * the end of the churn within 1.5x of its warm level, and below it once the workers are gone.
+ * Bounded: ~20 s of churn (HEAPDIFF_SOAK_MS to soak longer).
  */
 import test from 'ava'
 import { spawn } from 'node:child_process'
@@ -86,13 +86,15 @@ const keep = [];
   started = 0;
   for (let i = 0; i < 4; i++) spawnWorker();
   const t0 = Date.now();
-  let warm = 0, peak = 0;
+  let warm = 0, late = 0, peak = 0;
   const rss = setInterval(() => {
     const r = process.memoryUsage().rss;
     const at = Date.now() - t0;
-    // The warm level: the highest RSS once the churn has settled in, before the check window.
+    // The highest RSS in two windows of the same length (how many workers snapshot at once
+    // moves the maximum): once the churn has settled in, and at its end.
     if (at >= ${WARM_MS} / 2 && at < ${WARM_MS}) warm = Math.max(warm, r);
-    else if (at >= ${WARM_MS}) peak = Math.max(peak, r);
+    if (at >= ${SOAK_MS} - ${WARM_MS} / 2) late = Math.max(late, r);
+    if (at >= ${WARM_MS}) peak = Math.max(peak, r);
   }, 50);
   while (Date.now() - t0 < ${SOAK_MS}) {
     // Terminate one worker at a random moment of its work, and start another.
@@ -109,7 +111,7 @@ const keep = [];
   await Promise.all([...workers].map((w) => w.terminate()));
   await settle();
   const after = mw.status().nativeBytes;
-  console.log(JSON.stringify({ baseline, after, warm, peak, final: process.memoryUsage().rss, refused, diffs, started, messages, stats }));
+  console.log(JSON.stringify({ baseline, after, warm, late, peak, final: process.memoryUsage().rss, refused, diffs, started, messages, stats }));
   // No process.exit(): the process must end by itself, the 'stats' listener still on.
 })();
 `
@@ -144,8 +146,10 @@ soak('workers terminated mid-work, GCs and diffs: exits by itself, native memory
   t.log(r, `${((Date.now() - started) / 1000).toFixed(1)} s`)
   // The tolerance of own-memory.spec.ts: a few lazily made buffers, never growth per operation.
   t.true(Math.abs(r.after - r.baseline) <= 256, `native bytes ${r.after}, baseline ${r.baseline}`)
-  t.true(r.peak <= 1.5 * r.warm, `RSS peak ${r.peak} vs warm ${r.warm}`)
-  t.true(r.final <= 1.5 * r.warm, `final RSS ${r.final} vs warm ${r.warm}`)
+  t.true(r.late <= 1.5 * r.warm, `RSS at the end of the churn ${r.late} vs warm ${r.warm}`)
+  // With the workers gone nothing of theirs stays: RSS falls below the churn's level (before
+  // the module returned snapshot memory to the OS it stayed at 1.0–1.4 GB, above it).
+  t.true(r.final < r.warm, `final RSS ${r.final} vs warm ${r.warm}`)
   // How much gets done depends on the machine; enough that every kind of work overlapped.
   t.true(r.refused >= 3 && r.refused === r.diffs, `corrupt file refused ${r.refused} of ${r.diffs} times`)
   t.true(r.started >= 8, `${r.started} workers started`)

@@ -107,7 +107,7 @@ fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
             "cannot take a heap snapshot: no V8 isolate on this thread",
         ));
     }
-    parse_streamed(
+    let parsed = parse_streamed(
         ParseOptions {
             keep_edges,
             devtools_edges: false,
@@ -128,7 +128,9 @@ fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
             StreamError::Producer(e) => format!("heap snapshot streaming failed: {e:?}"),
             e => e.to_string(),
         })
-    })
+    });
+    crate::alloc::return_freed_memory();
+    parsed
 }
 
 /// Turns V8's allocation tracking for this thread's isolate on or off directly (what
@@ -182,6 +184,7 @@ pub fn parse_snapshot_file(path: String, keep_edges: Option<bool>) -> Result<Hea
         },
         progress: &heapsnap::Progress::default(),
     })
-    .map_err(|e| Error::from_reason(e.to_string()))?;
-    Ok(HeapSnapshotHandle::from_snapshot(snapshot))
+    .map_err(|e| Error::from_reason(e.to_string()));
+    crate::alloc::return_freed_memory();
+    Ok(HeapSnapshotHandle::from_snapshot(snapshot?))
 }

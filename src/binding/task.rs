@@ -27,7 +27,10 @@ impl<T: ToNapiValue + TypeName + Send + 'static> Task for Work<T> {
             .job
             .take()
             .ok_or_else(|| Error::from_reason("internal error: work ran twice"))?;
-        panic_as_error(job)
+        let result = panic_as_error(job);
+        // File jobs free their parse buffers and the tables they no longer need here.
+        crate::alloc::return_freed_memory();
+        result
     }
 
     fn resolve(&mut self, _env: Env, output: T) -> Result<T> {
