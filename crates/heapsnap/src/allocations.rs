@@ -137,7 +137,7 @@ pub fn allocation_sites_of_new(
     let rules = ClassRules::new(after, grouping);
     // With both graphs, DevTools' classes are the diff's rows (see `devtools`): name by them.
     let view = match grouping {
-        Grouping::DevTools if before.devtools_edges().is_some() => DevToolsView::new(after),
+        Grouping::DevTools if DevToolsView::available(before) => DevToolsView::of(after),
         _ => None,
     };
     if let Some(view) = &view {

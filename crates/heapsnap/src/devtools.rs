@@ -19,6 +19,7 @@
 //! One rule is not followed: DevTools splits an object class by its constructor's source
 //! location, so two classes of one name are two rows; here they are one (see the README).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::classes::Grouping;
@@ -37,6 +38,7 @@ const MAX_INTERFACE_NAME: usize = 120;
 
 /// One snapshot as DevTools sees it: each node's class (or `NONE`) and its size after the
 /// backing-store transfer.
+#[derive(Debug, Clone)]
 pub(crate) struct DevToolsView {
     class: Vec<u32>,
     /// Sizes after the transfer, 4 bytes a node as the snapshot keeps its own.
@@ -87,8 +89,32 @@ impl DevToolsView {
         }
     }
 
+    /// `snap`'s view: the one made when it was loaded (`settle`), or one made now from its
+    /// edges; `None` when it has neither.
+    pub(crate) fn of(snap: &Snapshot) -> Option<Cow<'_, DevToolsView>> {
+        match &snap.devtools_view {
+            Some(view) => Some(Cow::Borrowed(view)),
+            None => DevToolsView::new(snap).map(Cow::Owned),
+        }
+    }
+
+    /// Whether `of` has a view to give.
+    pub(crate) fn available(snap: &Snapshot) -> bool {
+        snap.devtools_view.is_some() || snap.devtools_edges().is_some()
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.class.capacity() * size_of::<u32>()
+            + self.size.heap_bytes()
+            + self
+                .names
+                .iter()
+                .map(|s| s.capacity() + size_of::<String>())
+                .sum::<usize>()
+    }
+
     /// `None` when the snapshot was parsed without its edges.
-    pub(crate) fn new(snap: &Snapshot) -> Option<DevToolsView> {
+    fn new(snap: &Snapshot) -> Option<DevToolsView> {
         let edges = snap.devtools_edges()?;
         let n = snap.node_count();
         let types = Types::of(snap);
@@ -106,8 +132,8 @@ impl DevToolsView {
                 name.to_owned()
             }
         };
-        // 2. Backing stores' sizes to their owners.
-        let mut size: Vec<u64> = (0..n).map(|i| snap.self_size(i)).collect();
+        // 2. Backing stores' sizes to their owners, in a copy of the snapshot's 4-byte column.
+        let mut size = snap.self_sizes.clone();
         let root_has_user_roots = n > 0
             && edges.range(0).any(|e| {
                 let t = edges.to_node(e);
@@ -125,30 +151,36 @@ impl DevToolsView {
             };
             const UNVISITED: u32 = u32::MAX;
             const SHARED: u32 = u32::MAX - 1;
-            let mut owner = vec![UNVISITED; n];
+            let mut owner: Vec<u32> = (0..n)
+                .map(|i| if owned(i) { UNVISITED } else { i as u32 })
+                .collect();
+            // Each store's owner is the one non-store node whose edges reach it through stores
+            // alone, or SHARED: the least fixpoint of a monotone lattice (UNVISITED, one owner,
+            // SHARED), which any visiting order reaches, so each owner's walk starts on its own
+            // instead of from a work list of every node.
             let mut work: Vec<u32> = Vec::new();
-            for (i, o) in owner.iter_mut().enumerate() {
-                if !owned(i) {
-                    *o = i as u32;
-                    work.push(i as u32);
+            for source in 0..n {
+                if owner[source] != source as u32 {
+                    continue;
                 }
-            }
-            while let Some(id) = work.pop() {
-                let mine = owner[id as usize];
-                for e in edges.range(id as usize) {
-                    if Some(edges.edge_type_index(e)) == weak {
-                        continue;
-                    }
-                    let t = edges.to_node(e);
-                    match owner[t] {
-                        UNVISITED => {
-                            owner[t] = mine;
-                            work.push(t as u32);
+                work.push(source as u32);
+                while let Some(id) = work.pop() {
+                    let mine = owner[id as usize];
+                    for e in edges.range(id as usize) {
+                        if Some(edges.edge_type_index(e)) == weak {
+                            continue;
                         }
-                        o if o == t as u32 || o == mine || o == SHARED => {}
-                        _ => {
-                            owner[t] = SHARED;
-                            work.push(t as u32);
+                        let t = edges.to_node(e);
+                        match owner[t] {
+                            UNVISITED => {
+                                owner[t] = mine;
+                                work.push(t as u32);
+                            }
+                            o if o == t as u32 || o == mine || o == SHARED => {}
+                            _ => {
+                                owner[t] = SHARED;
+                                work.push(t as u32);
+                            }
                         }
                     }
                 }
@@ -161,8 +193,9 @@ impl DevToolsView {
                 if is(o, types.synthetic) || o == 0 {
                     continue;
                 }
-                size[o] += size[i];
-                size[i] = 0;
+                // Owners are never stores themselves, so no size moves twice.
+                size.set(o, size.get(o) + size.get(i));
+                size.set(i, 0);
             }
         }
         // 3. and the classes of every node.
@@ -204,7 +237,7 @@ impl DevToolsView {
         let mut props: Vec<u32> = Vec::new();
         let mut class = Vec::with_capacity(n);
         for i in 0..n {
-            if size[i] == 0 {
+            if size.get(i) == 0 {
                 class.push(NONE);
                 continue;
             }
@@ -235,15 +268,21 @@ impl DevToolsView {
             };
             class.push(k);
         }
-        let mut sizes = SizeColumn::with_capacity(n);
-        for (i, &s) in size.iter().enumerate() {
-            sizes.push(i as u32, s);
-        }
-        Some(DevToolsView {
-            class,
-            size: sizes,
-            names,
-        })
+        Some(DevToolsView { class, size, names })
+    }
+}
+
+/// Makes the view of a snapshot loaded for DevTools' comparison now, on the thread that parsed
+/// it (a file diff parses its two files in parallel, so one file's view is made while the other
+/// is still read), and drops the edges that were kept only for it: they are most of what such a
+/// snapshot holds (7 bytes an edge, 53–60% of the edges), and the comparison needs the view
+/// alone.
+pub(crate) fn settle(snap: &mut Snapshot) {
+    if snap.devtools_view.is_none() {
+        snap.devtools_view = DevToolsView::new(snap).map(Box::new);
+    }
+    if snap.edges.as_ref().is_some_and(|e| e.devtools_only) {
+        snap.edges = None;
     }
 }
 
@@ -557,6 +596,117 @@ impl Tally {
     }
 }
 
+/// Nodes paired by id: in both snapshots, or in one.
+enum Pair {
+    Both(usize, usize),
+    Before(usize),
+    After(usize),
+}
+
+/// Odd ids (V8 gives JS objects odd ids from a counter) below `2 * cap` are looked up in a
+/// table of `cap` slots; how many slots per node of both snapshots it may take before sorting
+/// is cheaper.
+const TABLE_SLOTS_PER_NODE: usize = 2;
+/// Ids the table leaves to a hash map (even ids, ids past the table) before sorting is cheaper,
+/// per node of `before`.
+const FAR_IDS_PER_NODE: usize = 8;
+
+/// Calls `visit` for every id of either snapshot (leaving out `exclude`, sorted), as the
+/// merge-join of both sorted by (id, index) does: an id twice on one side pairs its first node
+/// and leaves the rest unpaired. Through a table of `before`'s node per id, about 4 bytes per
+/// object V8 numbered, instead of sorting both snapshots' (id, index) keys (8 bytes a node,
+/// and most of the comparison's time); the sort is kept for ids the table cannot hold cheaply.
+fn pair_by_id(before: &Snapshot, after: &Snapshot, exclude: &[u64], mut visit: impl FnMut(Pair)) {
+    const ABSENT: u32 = u32::MAX;
+    let excluded = |id: u64| !exclude.is_empty() && exclude.binary_search(&id).is_ok();
+    let (nb, na) = (before.node_count(), after.node_count());
+    let cap = (nb + na).saturating_mul(TABLE_SLOTS_PER_NODE);
+    let slot = |id: u64| (id & 1 == 1 && id / 2 < cap as u64).then_some((id / 2) as usize);
+    let far_count = (0..nb)
+        .filter(|&i| slot(before.node_id(i)).is_none())
+        .count();
+    let top = (0..nb).filter_map(|i| slot(before.node_id(i))).max();
+    if far_count > nb / FAR_IDS_PER_NODE + 1024 || u32::try_from(nb).is_err() {
+        return pair_by_sorting(before, after, exclude, visit);
+    }
+    let mut table = vec![ABSENT; top.map_or(0, |t| t + 1)];
+    let mut far: HashMap<u64, u32> = HashMap::with_capacity(far_count);
+    for ib in 0..nb {
+        let id = before.node_id(ib);
+        if excluded(id) {
+            continue;
+        }
+        let first = match slot(id) {
+            Some(k) => &mut table[k],
+            None => far.entry(id).or_insert(ABSENT),
+        };
+        if *first == ABSENT {
+            *first = ib as u32;
+        }
+    }
+    let mut paired = vec![false; nb];
+    for ia in 0..na {
+        let id = after.node_id(ia);
+        if excluded(id) {
+            continue;
+        }
+        let ib = match slot(id) {
+            Some(k) => table.get(k).copied().unwrap_or(ABSENT),
+            None => far.get(&id).copied().unwrap_or(ABSENT),
+        };
+        if ib != ABSENT && !paired[ib as usize] {
+            paired[ib as usize] = true;
+            visit(Pair::Both(ib as usize, ia));
+        } else {
+            visit(Pair::After(ia));
+        }
+    }
+    for (ib, &p) in paired.iter().enumerate() {
+        if !p && !excluded(before.node_id(ib)) {
+            visit(Pair::Before(ib));
+        }
+    }
+}
+
+/// `pair_by_id` by merge-joining both snapshots sorted by (id, index).
+fn pair_by_sorting(
+    before: &Snapshot,
+    after: &Snapshot,
+    exclude: &[u64],
+    mut visit: impl FnMut(Pair),
+) {
+    let (members_before, members_after) = std::thread::scope(|s| {
+        let t = s.spawn(|| Members::collect(after, exclude));
+        (
+            Members::collect(before, exclude),
+            t.join().expect("sorting does not panic"),
+        )
+    });
+    let (mut p, mut q) = (0usize, 0usize);
+    loop {
+        match (members_before.get(p), members_after.get(q)) {
+            (None, None) => break,
+            (Some((idb, ib)), Some((ida, _))) if idb < ida => {
+                visit(Pair::Before(ib));
+                p += 1;
+            }
+            (Some((_, ib)), None) => {
+                visit(Pair::Before(ib));
+                p += 1;
+            }
+            (Some((idb, ib)), Some((ida, ia))) if idb == ida => {
+                visit(Pair::Both(ib, ia));
+                p += 1;
+                q += 1;
+            }
+            (_, Some((_, ia))) => {
+                visit(Pair::After(ia));
+                q += 1;
+            }
+        }
+    }
+}
+
 /// Rule 4: DevTools' comparison of two views. `exclude` (sorted ids) are left out of both.
 pub(crate) fn diff(
     (before, view_before): (&Snapshot, &DevToolsView),
@@ -570,53 +720,42 @@ pub(crate) fn diff(
     let (shared_before, shared_after) = (shared.map(view_before), shared.map(view_after));
     let class_before = |i: usize| shared_class(view_before, &shared_before, i);
     let class_after = |i: usize| shared_class(view_after, &shared_after, i);
-    let (members_before, members_after) = std::thread::scope(|s| {
-        let t = s.spawn(|| Members::collect(after, exclude));
-        (
-            Members::collect(before, exclude),
-            t.join().expect("sorting does not panic"),
-        )
-    });
     let mut rows: Vec<ClassChange> = vec![ClassChange::default(); shared.names.len()];
     let (mut before_side, mut after_side) = (Tally::default(), Tally::default());
-    let mut freed = |rows: &mut [ClassChange], i: usize, changed: bool| {
-        before_side.count(
-            rows,
-            class_before(i),
-            view_before.size.get(i),
-            changed,
-            false,
-        )
-    };
-    let mut kept_or_new = |rows: &mut [ClassChange], i: usize, changed: bool| {
-        after_side.count(rows, class_after(i), view_after.size.get(i), changed, true)
-    };
-    // Merge-join in id order: a node counts as kept only with the same class on both sides.
-    let (mut p, mut q) = (0usize, 0usize);
-    loop {
-        match (members_before.get(p), members_after.get(q)) {
-            (None, None) => break,
-            (Some((idb, ib)), Some((ida, _))) if idb < ida => {
-                freed(&mut rows, ib, true);
-                p += 1;
-            }
-            (Some((_, ib)), None) => {
-                freed(&mut rows, ib, true);
-                p += 1;
-            }
-            (Some((idb, ib)), Some((ida, ia))) if idb == ida => {
-                let changed = class_before(ib) != class_after(ia);
-                freed(&mut rows, ib, changed);
-                kept_or_new(&mut rows, ia, changed);
-                p += 1;
-                q += 1;
-            }
-            (_, Some((_, ia))) => {
-                kept_or_new(&mut rows, ia, true);
-                q += 1;
-            }
+    // A node counts as kept only with the same class on both sides.
+    pair_by_id(before, after, exclude, |pair| match pair {
+        Pair::Both(ib, ia) => {
+            let changed = class_before(ib) != class_after(ia);
+            before_side.count(
+                &mut rows,
+                class_before(ib),
+                view_before.size.get(ib),
+                changed,
+                false,
+            );
+            after_side.count(
+                &mut rows,
+                class_after(ia),
+                view_after.size.get(ia),
+                changed,
+                true,
+            );
         }
-    }
+        Pair::Before(ib) => before_side.count(
+            &mut rows,
+            class_before(ib),
+            view_before.size.get(ib),
+            true,
+            false,
+        ),
+        Pair::After(ia) => after_side.count(
+            &mut rows,
+            class_after(ia),
+            view_after.size.get(ia),
+            true,
+            true,
+        ),
+    });
     let (totals_before, totals_after) = (before_side.totals, after_side.totals);
     let (freed_nodes, allocated_nodes) = (before_side.changed, after_side.changed);
     let mut details: Vec<ClassChange> = rows

@@ -492,9 +492,9 @@ pub fn diff_with(
     // `devtools`), which is what the CLI's plain diff of files without edges gets.
     if opts.grouping == Grouping::DevTools {
         let views = std::thread::scope(|s| {
-            let t = s.spawn(|| DevToolsView::new(after));
+            let t = s.spawn(|| DevToolsView::of(after));
             (
-                DevToolsView::new(before),
+                DevToolsView::of(before),
                 t.join().expect("the view does not panic"),
             )
         });

@@ -108,15 +108,20 @@ pub struct FileToLoad<'a> {
     pub progress: &'a Progress,
 }
 
-/// Parses one file, reporting its progress.
+/// Parses one file, reporting its progress; one parsed for DevTools' rules comes with its view
+/// made (see `devtools::settle`).
 pub fn load_file(file: FileToLoad<'_>) -> Result<Snapshot, LoadError> {
-    parse_file(file.path, file.parse, &mut |read, total| {
+    let mut snap = parse_file(file.path, file.parse, &mut |read, total| {
         file.progress.set(read, total)
     })
     .map_err(|error| LoadError::Parse {
         path: file.path.to_owned(),
         error,
-    })
+    })?;
+    if file.parse.devtools_edges {
+        crate::devtools::settle(&mut snap);
+    }
+    Ok(snap)
 }
 
 /// Parses `files`, the last on this thread and the others in order on a second one: the last

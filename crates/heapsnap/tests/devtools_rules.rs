@@ -182,3 +182,57 @@ fn detached_state_spreads_through_embedder_nodes_only() {
         assert_eq!(r.get(k), Some(&(1, 0, 10, 0)), "{k}: {r:?}");
     }
 }
+
+/// Rows depend only on which ids are equal: ids V8-like (odd, dense), and the same ids spread
+/// far apart (which the comparison pairs by sorting rather than through its id table), give the
+/// rows counted here by definition, also with an id twice in `after` (the second is new).
+#[test]
+fn pairing_by_id_does_not_depend_on_how_ids_are_spread() {
+    let name = |k: u64| if k.is_multiple_of(3) { "Other" } else { "Item" };
+    let swapped = |k: u64| if name(k) == "Item" { "Other" } else { "Item" };
+    for spread in [false, true] {
+        let id = |k: u64| {
+            if spread {
+                ((k + 1) << 34) | 1
+            } else {
+                5 + 2 * k
+            }
+        };
+        let mut before = base();
+        before.extend((0..3000).map(|k| n("object", name(k), id(k), 10)));
+        let mut after = base();
+        after.extend((1000..4000).map(|k| {
+            let changed = (1000..1100).contains(&k);
+            n(
+                "object",
+                if changed { swapped(k) } else { name(k) },
+                id(k),
+                10,
+            )
+        }));
+        after.push(n("object", name(2000), id(2000), 10));
+
+        let mut want: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+        let mut add = |class: &str, new: bool| {
+            let r = want.entry(class.to_owned()).or_default();
+            if new {
+                r.0 += 1;
+                r.2 += 10;
+            } else {
+                r.1 += 1;
+                r.3 += 10;
+            }
+        };
+        for k in 0..1100 {
+            add(name(k), false); // gone, or changed class
+        }
+        for k in 1000..1100 {
+            add(swapped(k), true);
+        }
+        for k in 3000..4000 {
+            add(name(k), true);
+        }
+        add(name(2000), true); // the second node of one id
+        assert_eq!(rows(&before, &after), want, "spread ids: {spread}");
+    }
+}

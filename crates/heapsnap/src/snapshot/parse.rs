@@ -27,7 +27,8 @@ pub struct ParseOptions {
     /// a plain id-based diff does not need it.
     pub keep_edges: bool,
     /// Without `keep_edges`: keep only the edges DevTools' comparison rules read (about half of
-    /// a Node snapshot's), for `Grouping::DevTools` diffs. Graph walks see no edges then.
+    /// a Node snapshot's), for `Grouping::DevTools` diffs. Graph walks see no edges then; a file
+    /// loaded through `load_file` turns them into DevTools' view and drops them.
     pub devtools_edges: bool,
 }
 

@@ -92,6 +92,24 @@ impl SizeColumn {
         }
     }
 
+    /// Replaces node `i`'s size (DevTools' view moves stores' sizes to their owners).
+    pub(crate) fn set(&mut self, i: usize, size: u64) {
+        let at = self.big.binary_search_by_key(&(i as u32), |&(n, _)| n);
+        match (u32::try_from(size), at) {
+            (Ok(s), at) if s != u32::MAX => {
+                self.small[i] = s;
+                if let Ok(k) = at {
+                    self.big.remove(k);
+                }
+            }
+            (_, Ok(k)) => self.big[k].1 = size,
+            (_, Err(k)) => {
+                self.small[i] = u32::MAX;
+                self.big.insert(k, (i as u32, size));
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn get(&self, i: usize) -> u64 {
         let s = self.small[i];
@@ -104,7 +122,7 @@ impl SizeColumn {
         }
     }
 
-    fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.small.capacity() * size_of::<u32>() + self.big.capacity() * size_of::<(u32, u64)>()
     }
 
@@ -374,6 +392,9 @@ pub struct Snapshot {
     pub(crate) has_detachedness: bool,
     /// Allocation traces, when V8 tracked allocations (see `trace.rs`).
     pub(crate) traces: Option<Box<super::trace::Traces>>,
+    /// DevTools' classes and sizes, made right after parsing (`crate::devtools::settle`) so
+    /// that the edges they were made from can go.
+    pub(crate) devtools_view: Option<Box<crate::devtools::DevToolsView>>,
 }
 
 impl Snapshot {
@@ -516,6 +537,7 @@ impl Snapshot {
             + self.name_table.heap_bytes()
             + self.edges.as_ref().map_or(0, EdgeTable::heap_bytes)
             + self.traces.as_ref().map_or(0, |t| t.heap_bytes())
+            + self.devtools_view.as_ref().map_or(0, |v| v.heap_bytes())
     }
 }
 
@@ -548,6 +570,40 @@ mod tests {
             (c.get(0), c.get(1), c.get(2), c.get(3)),
             (1, big, u64::from(u32::MAX), 3)
         );
+    }
+
+    #[test]
+    fn set_moves_sizes_between_the_column_and_the_side_list() {
+        // Sizes grown past u32 (a store moved to its owner) and back, against a plain Vec.
+        let values = [
+            0,
+            5,
+            u64::from(u32::MAX) - 1,
+            u64::from(u32::MAX),
+            1 << 33,
+            7 << 40,
+        ];
+        let mut want: Vec<u64> = (0..40).map(|i| values[i % values.len()]).collect();
+        let mut c = SizeColumn::with_capacity(want.len());
+        for (i, &s) in want.iter().enumerate() {
+            c.push(i as u32, s);
+        }
+        let mut x = 12345u64;
+        for _ in 0..2000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let i = (x >> 33) as usize % want.len();
+            let v = values[(x >> 20) as usize % values.len()] + (x >> 60);
+            c.set(i, v);
+            want[i] = v;
+            assert!(
+                c.big.windows(2).all(|w| w[0].0 < w[1].0),
+                "side list sorted"
+            );
+        }
+        let got: Vec<u64> = (0..want.len()).map(|i| c.get(i)).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
