@@ -232,7 +232,9 @@ impl DevToolsView {
             .collect();
         let object_name =
             (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == "Object");
-        let mut by_name: HashMap<(u32, bool), u32> = HashMap::new();
+        // Class by (name, detached), a slot each: a hash lookup per node took most of the time.
+        const UNSET: u32 = u32::MAX;
+        let mut by_name: Vec<u32> = vec![UNSET; 2 * snap.name_count()];
         let mut memo: HashMap<Vec<u32>, u32> = HashMap::new();
         let mut props: Vec<u32> = Vec::new();
         let mut class = Vec::with_capacity(n);
@@ -260,10 +262,11 @@ impl DevToolsView {
                     }
                 }
                 ByType::PlainOr | ByType::Named => {
-                    let gone = detached.get(i);
-                    *by_name
-                        .entry((name, gone))
-                        .or_insert_with(|| intern(fold_tag(&raw_name(i))))
+                    let slot = &mut by_name[2 * name as usize + usize::from(detached.get(i))];
+                    if *slot == UNSET {
+                        *slot = intern(fold_tag(&raw_name(i)));
+                    }
+                    *slot
                 }
             };
             class.push(k);
