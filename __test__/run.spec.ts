@@ -129,14 +129,14 @@ test.serial('clean service: no leak; its own NODE_OPTIONS are kept and in force'
   // then flushed) rises ~300 KB over some 8 full GCs and drops: past the trend rule's 256 KiB
   // floor, so a leak is reported in about 1 run of 8 (Node 22; also with a bare `leak` listener
   // and no `heapdiff run`; README, "A limit on very small heaps"). Up to three runs, one clean.
-  let r = run(['--no-sampling'], ['clean', '--batches', '30'], {
-    NODE_OPTIONS: '--max-old-space-size=300 --no-deprecation',
-  })
-  for (let attempt = 1; attempt < 3 && reportOf(r.out).verdict.leak; attempt++) {
-    t.log(`run ${attempt}: ${reportOf(r.out).verdict.sentence}`)
-    r = run(['--no-sampling'], ['clean', '--batches', '30'], {
+  const clean = () =>
+    run(['--no-sampling'], ['clean', '--batches', '30'], {
       NODE_OPTIONS: '--max-old-space-size=300 --no-deprecation',
     })
+  let r = clean()
+  for (let attempt = 1; attempt < 3 && reportOf(r.out).verdict.leak; attempt++) {
+    t.log(`run ${attempt}: ${reportOf(r.out).verdict.sentence}`)
+    r = clean()
   }
   t.is(r.status, 0, r.stderr)
   const report = reportOf(r.out)

@@ -78,7 +78,7 @@ pub fn peak_bytes() -> usize {
 /// A heap snapshot makes V8 allocate several times the JS heap in small blocks; freed, they stay
 /// in the arenas of the threads that made them, so a 100 MB process measured 990 MB of RSS after
 /// one `HeapDiff` and kept it (as it does after `v8.writeHeapSnapshot()`). Called once after each
-/// snapshot and each file job; it costs about 1% of taking the snapshot.
+/// snapshot and each file job; it costs 1–2% of taking the snapshot.
 pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks glibc's own arenas, under their locks; any thread may call it.

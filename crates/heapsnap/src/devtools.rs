@@ -634,9 +634,12 @@ fn pair_by_id(before: &Snapshot, after: &Snapshot, exclude: &[u64], mut visit: i
     }
     let mut table = vec![ABSENT; top.map_or(0, |t| t + 1)];
     let mut far: HashMap<u64, u32> = HashMap::with_capacity(far_count);
-    for ib in 0..nb {
+    // Per node of `before`: paired, or left out by `exclude`; the rest are visited at the end.
+    let mut done = vec![false; nb];
+    for (ib, done) in done.iter_mut().enumerate() {
         let id = before.node_id(ib);
         if excluded(id) {
+            *done = true;
             continue;
         }
         let first = match slot(id) {
@@ -647,7 +650,6 @@ fn pair_by_id(before: &Snapshot, after: &Snapshot, exclude: &[u64], mut visit: i
             *first = ib as u32;
         }
     }
-    let mut paired = vec![false; nb];
     for ia in 0..na {
         let id = after.node_id(ia);
         if excluded(id) {
@@ -657,15 +659,15 @@ fn pair_by_id(before: &Snapshot, after: &Snapshot, exclude: &[u64], mut visit: i
             Some(k) => table.get(k).copied().unwrap_or(ABSENT),
             None => far.get(&id).copied().unwrap_or(ABSENT),
         };
-        if ib != ABSENT && !paired[ib as usize] {
-            paired[ib as usize] = true;
+        if ib != ABSENT && !done[ib as usize] {
+            done[ib as usize] = true;
             visit(Pair::Both(ib as usize, ia));
         } else {
             visit(Pair::After(ia));
         }
     }
-    for (ib, &p) in paired.iter().enumerate() {
-        if !p && !excluded(before.node_id(ib)) {
+    for (ib, &d) in done.iter().enumerate() {
+        if !d {
             visit(Pair::Before(ib));
         }
     }
@@ -725,39 +727,28 @@ pub(crate) fn diff(
     let class_after = |i: usize| shared_class(view_after, &shared_after, i);
     let mut rows: Vec<ClassChange> = vec![ClassChange::default(); shared.names.len()];
     let (mut before_side, mut after_side) = (Tally::default(), Tally::default());
+    let mut gone = |rows: &mut [ClassChange], ib: usize, changed: bool| {
+        let size = view_before.size.get(ib);
+        before_side.count(rows, class_before(ib), size, changed, false)
+    };
+    let mut came = |rows: &mut [ClassChange], ia: usize, changed: bool| {
+        after_side.count(
+            rows,
+            class_after(ia),
+            view_after.size.get(ia),
+            changed,
+            true,
+        )
+    };
     // A node counts as kept only with the same class on both sides.
     pair_by_id(before, after, exclude, |pair| match pair {
         Pair::Both(ib, ia) => {
             let changed = class_before(ib) != class_after(ia);
-            before_side.count(
-                &mut rows,
-                class_before(ib),
-                view_before.size.get(ib),
-                changed,
-                false,
-            );
-            after_side.count(
-                &mut rows,
-                class_after(ia),
-                view_after.size.get(ia),
-                changed,
-                true,
-            );
+            gone(&mut rows, ib, changed);
+            came(&mut rows, ia, changed);
         }
-        Pair::Before(ib) => before_side.count(
-            &mut rows,
-            class_before(ib),
-            view_before.size.get(ib),
-            true,
-            false,
-        ),
-        Pair::After(ia) => after_side.count(
-            &mut rows,
-            class_after(ia),
-            view_after.size.get(ia),
-            true,
-            true,
-        ),
+        Pair::Before(ib) => gone(&mut rows, ib, true),
+        Pair::After(ia) => came(&mut rows, ia, true),
     });
     let (totals_before, totals_after) = (before_side.totals, after_side.totals);
     let (freed_nodes, allocated_nodes) = (before_side.changed, after_side.changed);

@@ -265,9 +265,10 @@ impl IntArrayScanner {
     }
 
     /// Like `feed`, for the `nodes` and `edges` arrays: most numbers reach the sink a window at a
-    /// time (`push_batch`), converted without a branch per digit. Accepts and rejects exactly what `feed` does, with the same
-    /// messages: a window that is not in V8's own layout (`12,3\n,45`), or whose values break a
-    /// rule, goes through `feed` one number at a time, which keeps messages and offsets exact.
+    /// time (`push_batch`), converted without a branch per digit. Accepts and rejects exactly
+    /// what `feed` does, with the same messages: a window that is not in V8's own layout
+    /// (`12,3\n,45`), or whose values break a rule, goes through `feed` one number at a time,
+    /// which keeps messages and offsets exact.
     pub(crate) fn feed_batched<S: BatchSink>(
         &mut self,
         buf: &[u8],
