@@ -7,7 +7,6 @@
 //! (plus a count per 64 of them) to rewrite the name columns: no per-string remap table, which
 //! cost 4 bytes for every string in the file, referenced or not.
 
-use super::digits::WINDOW_NUMBERS;
 use super::error::ParseError;
 use super::ints::{BatchSink, IntSink};
 use super::meta::{Meta, MAX_FIELDS};
@@ -906,17 +905,26 @@ impl BatchSink for EdgeSink<'_> {
     /// through `record` one edge at a time, whose messages say which edge broke which rule.
     fn push_batch(&mut self, values: &[u64]) -> bool {
         let c = &mut *self.cols;
-        // The batch's whole edges, stored only once all passed (a window holds at most 32
-        // numbers, so at most 11 edges end in it).
-        let mut done = [(0u8, false, 0u32, 0u32); WINDOW_NUMBERS / 3 + 1];
-        let mut count = 0usize;
         let Some(k) = &c.batch else {
             return false;
         };
-        let mut field = c.rec.field;
-        let [mut ty, mut name] = [c.rec.vals[0], c.rec.vals[1]];
-        let mut records = c.records;
-        let first_edge = records;
+        // The edge left open by the last batch, completed from the front of this one, then
+        // whole edges, then the start of the next.
+        let field = c.rec.field;
+        let head = if field == 0 {
+            0
+        } else {
+            (3 - field).min(values.len())
+        };
+        let mut first = [c.rec.vals[0], c.rec.vals[1], c.rec.vals[2]];
+        first[field..field + head].copy_from_slice(&values[..head]);
+        let first_done = field != 0 && field + head == 3;
+        let whole = values[head..].chunks_exact(3);
+        let tail = whole.remainder();
+        let edges = first_done
+            .then_some(&first[..])
+            .into_iter()
+            .chain(whole.clone());
         // Largest named-edge name and largest target so far, as `max + 1` (0: none yet), with
         // the edge where each was first seen, for the range checks at the end (they need the
         // `strings` array, or the node count when the header has none). V8 numbers nodes and
@@ -928,64 +936,34 @@ impl BatchSink for EdgeSink<'_> {
         let mut top_to = c.max_to.map_or(0, |(v, _)| u64::from(v) * width + 1);
         let mut top_to_edge = c.max_to.map_or(0, |(_, e)| e);
         let mut bad = false;
-        let mut check = |ty: u64, name: u64, to: u64, records: &mut u64| {
+        let first_edge = c.records;
+        let mut records = first_edge;
+        for e in edges.clone() {
+            let (ty, name, to) = (e[0], e[1], e[2]);
             let named = k.named[(ty & 255) as usize];
-            let quotient = k.multiple.quotient(to);
             bad |= (ty >= k.types)
                 | (name > u64::from(u32::MAX))
                 | (to >= k.to_limit)
-                | (quotient > k.multiple.max);
+                | (k.multiple.quotient(to) > k.multiple.max);
             let name_up = named & (name >= top_name);
             top_name = if name_up { name + 1 } else { top_name };
-            top_name_edge = if name_up { *records } else { top_name_edge };
+            top_name_edge = if name_up { records } else { top_name_edge };
             let to_up = to >= top_to;
             top_to = if to_up { to + 1 } else { top_to };
-            top_to_edge = if to_up { *records } else { top_to_edge };
-            *records += 1;
-            // Only stored (below) once every edge passed, when the casts are exact.
-            done[count] = (ty as u8, named, name as u32, quotient as u32);
-            count += 1;
-        };
-        // The edge left unfinished by the last batch, then whole edges, then the start of one.
-        let mut rest = values;
-        while field != 0 {
-            let Some((&v, tail)) = rest.split_first() else {
-                break;
-            };
-            rest = tail;
-            if field == 1 {
-                name = v;
-                field = 2;
-            } else {
-                check(ty, name, v, &mut records);
-                field = 0;
-            }
-        }
-        let mut edges = rest.chunks_exact(3);
-        for e in &mut edges {
-            check(e[0], e[1], e[2], &mut records);
-        }
-        if field == 0 {
-            match *edges.remainder() {
-                [] => {}
-                [t] => {
-                    ty = t;
-                    field = 1;
-                }
-                [t, nm] => {
-                    ty = t;
-                    name = nm;
-                    field = 2;
-                }
-                _ => unreachable!("chunks of three"),
-            }
+            top_to_edge = if to_up { records } else { top_to_edge };
+            records += 1;
         }
         if bad {
             return false;
         }
-        c.rec.field = field;
-        c.rec.vals[0] = ty;
-        c.rec.vals[1] = name;
+        let rec = &mut c.rec;
+        if field != 0 && !first_done {
+            rec.vals[..3].copy_from_slice(&first);
+            rec.field = field + head;
+        } else {
+            rec.vals[..tail.len()].copy_from_slice(tail);
+            rec.field = tail.len();
+        }
         c.records = records;
         if top_name > 0 {
             c.max_name = Some(((top_name - 1) as u32, top_name_edge));
@@ -996,8 +974,17 @@ impl BatchSink for EdgeSink<'_> {
         if c.keep {
             // All checked: the type is listed, the name fits u32, `to` is a multiple of the node
             // width below the node count (so the quotient is its node index, in u32).
-            for (j, &(ty, named, name, to_index)) in done[..count].iter().enumerate() {
-                self.store(first_edge + j as u64, ty, named, name, to_index);
+            let (named, multiple) = (k.named, k.multiple);
+            for (j, e) in edges.enumerate() {
+                let ty = e[0] as u8;
+                let to_index = multiple.quotient(e[2]) as u32;
+                self.store(
+                    first_edge + j as u64,
+                    ty,
+                    named[ty as usize],
+                    e[1] as u32,
+                    to_index,
+                );
             }
         }
         true

@@ -8,11 +8,16 @@
 
 use super::classify::{classify, Masks, BLOCK};
 
-/// Numbers a window can hold (`0,0,...`), rounded so that the vector path can write whole groups.
+/// Numbers a window can hold (`0,0,...`).
 pub(crate) const WINDOW_NUMBERS: usize = BLOCK / 2;
 
-/// Bytes before a window that the converters read (a number may begin in them).
-pub(crate) const BEHIND: usize = BLOCK;
+/// Numbers after which `run_numbers` stops taking windows, so that a sink checks a few thousand
+/// at a time (its per-call work is then negligible) while they are still in the cache.
+pub(crate) const RUN_NUMBERS: usize = 2048;
+
+/// Room `run_numbers` needs: a run may end with a window's worth past `RUN_NUMBERS`, and the
+/// vector path writes whole groups of eight.
+pub(crate) const RUN_CAPACITY: usize = RUN_NUMBERS + WINDOW_NUMBERS + 8;
 
 /// The longest number a window converts; longer ones (never valid in `edges`) are left to the
 /// general scanner, which also converts them exactly.
@@ -25,6 +30,8 @@ struct Layout {
     ends: u64,
     /// Bytes up to and including the window's last comma.
     used: usize,
+    /// Some number has more than eight digits.
+    long: bool,
 }
 
 /// A window that begins with a number and holds, up to its last comma, only numbers separated
@@ -66,26 +73,41 @@ fn layout(m: Masks) -> Option<Layout> {
         starts,
         ends,
         used: last as usize + 1,
+        long: r8 & (d >> 8) != 0,
     })
 }
 
-/// Converts the numbers of `window` into `out` when it is in V8's layout (see `layout`) and
-/// returns the bytes used (up to and including its last comma) and how many numbers there
-/// were; `None` for any other window. `behind` holds the bytes preceding the window.
+/// Converts the numbers of consecutive windows at the start of `buf` (which must begin with a
+/// number) into `out`, for as long as each window is in V8's layout (see `layout`) and at most
+/// about `RUN_NUMBERS` numbers; returns the bytes used (up to and including the last window's
+/// last comma) and how many numbers there were, `(0, 0)` when the first window is not in that
+/// layout. A whole run at once leaves the sink one call and one check per few thousand numbers,
+/// where a call per window cost more than the conversion.
 #[inline]
-pub(crate) fn window_numbers(
-    behind: &[u8; BEHIND],
-    window: &[u8; BLOCK],
-    out: &mut [u64; WINDOW_NUMBERS],
+pub(crate) fn run_numbers(
+    buf: &[u8],
+    out: &mut [u64; RUN_CAPACITY],
     vector: bool,
-) -> Option<(usize, usize)> {
+) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
     if vector {
         // SAFETY: `vector` is only true when `has_vector_path` found the CPU features.
-        return unsafe { avx512::window_numbers(behind, window, out) };
+        return unsafe { avx512::run_numbers(buf, out) };
     }
     let _ = vector;
-    portable(behind, window, out)
+    let (mut used, mut count) = (0, 0);
+    while count < RUN_NUMBERS && buf.len() - used >= BLOCK {
+        let window: &[u8; BLOCK] = buf[used..used + BLOCK].try_into().expect("window fits");
+        let slots: &mut [u64; WINDOW_NUMBERS] = (&mut out[count..count + WINDOW_NUMBERS])
+            .try_into()
+            .expect("room for a window");
+        let Some((u, c)) = portable(window, slots) else {
+            break;
+        };
+        used += u;
+        count += c;
+    }
+    (used, count)
 }
 
 /// For skipped integer arrays (`locations`, `trace_tree`): when `window` begins with a number
@@ -148,15 +170,13 @@ fn eight_digits(word: u64, mask: u64) -> u64 {
         >> 32
 }
 
-fn portable(
-    behind: &[u8; BEHIND],
-    window: &[u8; BLOCK],
-    out: &mut [u64; WINDOW_NUMBERS],
-) -> Option<(usize, usize)> {
+/// One window's numbers, one 64-bit word of eight digits at a time; `(used, count)` as for a
+/// run of one window.
+fn portable(window: &[u8; BLOCK], out: &mut [u64; WINDOW_NUMBERS]) -> Option<(usize, usize)> {
     let l = layout(classify(window))?;
-    // The window with 16 bytes before it, so that any number's last 16 bytes can be read.
+    // The window with 16 bytes before it, so that any number's last 16 bytes can be read; the
+    // masks drop the bytes before a number, so those 16 can be anything.
     let mut bytes = [0u8; 16 + BLOCK];
-    bytes[..16].copy_from_slice(&behind[BEHIND - 16..]);
     bytes[16..].copy_from_slice(window);
     let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
     let count = l.starts.count_ones() as usize;
@@ -183,108 +203,118 @@ mod avx512 {
     #[repr(align(64))]
     struct Bytes([u8; 64]);
 
-    /// 0, 1, ..., 63: byte positions, for compressing a mask into a list of positions.
-    static IOTA: Bytes = {
-        let mut b = [0u8; 64];
-        let mut i = 0;
-        while i < 64 {
-            b[i] = i as u8;
-            i += 1;
-        }
-        Bytes(b)
-    };
-    /// Byte `j` of each 16-byte slot: 0..15 four times.
-    static SLOT_BYTE: Bytes = {
-        let mut b = [0u8; 64];
-        let mut i = 0;
-        while i < 64 {
-            b[i] = (i % 16) as u8;
-            i += 1;
-        }
-        Bytes(b)
-    };
-    /// Which of four numbers each slot holds: 0 sixteen times, then 1, 2, 3.
-    static SLOT: Bytes = {
-        let mut b = [0u8; 64];
-        let mut i = 0;
-        while i < 64 {
-            b[i] = (i / 16) as u8;
-            i += 1;
-        }
-        Bytes(b)
-    };
+    /// The 64 bytes `f(0), ..., f(63)`.
+    macro_rules! table {
+        (|$i:ident| $f:expr) => {{
+            let mut b = [0u8; 64];
+            let mut $i = 0usize;
+            while $i < 64 {
+                b[$i] = $f;
+                $i += 1;
+            }
+            Bytes(b)
+        }};
+    }
 
-    /// Four numbers per pass: each 16-byte slot gathers the 16 bytes ending at one number's
-    /// last digit (from the window and the bytes behind it), bytes before the number are
-    /// zeroed, and multiply-adds fold digits into pairs, quads, eights and the value.
+    /// 0, 1, ..., 63: byte positions, for compressing a mask into a list of positions.
+    static IOTA: Bytes = table!(|i| i as u8);
+    /// Per byte value modulo 64, the whitespace byte with that remainder, and for the others a
+    /// byte with another remainder, so that a byte equals its entry exactly when it is JSON
+    /// whitespace: one permute and one compare instead of four compares.
+    static SPACE: Bytes = table!(|i| match i {
+        0x09 | 0x0a | 0x0d | 0x20 => i as u8,
+        _ => (i as u8 + 1) & 63,
+    });
+    /// Eight-byte slots: which number slot `k` holds (`k`, eight times), and byte `j` of a slot
+    /// as an offset from the number's last digit (`j - 7`).
+    static SLOT8: Bytes = table!(|i| (i / 8) as u8);
+    static BYTE8: Bytes = table!(|i| ((i % 8) as u8).wrapping_sub(7));
+    /// Sixteen-byte slots, four numbers per vector: the same for numbers of up to 16 digits.
+    static SLOT16: Bytes = table!(|i| (i / 16) as u8);
+    static BYTE16: Bytes = table!(|i| ((i % 16) as u8).wrapping_sub(15));
+
+    /// See `super::run_numbers`. Each number is gathered into a slot that ends at its last digit
+    /// (eight bytes, or sixteen in windows holding a longer number), the bytes before its first
+    /// digit zeroed, and multiply-adds fold the digits into pairs, quads and the value.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt,lzcnt,bmi1,bmi2")]
-    pub(super) unsafe fn window_numbers(
-        behind: &[u8; BEHIND],
-        window: &[u8; BLOCK],
-        out: &mut [u64; WINDOW_NUMBERS],
-    ) -> Option<(usize, usize)> {
-        let win = _mm512_loadu_si512(window.as_ptr().cast());
-        let digit_mask = _mm512_cmplt_epu8_mask(
-            _mm512_sub_epi8(win, _mm512_set1_epi8(b'0' as i8)),
-            _mm512_set1_epi8(10),
-        );
-        let eq = |b: u8| _mm512_cmpeq_epi8_mask(win, _mm512_set1_epi8(b as i8));
-        let m = Masks {
-            digit: digit_mask,
-            comma: eq(b','),
-            space: eq(b' ') | eq(b'\n') | eq(b'\r') | eq(b'\t'),
-            zero: eq(b'0'),
-        };
-        let l = layout(m)?;
-        let count = l.starts.count_ones() as usize;
-        let prev = _mm512_loadu_si512(behind.as_ptr().cast());
+    pub(super) unsafe fn run_numbers(buf: &[u8], out: &mut [u64; RUN_CAPACITY]) -> (usize, usize) {
         let iota = _mm512_load_si512(IOTA.0.as_ptr().cast());
-        let ends = _mm512_maskz_compress_epi8(l.ends, iota);
-        // Length minus one, per number.
-        let lens = _mm512_sub_epi8(ends, _mm512_maskz_compress_epi8(l.starts, iota));
-        let slot_byte = _mm512_load_si512(SLOT_BYTE.0.as_ptr().cast());
-        let slot = _mm512_load_si512(SLOT.0.as_ptr().cast());
-        // Index into (behind, window) of byte j of the slot for a number ending at e:
-        // 64 + e - 15 + j.
-        let offset = _mm512_add_epi8(slot_byte, _mm512_set1_epi8(64 - 15));
+        let space = _mm512_load_si512(SPACE.0.as_ptr().cast());
+        let slot8 = _mm512_load_si512(SLOT8.0.as_ptr().cast());
+        let byte8 = _mm512_load_si512(BYTE8.0.as_ptr().cast());
+        let slot16 = _mm512_load_si512(SLOT16.0.as_ptr().cast());
+        let byte16 = _mm512_load_si512(BYTE16.0.as_ptr().cast());
+        let zero_char = _mm512_set1_epi8(b'0' as i8);
+        let ten = _mm512_set1_epi8(10);
+        let comma = _mm512_set1_epi8(b',' as i8);
         let pairs = _mm512_set1_epi16(0x010a); // bytes 10, 1
         let quads = _mm512_set1_epi32(0x0001_0064); // words 100, 1
         let eights = _mm512_set1_epi32(0x0001_2710); // words 10000, 1
+        let ten_thousand = _mm512_set1_epi64(10_000);
         let hundred_million = _mm512_set1_epi64(100_000_000);
-        let zero_char = _mm512_set1_epi8(b'0' as i8);
-        let fourteen = _mm512_set1_epi8(14);
-        let group = |g: usize| {
-            let which = _mm512_add_epi8(slot, _mm512_set1_epi8(g as i8));
-            let end = _mm512_permutexvar_epi8(which, ends);
-            let len = _mm512_permutexvar_epi8(which, lens);
-            let idx = _mm512_add_epi8(end, offset);
-            let bytes = _mm512_permutex2var_epi8(prev, idx, win);
-            // Keep byte j when j + len - 1 > 14, i.e. j >= 16 - len.
-            let keep = _mm512_cmpgt_epu8_mask(_mm512_add_epi8(slot_byte, len), fourteen);
-            let d = _mm512_maskz_sub_epi8(keep, bytes, zero_char);
-            let t = _mm512_maddubs_epi16(d, pairs);
-            let t = _mm512_madd_epi16(t, quads);
-            let t = _mm512_packus_epi32(t, t);
-            let t = _mm512_madd_epi16(t, eights);
-            let v = _mm512_add_epi64(
-                _mm512_mul_epu32(t, hundred_million),
-                _mm512_srli_epi64(t, 32),
-            );
-            _mm512_castsi512_si256(_mm512_maskz_compress_epi64(0x55, v))
-        };
-        // Three groups always (a window of `edges` holds about ten numbers), without a
-        // branch on the count; more for windows of short numbers.
-        let (a, b, c) = (group(0), group(4), group(8));
         let dst = out.as_mut_ptr();
-        _mm256_storeu_si256(dst.cast(), a);
-        _mm256_storeu_si256(dst.add(4).cast(), b);
-        _mm256_storeu_si256(dst.add(8).cast(), c);
-        let mut g = 12;
-        while g < count {
-            _mm256_storeu_si256(dst.add(g).cast(), group(g));
-            g += 4;
+        let (mut used, mut count) = (0usize, 0usize);
+        while count < RUN_NUMBERS && buf.len() - used >= BLOCK {
+            let win = _mm512_loadu_si512(buf.as_ptr().add(used).cast());
+            let digits = _mm512_sub_epi8(win, zero_char);
+            let m = Masks {
+                digit: _mm512_cmplt_epu8_mask(digits, ten),
+                comma: _mm512_cmpeq_epi8_mask(win, comma),
+                space: _mm512_cmpeq_epi8_mask(_mm512_permutexvar_epi8(win, space), win),
+                zero: _mm512_cmpeq_epi8_mask(win, zero_char),
+            };
+            let Some(l) = layout(m) else {
+                break;
+            };
+            let n = l.starts.count_ones() as usize;
+            let ends = _mm512_maskz_compress_epi8(l.ends, iota);
+            let starts = _mm512_maskz_compress_epi8(l.starts, iota);
+            let at = dst.add(count);
+            // Slot byte j of the number in slot k is window byte `end[k] - 7 + j` (or 15), kept
+            // when at or after `start[k]`; the others, before the window included, read as 0.
+            if !l.long {
+                let group = |g: i8| {
+                    let which = _mm512_add_epi8(slot8, _mm512_set1_epi8(g));
+                    let idx = _mm512_add_epi8(_mm512_permutexvar_epi8(which, ends), byte8);
+                    let keep = _mm512_cmpge_epi8_mask(idx, _mm512_permutexvar_epi8(which, starts));
+                    let d = _mm512_maskz_permutexvar_epi8(keep, idx, digits);
+                    let t = _mm512_madd_epi16(_mm512_maddubs_epi16(d, pairs), quads);
+                    // Each 64-bit lane: the first four digits below, the last four above.
+                    _mm512_add_epi64(_mm512_mul_epu32(t, ten_thousand), _mm512_srli_epi64(t, 32))
+                };
+                // Two groups always (a window of `edges` holds about ten numbers), without a
+                // branch on the count; more for windows of short numbers.
+                _mm512_storeu_si512(at.cast(), group(0));
+                _mm512_storeu_si512(at.add(8).cast(), group(8));
+                let mut g = 16;
+                while g < n {
+                    _mm512_storeu_si512(at.add(g).cast(), group(g as i8));
+                    g += 8;
+                }
+            } else {
+                let group = |g: i8| {
+                    let which = _mm512_add_epi8(slot16, _mm512_set1_epi8(g));
+                    let idx = _mm512_add_epi8(_mm512_permutexvar_epi8(which, ends), byte16);
+                    let keep = _mm512_cmpge_epi8_mask(idx, _mm512_permutexvar_epi8(which, starts));
+                    let d = _mm512_maskz_permutexvar_epi8(keep, idx, digits);
+                    let t = _mm512_madd_epi16(_mm512_maddubs_epi16(d, pairs), quads);
+                    let t = _mm512_madd_epi16(_mm512_packus_epi32(t, t), eights);
+                    let v = _mm512_add_epi64(
+                        _mm512_mul_epu32(t, hundred_million),
+                        _mm512_srli_epi64(t, 32),
+                    );
+                    _mm512_castsi512_si256(_mm512_maskz_compress_epi64(0x55, v))
+                };
+                let mut g = 0;
+                while g < n {
+                    _mm256_storeu_si256(at.add(g).cast(), group(g as i8));
+                    g += 4;
+                }
+            }
+            used += l.used;
+            count += n;
         }
-        Some((l.used, count))
+        (used, count)
     }
 }
 
@@ -302,8 +332,8 @@ mod tests {
         }
     }
 
-    /// Random windows in and out of V8's layout: both converters agree with a plain reading of
-    /// the text (or both refuse the window).
+    /// Random runs of windows in and out of V8's layout: both converters take the same bytes and
+    /// agree with a plain reading of the text, and a run ends only where it must.
     #[test]
     fn converters_agree_with_the_text() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
@@ -317,54 +347,63 @@ mod tests {
         if !vector {
             eprintln!("NOTE: no AVX-512 VBMI2 here; only the portable converter is tested");
         }
-        let mut taken = 0;
-        for round in 0..20_000 {
+        let (mut taken, mut long_runs) = (0, 0);
+        for round in 0..4_000 {
             let mut text = Vec::new();
-            let mut want = Vec::new();
-            while text.len() < 64 + 64 + 20 {
-                let len = 1 + below(if round % 3 == 0 { 16 } else { 10 }) as u32;
+            let size = 64 + below(if round % 10 == 0 { 20_000 } else { 1_000 }) as usize;
+            // Rounds of short numbers (nodes' fields, early edges), of up to 16 digits, and of
+            // a mix, with now and then a byte that ends a run.
+            let longest = [3, 9, 16, 8][round % 4];
+            let odd = round % 3 == 0;
+            while text.len() < size {
+                let len = 1 + below(longest) as u32;
                 let v = if len == 1 {
                     below(10)
                 } else {
                     10u64.pow(len - 1) + below(9 * 10u64.pow(len - 1))
                 };
-                want.push(v);
                 text.extend_from_slice(v.to_string().as_bytes());
-                text.extend_from_slice(match below(8) {
+                text.extend_from_slice(match below(if odd { 60 } else { 8 }) {
                     0 => b"\n,",
-                    1 if round % 5 == 0 => b" ,",
-                    2 if round % 7 == 0 => b",,",
-                    3 if round % 11 == 0 => b"00,",
+                    1 if odd => b" ,",
+                    2 if odd => b",,",
+                    3 if odd => b"00,",
+                    4 if odd => b"\r\n,",
+                    5 if odd => b"x,",
                     _ => b",",
                 });
             }
-            // A window starting at the first number at or after byte 64.
-            let mut start = 64;
-            while !(text[start - 1] == b',' && text[start].is_ascii_digit()) {
-                start += 1;
-            }
-            let behind: &[u8; 64] = text[start - 64..start].try_into().unwrap();
-            let window: &[u8; 64] = text[start..start + 64].try_into().unwrap();
-            let mut a = [0u64; WINDOW_NUMBERS];
-            let got = portable(behind, window, &mut a);
+            let mut a = [0u64; RUN_CAPACITY];
+            let (used, count) = run_numbers(&text, &mut a, false);
             if vector {
-                let mut b = [0u64; WINDOW_NUMBERS];
-                let got_v = window_numbers(behind, window, &mut b, true);
-                assert_eq!(got, got_v, "round {round}");
-                if let Some((_, count)) = got {
-                    assert_eq!(a[..count], b[..count], "round {round}");
-                }
+                let mut b = [0u64; RUN_CAPACITY];
+                let got_v = run_numbers(&text, &mut b, true);
+                assert_eq!((used, count), got_v, "round {round}");
+                assert_eq!(a[..count], b[..count], "round {round}");
             }
-            if let Some((used, count)) = got {
+            if count == 0 {
+                assert_eq!(used, 0);
+            } else {
                 taken += 1;
-                let expect: Vec<u64> = std::str::from_utf8(&window[..used - 1])
+                long_runs += usize::from(used > 64 * 4);
+                assert_eq!(text[used - 1], b',', "round {round}");
+                let expect: Vec<u64> = std::str::from_utf8(&text[..used - 1])
                     .unwrap()
                     .split(',')
                     .map(|s| s.trim().parse().unwrap())
                     .collect();
                 assert_eq!(a[..count], expect[..], "round {round}");
             }
+            // Where the run ended, the next window is refused, too short, or past the limit.
+            let rest = &text[used..];
+            if count < RUN_NUMBERS && rest.len() >= BLOCK {
+                let mut one = [0u64; WINDOW_NUMBERS];
+                assert!(
+                    portable(rest[..BLOCK].try_into().unwrap(), &mut one).is_none(),
+                    "round {round}: stopped at {used} before a good window"
+                );
+            }
         }
-        assert!(taken > 5_000, "{taken}");
+        assert!(taken > 2_000 && long_runs > 500, "{taken} {long_runs}");
     }
 }

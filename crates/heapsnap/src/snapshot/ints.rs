@@ -5,7 +5,7 @@
 //! ends. Numbers are handed to a sink one at a time, never collected into a temporary `Vec`.
 
 use super::classify::BLOCK;
-use super::digits::{has_vector_path, window_numbers, BEHIND, WINDOW_NUMBERS};
+use super::digits::{has_vector_path, run_numbers, RUN_CAPACITY};
 use super::error::{show_byte, ParseError};
 
 /// Receives each number of the array in order. A returned `Err` carries a message; the scanner
@@ -264,11 +264,11 @@ impl IntArrayScanner {
         Ok(i)
     }
 
-    /// Like `feed`, for the `nodes` and `edges` arrays: most numbers reach the sink a window at a
-    /// time (`push_batch`), converted without a branch per digit. Accepts and rejects exactly
-    /// what `feed` does, with the same messages: a window that is not in V8's own layout
-    /// (`12,3\n,45`), or whose values break a rule, goes through `feed` one number at a time,
-    /// which keeps messages and offsets exact.
+    /// Like `feed`, for the `nodes` and `edges` arrays: most numbers reach the sink a few
+    /// thousand at a time (`push_batch`), converted a window at a time without a branch per
+    /// digit. Accepts and rejects exactly what `feed` does, with the same messages: a window that
+    /// is not in V8's own layout (`12,3\n,45`) goes through `feed` one number at a time, and so
+    /// does a run of windows the sink refuses, which keeps messages and offsets exact.
     pub(crate) fn feed_batched<S: BatchSink>(
         &mut self,
         buf: &[u8],
@@ -277,20 +277,18 @@ impl IntArrayScanner {
     ) -> Result<usize, ParseError> {
         let n = buf.len();
         let mut i = 0usize;
-        let mut values = [0u64; WINDOW_NUMBERS];
+        let mut values = [0u64; RUN_CAPACITY];
         while i < n && self.state != State::Done {
-            // A window starts at a number (just after a comma) and reads bytes before it for
-            // long numbers, so it needs that much of the chunk behind it.
-            if self.state == State::Value && i >= BEHIND && n - i >= BLOCK {
-                let window: &[u8; BLOCK] = buf[i..i + BLOCK].try_into().expect("window fits");
-                let behind: &[u8; BEHIND] = buf[i - BEHIND..i].try_into().expect("behind fits");
-                if let Some((used, count)) =
-                    window_numbers(behind, window, &mut values, self.vector)
-                {
-                    if sink.push_batch(&values[..count]) {
-                        i += used;
-                        continue;
-                    }
+            // A run starts at a number (just after a comma).
+            if self.state == State::Value {
+                let (used, count) = run_numbers(&buf[i..], &mut values, self.vector);
+                if count > 0 {
+                    i += if sink.push_batch(&values[..count]) {
+                        used
+                    } else {
+                        self.feed(&buf[i..i + used], base + i as u64, sink)?
+                    };
+                    continue;
                 }
             }
             // One number at a time up to a comma, after which a window can start again.
@@ -398,10 +396,13 @@ mod tests {
         }
     }
 
-    /// Both entry points over the same pieces: the values (or error) and the bytes used.
+    /// Both entry points over the same pieces: the values (or error) and the bytes used. The
+    /// batched one is also run with the portable converter where the vector one is the default,
+    /// and must agree with itself.
     fn both_ways(doc: &[u8], pieces: &[usize]) -> [Result<(Vec<u64>, usize), String>; 2] {
-        let run = |batched: bool| {
+        let run = |batched: bool, vector: bool| {
             let mut s = IntArrayScanner::new("edges");
+            s.vector &= vector;
             let mut sink = Collect(Vec::new());
             let mut pos = 0;
             let mut p = 0;
@@ -421,7 +422,13 @@ mod tests {
             }
             Ok((sink.0, pos))
         };
-        [run(false), run(true)]
+        let batched = run(true, true);
+        assert_eq!(
+            run(true, false),
+            batched,
+            "portable and vector converters differ"
+        );
+        [run(false, false), batched]
     }
 
     #[test]
@@ -465,6 +472,46 @@ mod tests {
             damaged_errors > 80,
             "damage rarely detected: {damaged_errors}"
         );
+    }
+
+    /// Arrays of several runs of windows (a run stops at `RUN_NUMBERS` numbers), with and
+    /// without a value the sink refuses in a late run: that run alone goes one number at a
+    /// time, and the error names the same byte as the plain scanner's.
+    #[test]
+    fn a_refused_run_is_retaken_exactly() {
+        let mut rng = Rng(5);
+        for at in [
+            None,
+            Some(0usize),
+            Some(2047),
+            Some(2048),
+            Some(5000),
+            Some(9999),
+        ] {
+            let mut want = Vec::new();
+            let mut doc = b"[".to_vec();
+            for k in 0..10_000usize {
+                let v = if Some(k) == at {
+                    666
+                } else {
+                    rng.below(100_000) | 1
+                };
+                if k > 0 {
+                    doc.extend_from_slice(if k % 3 == 0 { b"\n," } else { b"," });
+                }
+                doc.extend_from_slice(v.to_string().as_bytes());
+                want.push(v);
+            }
+            doc.push(b']');
+            for pieces in [&[doc.len()][..], &[70_000, 3], &[4096]] {
+                let [plain, batched] = both_ways(&doc, pieces);
+                assert_eq!(plain, batched, "666 at {at:?}, pieces {pieces:?}");
+                match at {
+                    None => assert_eq!(plain.unwrap().0, want),
+                    Some(_) => assert!(plain.unwrap_err().contains("evil")),
+                }
+            }
+        }
     }
 
     #[test]
