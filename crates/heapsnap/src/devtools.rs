@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use crate::classes::Grouping;
 use crate::diff::{signed_difference, sort_details, ClassChange, Diff, Members, Totals};
-use crate::snapshot::{SizeColumn, Snapshot};
+use crate::snapshot::{DevToolsFacts, SizeColumn, Snapshot, SHARED, UNSEEN};
 
 /// A node DevTools leaves out of every row (self size 0 once stores moved to their owners).
 const NONE: u32 = u32::MAX;
@@ -100,7 +100,7 @@ impl DevToolsView {
 
     /// Whether `of` has a view to give.
     pub(crate) fn available(snap: &Snapshot) -> bool {
-        snap.devtools_view.is_some() || snap.devtools_edges().is_some()
+        snap.devtools_view.is_some() || snap.devtools_facts.is_some() || snap.edges().is_some()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -113,17 +113,23 @@ impl DevToolsView {
                 .sum::<usize>()
     }
 
-    /// `None` when the snapshot was parsed without its edges.
+    /// `None` when the snapshot was parsed without its edges or DevTools' facts of them.
     fn new(snap: &Snapshot) -> Option<DevToolsView> {
-        let edges = snap.devtools_edges()?;
+        let computed;
+        let facts = match &snap.devtools_facts {
+            Some(f) => &**f,
+            None => {
+                computed = DevToolsFacts::from_edges(snap)?;
+                &computed
+            }
+        };
         let n = snap.node_count();
         let types = Types::of(snap);
         let is = |i: usize, t: Option<u8>| t == Some(snap.node_type_index(i));
         let weak = edge_type(snap, "weak");
         let hidden_edge = edge_type(snap, "hidden");
-        let property = edge_type(snap, "property");
 
-        let detached = detached_nodes(snap, &types, weak, hidden_edge);
+        let detached = detached_nodes(snap, facts, &types, weak, hidden_edge);
         let raw_name = |i: usize| -> String {
             let name = snap.node_name(i);
             if detached.get(i) {
@@ -134,59 +140,14 @@ impl DevToolsView {
         };
         // 2. Backing stores' sizes to their owners, in a copy of the snapshot's 4-byte column.
         let mut size = snap.self_sizes.clone();
-        let root_has_user_roots = n > 0
-            && edges.range(0).any(|e| {
-                let t = edges.to_node(e);
-                !is(t, types.synthetic) || snap.node_name(t) == "(Document DOM trees)"
-            });
+        let root_has_user_roots = facts.root_targets.iter().any(|&t| {
+            let t = t as usize;
+            !is(t, types.synthetic) || snap.node_name(t) == "(Document DOM trees)"
+        });
         if root_has_user_roots {
-            let external = (0..snap.name_count() as u32)
-                .find(|&k| snap.name_by_index(k) == "system / ExternalStringData");
-            let owned = |i: usize| {
-                is(i, types.hidden)
-                    || is(i, types.array)
-                    || (is(i, types.native)
-                        && Some(snap.name_index(i)) == external
-                        && !detached.get(i))
-            };
-            const UNVISITED: u32 = u32::MAX;
-            const SHARED: u32 = u32::MAX - 1;
-            let mut owner: Vec<u32> = (0..n)
-                .map(|i| if owned(i) { UNVISITED } else { i as u32 })
-                .collect();
-            // Each store's owner is the one non-store node whose edges reach it through stores
-            // alone, or SHARED: the least fixpoint of a monotone lattice (UNVISITED, one owner,
-            // SHARED), which any visiting order reaches, so each owner's walk starts on its own
-            // instead of from a work list of every node.
-            let mut work: Vec<u32> = Vec::new();
-            for source in 0..n {
-                if owner[source] != source as u32 {
-                    continue;
-                }
-                work.push(source as u32);
-                while let Some(id) = work.pop() {
-                    let mine = owner[id as usize];
-                    for e in edges.range(id as usize) {
-                        if Some(edges.edge_type_index(e)) == weak {
-                            continue;
-                        }
-                        let t = edges.to_node(e);
-                        match owner[t] {
-                            UNVISITED => {
-                                owner[t] = mine;
-                                work.push(t as u32);
-                            }
-                            o if o == t as u32 || o == mine || o == SHARED => {}
-                            _ => {
-                                owner[t] = SHARED;
-                                work.push(t as u32);
-                            }
-                        }
-                    }
-                }
-            }
+            let owner = owners(snap, facts, &types, &detached);
             for (i, &o) in owner.iter().enumerate() {
-                if o == UNVISITED || o == SHARED || o == i as u32 {
+                if o == UNSEEN || o == SHARED || o == i as u32 {
                     continue;
                 }
                 let o = o as usize;
@@ -199,7 +160,7 @@ impl DevToolsView {
             }
         }
         // 3. and the classes of every node.
-        let interfaces = Interfaces::infer(snap, &types, property);
+        let interfaces = Interfaces::infer(snap, facts, &types);
         let mut names: Vec<String> = Vec::new();
         let mut name_ids: HashMap<String, u32> = HashMap::new();
         let mut intern = |s: String| -> u32 {
@@ -235,7 +196,8 @@ impl DevToolsView {
         // Class by (name, detached), a slot each: a hash lookup per node took most of the time.
         const UNSET: u32 = u32::MAX;
         let mut by_name: Vec<u32> = vec![UNSET; 2 * snap.name_count()];
-        let mut memo: HashMap<Vec<u32>, u32> = HashMap::new();
+        // Class by property sequence, a slot each.
+        let mut by_sequence: Vec<u32> = vec![UNSET; facts.sequences.len()];
         let mut props: Vec<u32> = Vec::new();
         let mut class = Vec::with_capacity(n);
         for i in 0..n {
@@ -247,19 +209,20 @@ impl DevToolsView {
             let k = match by_type[snap.node_type_index(i) as usize] {
                 ByType::Fixed(k) => k,
                 ByType::PlainOr if Some(name) == object_name && !interfaces.defs.is_empty() => {
-                    sorted_properties(snap, i, property, &mut props);
-                    match memo.get(props.as_slice()) {
-                        Some(&k) => k,
-                        None => {
-                            let k = intern(
-                                interfaces
-                                    .best(&props)
-                                    .map_or_else(|| "Object".to_owned(), str::to_owned),
-                            );
-                            memo.insert(props.clone(), k);
-                            k
-                        }
+                    let seq = facts.slot[i] as usize;
+                    if by_sequence[seq] == UNSET {
+                        // Its property names (`__proto__` included, as DevTools matches them),
+                        // sorted: the key its class depends on.
+                        props.clear();
+                        props.extend_from_slice(&facts.sequences[seq]);
+                        props.sort_unstable();
+                        by_sequence[seq] = intern(
+                            interfaces
+                                .best(&props)
+                                .map_or_else(|| "Object".to_owned(), str::to_owned),
+                        );
                     }
+                    by_sequence[seq]
                 }
                 ByType::PlainOr | ByType::Named => {
                     let slot = &mut by_name[2 * name as usize + usize::from(detached.get(i))];
@@ -277,16 +240,70 @@ impl DevToolsView {
 
 /// Makes the view of a snapshot loaded for DevTools' comparison now, on the thread that parsed
 /// it (a file diff parses its two files in parallel, so one file's view is made while the other
-/// is still read), and drops the edges that were kept only for it: they are most of what such a
-/// snapshot holds (7 bytes an edge, 53–60% of the edges), and the comparison needs the view
-/// alone.
+/// is still read), and drops the facts it was made from: the comparison needs the view alone.
 pub(crate) fn settle(snap: &mut Snapshot) {
     if snap.devtools_view.is_none() {
         snap.devtools_view = DevToolsView::new(snap).map(Box::new);
     }
-    if snap.edges.as_ref().is_some_and(|e| e.devtools_only) {
-        snap.edges = None;
+    snap.devtools_facts = None;
+}
+
+/// Rule 2's owners: per node, the one node that is not a store whose non-weak edges reach it
+/// through stores alone (`UNSEEN`, `SHARED`), or the node itself when it is not a store. The
+/// least fixpoint of a monotone lattice (`UNSEEN`, one owner, `SHARED`): the facts hold each
+/// store's direct retainers among other nodes already, and the few store-to-store edges carry
+/// owners on from there.
+fn owners(snap: &Snapshot, facts: &DevToolsFacts, types: &Types, detached: &Bits) -> Vec<u32> {
+    let is = |i: usize, t: Option<u8>| t == Some(snap.node_type_index(i));
+    let external = (0..snap.name_count() as u32)
+        .find(|&k| snap.name_by_index(k) == "system / ExternalStringData");
+    let store = |i: usize| {
+        is(i, types.hidden)
+            || is(i, types.array)
+            || (is(i, types.native) && Some(snap.name_index(i)) == external && !detached.get(i))
+    };
+    let mut owner: Vec<u32> = (0..snap.node_count())
+        .map(|i| if store(i) { facts.slot[i] } else { i as u32 })
+        .collect();
+    let join = |o: u32, mine: u32| match o {
+        UNSEEN => mine,
+        o if o == mine || o == SHARED => o,
+        _ => SHARED,
+    };
+    // Native nodes that turned out not to be stores reach stores as owners of their own.
+    let mut from_stores: Vec<(u32, u32)> = Vec::new();
+    for &(from, to, _) in &facts.between {
+        let (f, t) = (from as usize, to as usize);
+        if !store(t) {
+            continue;
+        }
+        if store(f) {
+            from_stores.push((from, to));
+        } else {
+            owner[t] = join(owner[t], from);
+        }
     }
+    from_stores.sort_unstable();
+    let out = |f: u32| {
+        let at = from_stores.partition_point(|&(x, _)| x < f);
+        from_stores[at..].iter().take_while(move |&&(x, _)| x == f)
+    };
+    let mut work: Vec<u32> = from_stores.iter().map(|&(f, _)| f).collect();
+    work.dedup();
+    while let Some(f) = work.pop() {
+        let mine = owner[f as usize];
+        if mine == UNSEEN {
+            continue;
+        }
+        for &(_, t) in out(f) {
+            let joined = join(owner[t as usize], mine);
+            if joined != owner[t as usize] {
+                owner[t as usize] = joined;
+                work.push(t);
+            }
+        }
+    }
+    owner
 }
 
 /// DevTools groups DOM wrappers by tag: `<div id="a">` → `<div>`, `Detached <li x>` →
@@ -311,12 +328,15 @@ impl Bits {
 }
 
 /// Rule 1: the native nodes DevTools shows as detached.
-fn detached_nodes(snap: &Snapshot, types: &Types, weak: Option<u8>, hidden: Option<u8>) -> Bits {
+fn detached_nodes(
+    snap: &Snapshot,
+    facts: &DevToolsFacts,
+    types: &Types,
+    weak: Option<u8>,
+    hidden: Option<u8>,
+) -> Bits {
     let n = snap.node_count();
     let mut detached = Bits::new(n);
-    let Some(edges) = snap.devtools_edges() else {
-        return detached;
-    };
     if !snap.has_detachedness {
         return detached;
     }
@@ -351,43 +371,37 @@ fn detached_nodes(snap: &Snapshot, types: &Types, weak: Option<u8>, hidden: Opti
             attached_work.push(i);
         }
     }
+    // The state spreads over native-to-native edges only (the sets reached do not depend on
+    // the order of the walk), which the facts keep among their store-to-store edges.
     let skip = |t: u8| Some(t) == weak || Some(t) == hidden;
+    let mut links: Vec<(u32, u32)> = facts
+        .between
+        .iter()
+        .filter(|&&(f, t, ty)| !skip(ty) && native(f as usize) && native(t as usize))
+        .map(|&(f, t, _)| (f, t))
+        .collect();
+    links.sort_unstable();
     // From each node in `work`, every native not yet visited takes its state (`mark`) and
     // spreads it further; attached first, so the detached reach only what attached did not.
     let mut spread = |mut work: Vec<usize>, mut mark: Option<&mut Bits>| {
         while let Some(i) = work.pop() {
-            for e in edges.range(i) {
-                let t = edges.to_node(e);
-                if skip(edges.edge_type_index(e)) || visited.get(t) {
+            let at = links.partition_point(|&(f, _)| (f as usize) < i);
+            for &(_, t) in links[at..].iter().take_while(|&&(f, _)| f as usize == i) {
+                let t = t as usize;
+                if visited.get(t) {
                     continue;
                 }
                 visited.set(t);
-                if native(t) {
-                    if let Some(m) = mark.as_deref_mut() {
-                        m.set(t);
-                    }
-                    work.push(t);
+                if let Some(m) = mark.as_deref_mut() {
+                    m.set(t);
                 }
+                work.push(t);
             }
         }
     };
     spread(attached_work, None);
     spread(detached_work, Some(&mut detached));
     detached
-}
-
-/// A plain object's property names (names-table ids, `__proto__` included as DevTools does
-/// when matching), sorted into `out`: the key its class depends on.
-fn sorted_properties(snap: &Snapshot, i: usize, property: Option<u8>, out: &mut Vec<u32>) {
-    let edges = snap.devtools_edges().expect("checked by the caller");
-    out.clear();
-    out.extend(
-        edges
-            .range(i)
-            .filter(|&e| Some(edges.edge_type_index(e)) == property)
-            .map(|e| edges.name_value(e)),
-    );
-    out.sort_unstable();
 }
 
 /// A property set seen while inferring interfaces.
@@ -406,36 +420,41 @@ struct Interfaces {
 }
 
 impl Interfaces {
-    fn infer(snap: &Snapshot, types: &Types, property: Option<u8>) -> Interfaces {
-        let Some(edges) = snap.devtools_edges() else {
-            return Interfaces { defs: Vec::new() };
-        };
+    fn infer(snap: &Snapshot, facts: &DevToolsFacts, types: &Types) -> Interfaces {
         let find = |s: &str| (0..snap.name_count() as u32).find(|&k| snap.name_by_index(k) == s);
         let (proto, object) = (find("__proto__"), find("Object"));
         let mut total = 0u64;
         let mut candidates: Vec<(String, Candidate)> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
         // Objects of one shape share a property sequence: its name is built once.
-        let mut by_sequence: HashMap<Vec<u32>, usize> = HashMap::new();
+        // Per sequence: its candidate, not seen yet, or empty once `__proto__` is left out.
+        const UNSEEN_SEQUENCE: usize = usize::MAX;
+        const EMPTY: usize = usize::MAX - 1;
+        let mut by_sequence: Vec<usize> = vec![UNSEEN_SEQUENCE; facts.sequences.len()];
         let mut seq: Vec<u32> = Vec::new();
         for i in 0..snap.node_count() {
             if types.object != Some(snap.node_type_index(i)) || Some(snap.name_index(i)) != object {
                 continue;
             }
             total += 1;
+            let sequence = facts.slot[i] as usize;
+            match by_sequence[sequence] {
+                UNSEEN_SEQUENCE => {}
+                EMPTY => continue,
+                k => {
+                    candidates[k].1.count += 1;
+                    continue;
+                }
+            }
             seq.clear();
             seq.extend(
-                edges
-                    .range(i)
-                    .filter(|&e| Some(edges.edge_type_index(e)) == property)
-                    .map(|e| edges.name_value(e))
+                facts.sequences[sequence]
+                    .iter()
+                    .copied()
                     .filter(|&id| Some(id) != proto),
             );
             if seq.is_empty() {
-                continue;
-            }
-            if let Some(&k) = by_sequence.get(seq.as_slice()) {
-                candidates[k].1.count += 1;
+                by_sequence[sequence] = EMPTY;
                 continue;
             }
             let mut name = String::from("{");
@@ -468,7 +487,7 @@ impl Interfaces {
                 candidates.len() - 1
             });
             candidates[k].1.count += 1;
-            by_sequence.insert(seq.clone(), k);
+            by_sequence[sequence] = k;
         }
         let min = MIN_OBJECTS_PER_INTERFACE.max(total as f64 / MIN_OBJECT_PROPORTION);
         let mut sorted = candidates;

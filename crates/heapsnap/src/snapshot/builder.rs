@@ -7,6 +7,7 @@
 //! (plus a count per 64 of them) to rewrite the name columns: no per-string remap table, which
 //! cost 4 bytes for every string in the file, referenced or not.
 
+use super::devtools_facts::DevToolsFacts;
 use super::error::ParseError;
 use super::ints::{BatchSink, IntSink};
 use super::meta::{Meta, MAX_FIELDS};
@@ -173,10 +174,14 @@ struct EdgeColumns {
     node_width: Divisor,
     /// The checks of `EdgeSink::record` in a form for many edges at once (V8's layout only).
     batch: Option<EdgeChecks>,
-    /// With `ParseOptions::devtools_edges`: which edges are kept (set when `edges` begins).
-    filter: Option<DevToolsFilter>,
-    /// `ParseOptions::devtools_edges` was asked for.
+    /// With `ParseOptions::devtools_edges` alone: what DevTools' rules read from the edges,
+    /// gathered instead of keeping any (set when `edges` begins).
+    facts: Option<DevToolsFacts>,
+    /// `ParseOptions::devtools_edges` was asked for, and not `keep_edges`.
     devtools_only: bool,
+    /// The node whose edges are streaming past, and the edge number where they end.
+    src: usize,
+    src_end: u64,
     rec: RecordBuf,
 }
 
@@ -277,11 +282,8 @@ fn reserve_hint(count: Option<u64>) -> usize {
 
 impl Builder {
     pub(crate) fn new(meta: Meta, opts: ParseOptions) -> Self {
-        let keep_edges = opts.stores_edges();
+        let keep_edges = opts.keep_edges;
         let n = reserve_hint(meta.node_count);
-        // DevTools' selection (about half of a Node snapshot's edges) reserves for all of them
-        // too: pages it never reaches are never touched, so cost no memory, while growing past a
-        // half-size guess copied each column (a transient 1.5x of them at the parse's peak).
         let e = if keep_edges {
             reserve_hint(meta.edge_count)
         } else {
@@ -298,7 +300,8 @@ impl Builder {
                 types: Vec::with_capacity(n),
                 names: Vec::with_capacity(n),
                 self_sizes: SizeColumn::with_capacity(n),
-                first_edge: keep_edges.then(|| {
+                // DevTools' facts need each edge's source node, so the offsets too.
+                first_edge: opts.stores_edges().then(|| {
                     let mut first = Vec::with_capacity(n + 1);
                     first.push(0);
                     first
@@ -322,8 +325,10 @@ impl Builder {
                 max_to: None,
                 node_width: Divisor::new(meta.node_width as u64),
                 batch: EdgeChecks::new(&meta),
-                filter: None,
+                facts: None,
                 devtools_only: !opts.keep_edges && opts.devtools_edges,
+                src: 0,
+                src_end: 0,
                 rec: RecordBuf::new(meta.edge_width),
             },
             traces: TraceBuilder::new(meta.trace.clone()),
@@ -345,11 +350,25 @@ impl Builder {
         }
     }
 
-    /// Called before the first edge. DevTools' selection needs each edge's source and target
-    /// types, so the nodes must come first (V8's order); otherwise every edge is kept.
+    /// Called before the first edge. DevTools' facts need each edge's source and target types,
+    /// so the nodes must come first (V8's order); otherwise every edge is kept, and the facts
+    /// are read from them later.
     pub(crate) fn begin_edges(&mut self) {
-        if self.edges.devtools_only && self.nodes_done {
-            self.edges.filter = Some(DevToolsFilter::new(&self.meta, &self.nodes));
+        let c = &mut self.edges;
+        if !c.devtools_only {
+            return;
+        }
+        if self.nodes_done {
+            let m = &self.meta;
+            c.facts = Some(DevToolsFacts::new(
+                &self.nodes.types,
+                &m.node_type_names,
+                &m.edge_type_names,
+            ));
+            let first = self.nodes.first_edge.as_deref().unwrap_or(&[0]);
+            c.src_end = first.get(1).map_or(u64::MAX, |&e| u64::from(e));
+        } else {
+            c.keep = true;
         }
     }
 
@@ -395,7 +414,8 @@ impl Builder {
 
     /// Called before the first string; decides whether all strings must be kept.
     pub(crate) fn begin_strings(&mut self) {
-        let refs_pending = !self.nodes_done || (self.edges.keep && !self.edges_done);
+        let edge_refs = self.edges.keep || self.edges.devtools_only;
+        let refs_pending = !self.nodes_done || (edge_refs && !self.edges_done);
         self.keep_all_strings = refs_pending;
         self.needed.prepare_for_scan();
     }
@@ -524,10 +544,7 @@ impl Builder {
                 });
             }
             // Offsets wrapped only if there were more than u32::MAX edges, refused above.
-            let mut first = n.first_edge.take().expect("kept with edges");
-            if let Some(f) = &e.filter {
-                f.finish_offsets(&mut first);
-            }
+            let first = n.first_edge.take().expect("kept with edges");
             let mut name_or_index = e.name_or_index;
             let (types, named_type) = (&e.types, &e.named_type);
             name_or_index.resolve(|edge| named_type[types[edge] as usize], name_id);
@@ -537,11 +554,14 @@ impl Builder {
                 name_or_index,
                 to_node: e.to_node,
                 named_type: e.named_type,
-                devtools_only: e.filter.is_some(),
             })
         } else {
             None
         };
+        let devtools_facts = e.facts.map(|mut f| {
+            f.finish(name_id);
+            Box::new(f)
+        });
 
         let mut snap = Snapshot {
             node_type_names: meta.node_type_names,
@@ -559,6 +579,7 @@ impl Builder {
             attached: n.attached,
             has_detachedness: meta.node_detachedness.is_some(),
             traces,
+            devtools_facts,
             devtools_view: None,
         };
         snap.shrink();
@@ -768,18 +789,33 @@ impl EdgeSink<'_> {
         Ok(())
     }
 
-    /// Stores edge number `edge`, which passed the checks, when edges are kept: all of them, or
-    /// those DevTools' rules read.
+    /// Takes edge number `edge`, which passed the checks: stores it when edges are kept, or
+    /// adds it to DevTools' facts.
     #[inline(always)]
     fn store(&mut self, edge: u64, ty: u8, named: bool, name: u32, to_index: u32) {
         let c = &mut *self.cols;
-        if !c.keep {
+        if let Some(facts) = &mut c.facts {
+            let first = self
+                .nodes
+                .first_edge
+                .as_deref()
+                .expect("offsets kept for the facts");
+            while edge >= c.src_end {
+                // More edges than the nodes' edge_count fields announce: `finish` refuses the
+                // file.
+                if c.src + 2 >= first.len() {
+                    return;
+                }
+                c.src += 1;
+                c.src_end = u64::from(first[c.src + 1]);
+            }
+            if facts.edge(&self.nodes.types, c.src, ty, name, to_index as usize) {
+                self.needed.mark(name);
+            }
             return;
         }
-        if let Some(f) = &mut c.filter {
-            if !f.keeps(self.nodes, edge, ty, to_index as usize) {
-                return;
-            }
+        if !c.keep {
+            return;
         }
         if named {
             self.needed.mark(name);
@@ -787,82 +823,6 @@ impl EdgeSink<'_> {
         c.types.push(ty);
         c.name_or_index.push(named, name);
         c.to_node.push(to_index);
-    }
-}
-
-/// The edges DevTools' comparison rules read (see `devtools.rs`): every edge of the root (its
-/// user-roots test), non-weak edges into hidden, array and native nodes (backing stores find
-/// their owner over them, and the detached state spreads native to native), and property edges
-/// of objects (their property names name plain objects). The rules give the same result on
-/// these as on all edges; the rest of a Node snapshot's edges, about half, are not stored.
-#[derive(Debug)]
-struct DevToolsFilter {
-    /// Per node type: edges into it are kept.
-    into: [bool; 256],
-    object: Option<u8>,
-    weak: Option<u8>,
-    property: Option<u8>,
-    /// The node whose edges are streaming past, and the edge number where they end.
-    src: usize,
-    src_end: u64,
-    kept: u32,
-}
-
-impl DevToolsFilter {
-    fn new(m: &Meta, nodes: &NodeColumns) -> Self {
-        let node_type = |name: &str| m.node_type_names.iter().position(|t| t == name);
-        let edge_type = |name: &str| {
-            m.edge_type_names
-                .iter()
-                .position(|t| t == name)
-                .map(|k| k as u8)
-        };
-        let mut into = [false; 256];
-        for t in ["hidden", "array", "native"] {
-            if let Some(k) = node_type(t).filter(|&k| k < 256) {
-                into[k] = true;
-            }
-        }
-        let first = nodes.first_edge.as_deref().unwrap_or(&[0]);
-        DevToolsFilter {
-            into,
-            object: node_type("object").map(|k| k as u8),
-            weak: edge_type("weak"),
-            property: edge_type("property"),
-            src: 0,
-            src_end: first.get(1).map_or(u64::MAX, |&e| u64::from(e)),
-            kept: 0,
-        }
-    }
-
-    /// Whether edge number `edge` (of type `ty`, into node `to`) is kept. Moves the source node
-    /// along as edges stream past, turning the nodes' first-edge offsets into offsets among
-    /// the kept edges as it leaves each node (`finish_offsets` does the rest).
-    #[inline(always)]
-    fn keeps(&mut self, nodes: &mut NodeColumns, edge: u64, ty: u8, to: usize) -> bool {
-        let first = nodes.first_edge.as_mut().expect("kept with edges");
-        while edge >= self.src_end {
-            // More edges than the nodes' edge_count fields announce: `finish` refuses the file.
-            if self.src + 2 >= first.len() {
-                return false;
-            }
-            self.src += 1;
-            first[self.src] = self.kept;
-            self.src_end = u64::from(first[self.src + 1]);
-        }
-        let type_of = |i: usize| nodes.types.get(i).copied();
-        let keep = self.src == 0
-            || (Some(ty) != self.weak && type_of(to).is_some_and(|t| self.into[t as usize]))
-            || (Some(ty) == self.property && type_of(self.src) == self.object);
-        self.kept += u32::from(keep);
-        keep
-    }
-
-    /// The first-edge offsets of the nodes after the last one with edges.
-    fn finish_offsets(&self, first: &mut [u32]) {
-        for f in first.iter_mut().skip(self.src + 1) {
-            *f = self.kept;
-        }
     }
 }
 
@@ -971,7 +931,7 @@ impl BatchSink for EdgeSink<'_> {
         if top_to > 0 {
             c.max_to = Some((((top_to - 1) / width) as u32, top_to_edge));
         }
-        if c.keep {
+        if c.keep || c.facts.is_some() {
             // All checked: the type is listed, the name fits u32, `to` is a multiple of the node
             // width below the node count (so the quotient is its node index, in u32).
             let (named, multiple) = (k.named, k.multiple);

@@ -2,6 +2,7 @@
 
 mod builder;
 mod classify;
+mod devtools_facts;
 mod digits;
 mod error;
 mod ints;
@@ -14,6 +15,7 @@ mod strings;
 mod table;
 mod trace;
 
+pub(crate) use devtools_facts::{DevToolsFacts, SHARED, UNSEEN};
 pub use error::ParseError;
 pub use parse::{parse_file, parse_reader, ParseOptions, SnapshotParser};
 pub use stream::{parse_streamed, StreamError, PIECES_IN_FLIGHT};

@@ -318,9 +318,6 @@ pub struct EdgeTable {
     pub(crate) to_node: Vec<u32>,
     /// Per edge type: whether `name_or_index` is a name (all but `element` and `hidden`).
     pub(crate) named_type: Vec<bool>,
-    /// Only the edges DevTools' rules read (`ParseOptions::devtools_edges`): not a graph for
-    /// walks, so `Snapshot::edges` hides it.
-    pub(crate) devtools_only: bool,
 }
 
 impl EdgeTable {
@@ -392,8 +389,10 @@ pub struct Snapshot {
     pub(crate) has_detachedness: bool,
     /// Allocation traces, when V8 tracked allocations (see `trace.rs`).
     pub(crate) traces: Option<Box<super::trace::Traces>>,
-    /// DevTools' classes and sizes, made right after parsing (`crate::devtools::settle`) so
-    /// that the edges they were made from can go.
+    /// What DevTools' rules read from the edges, gathered while parsing with
+    /// `ParseOptions::devtools_edges` instead of keeping any edge; dropped once it made the view.
+    pub(crate) devtools_facts: Option<Box<super::devtools_facts::DevToolsFacts>>,
+    /// DevTools' classes and sizes, made right after parsing (`crate::devtools::settle`).
     pub(crate) devtools_view: Option<Box<crate::devtools::DevToolsView>>,
 }
 
@@ -457,12 +456,6 @@ impl Snapshot {
 
     /// The edge table, present when parsed with `keep_edges`.
     pub fn edges(&self) -> Option<&EdgeTable> {
-        self.edges.as_ref().filter(|t| !t.devtools_only)
-    }
-
-    /// The edges DevTools' comparison rules read: all of them (`keep_edges`), or only those
-    /// (`devtools_edges`).
-    pub(crate) fn devtools_edges(&self) -> Option<&EdgeTable> {
         self.edges.as_ref()
     }
 
@@ -537,6 +530,7 @@ impl Snapshot {
             + self.name_table.heap_bytes()
             + self.edges.as_ref().map_or(0, EdgeTable::heap_bytes)
             + self.traces.as_ref().map_or(0, |t| t.heap_bytes())
+            + self.devtools_facts.as_ref().map_or(0, |f| f.heap_bytes())
             + self.devtools_view.as_ref().map_or(0, |v| v.heap_bytes())
     }
 }
