@@ -115,21 +115,22 @@ impl DevToolsView {
 
     /// `None` when the snapshot was parsed without its edges or DevTools' facts of them.
     fn new(snap: &Snapshot) -> Option<DevToolsView> {
-        let computed;
         let facts = match &snap.devtools_facts {
-            Some(f) => &**f,
-            None => {
-                computed = DevToolsFacts::from_edges(snap)?;
-                &computed
-            }
+            Some(f) => (**f).clone(),
+            None => DevToolsFacts::from_edges(snap)?,
         };
+        Some(DevToolsView::build(snap, facts))
+    }
+
+    /// The view from `facts`, which it uses up: the owners of rule 2 are worked out in place.
+    fn build(snap: &Snapshot, mut facts: DevToolsFacts) -> DevToolsView {
         let n = snap.node_count();
         let types = Types::of(snap);
         let is = |i: usize, t: Option<u8>| t == Some(snap.node_type_index(i));
         let weak = edge_type(snap, "weak");
         let hidden_edge = edge_type(snap, "hidden");
 
-        let detached = detached_nodes(snap, facts, &types, weak, hidden_edge);
+        let detached = detached_nodes(snap, &facts, &types, weak, hidden_edge);
         let raw_name = |i: usize| -> String {
             let name = snap.node_name(i);
             if detached.get(i) {
@@ -145,9 +146,10 @@ impl DevToolsView {
             !is(t, types.synthetic) || snap.node_name(t) == "(Document DOM trees)"
         });
         if root_has_user_roots {
-            let owner = owners(snap, facts, &types, &detached);
-            for (i, &o) in owner.iter().enumerate() {
-                if o == UNSEEN || o == SHARED || o == i as u32 {
+            let store = owners(snap, &mut facts, &types, &detached);
+            for i in 0..n {
+                let o = facts.slot[i];
+                if !store(i) || o == UNSEEN || o == SHARED {
                     continue;
                 }
                 let o = o as usize;
@@ -160,7 +162,7 @@ impl DevToolsView {
             }
         }
         // 3. and the classes of every node.
-        let interfaces = Interfaces::infer(snap, facts, &types);
+        let interfaces = Interfaces::infer(snap, &facts, &types);
         let mut names: Vec<String> = Vec::new();
         let mut name_ids: HashMap<String, u32> = HashMap::new();
         let mut intern = |s: String| -> u32 {
@@ -234,7 +236,7 @@ impl DevToolsView {
             };
             class.push(k);
         }
-        Some(DevToolsView { class, size, names })
+        DevToolsView { class, size, names }
     }
 }
 
@@ -242,34 +244,40 @@ impl DevToolsView {
 /// it (a file diff parses its two files in parallel, so one file's view is made while the other
 /// is still read), and drops the facts it was made from: the comparison needs the view alone.
 pub(crate) fn settle(snap: &mut Snapshot) {
+    let facts = snap.devtools_facts.take();
     if snap.devtools_view.is_none() {
-        snap.devtools_view = DevToolsView::new(snap).map(Box::new);
+        let facts = facts
+            .map(|f| *f)
+            .or_else(|| DevToolsFacts::from_edges(snap));
+        snap.devtools_view = facts.map(|f| Box::new(DevToolsView::build(snap, f)));
     }
-    snap.devtools_facts = None;
 }
 
-/// Rule 2's owners: per node, the one node that is not a store whose non-weak edges reach it
-/// through stores alone (`UNSEEN`, `SHARED`), or the node itself when it is not a store. The
-/// least fixpoint of a monotone lattice (`UNSEEN`, one owner, `SHARED`): the facts hold each
-/// store's direct retainers among other nodes already, and the few store-to-store edges carry
-/// owners on from there.
-fn owners(snap: &Snapshot, facts: &DevToolsFacts, types: &Types, detached: &Bits) -> Vec<u32> {
-    let is = |i: usize, t: Option<u8>| t == Some(snap.node_type_index(i));
+/// Rule 2's owners, worked out in `facts.slot` for the nodes that turn out to be stores (the
+/// predicate returned): the one node that is not a store whose non-weak edges reach the store
+/// through stores alone, or `UNSEEN`, `SHARED`. The least fixpoint of a monotone lattice
+/// (`UNSEEN`, one owner, `SHARED`): the slots hold each store's direct retainers among other
+/// nodes already, and the few store-to-store edges carry owners on from there.
+fn owners<'a>(
+    snap: &'a Snapshot,
+    facts: &mut DevToolsFacts,
+    types: &'a Types,
+    detached: &'a Bits,
+) -> impl Fn(usize) -> bool + 'a {
+    let is = move |i: usize, t: Option<u8>| t == Some(snap.node_type_index(i));
     let external = (0..snap.name_count() as u32)
         .find(|&k| snap.name_by_index(k) == "system / ExternalStringData");
-    let store = |i: usize| {
+    let store = move |i: usize| {
         is(i, types.hidden)
             || is(i, types.array)
             || (is(i, types.native) && Some(snap.name_index(i)) == external && !detached.get(i))
     };
-    let mut owner: Vec<u32> = (0..snap.node_count())
-        .map(|i| if store(i) { facts.slot[i] } else { i as u32 })
-        .collect();
     let join = |o: u32, mine: u32| match o {
         UNSEEN => mine,
         o if o == mine || o == SHARED => o,
         _ => SHARED,
     };
+    let slot = &mut facts.slot;
     // Native nodes that turned out not to be stores reach stores as owners of their own.
     let mut from_stores: Vec<(u32, u32)> = Vec::new();
     for &(from, to, _) in &facts.between {
@@ -280,30 +288,27 @@ fn owners(snap: &Snapshot, facts: &DevToolsFacts, types: &Types, detached: &Bits
         if store(f) {
             from_stores.push((from, to));
         } else {
-            owner[t] = join(owner[t], from);
+            slot[t] = join(slot[t], from);
         }
     }
     from_stores.sort_unstable();
-    let out = |f: u32| {
-        let at = from_stores.partition_point(|&(x, _)| x < f);
-        from_stores[at..].iter().take_while(move |&&(x, _)| x == f)
-    };
     let mut work: Vec<u32> = from_stores.iter().map(|&(f, _)| f).collect();
     work.dedup();
     while let Some(f) = work.pop() {
-        let mine = owner[f as usize];
+        let mine = slot[f as usize];
         if mine == UNSEEN {
             continue;
         }
-        for &(_, t) in out(f) {
-            let joined = join(owner[t as usize], mine);
-            if joined != owner[t as usize] {
-                owner[t as usize] = joined;
+        let at = from_stores.partition_point(|&(x, _)| x < f);
+        for &(_, t) in from_stores[at..].iter().take_while(|&&(x, _)| x == f) {
+            let joined = join(slot[t as usize], mine);
+            if joined != slot[t as usize] {
+                slot[t as usize] = joined;
                 work.push(t);
             }
         }
     }
-    owner
+    store
 }
 
 /// DevTools groups DOM wrappers by tag: `<div id="a">` → `<div>`, `Detached <li x>` →

@@ -1,10 +1,11 @@
-//! Finding and converting the numbers of a 64-byte window of an integer array at once.
+//! Finding and converting the numbers of 64-byte windows of an integer array at once.
 //!
 //! The `edges` array is about 60% of a snapshot, and every edge must be range-checked even when
 //! none is kept. Converting its numbers one digit at a time (`IntArrayScanner::feed`) cost more
 //! than the rest of a plain diff, so windows in V8's own layout (`12,3\n,45`) are located from
-//! byte-class masks and converted without a branch per digit or per number: with AVX-512 (VBMI2)
-//! four numbers per instruction sequence, elsewhere one 64-bit word of eight digits at a time.
+//! byte-class masks and converted without a branch per digit or per number (with AVX-512 VBMI2
+//! eight numbers per instruction sequence, elsewhere one 64-bit word of eight digits at a time),
+//! and a whole run of windows at once, so that the sink checks thousands of numbers per call.
 
 use super::classify::{classify, Masks, BLOCK};
 
