@@ -185,7 +185,8 @@ fn detached_state_spreads_through_embedder_nodes_only() {
 
 /// Rows depend only on which ids are equal: ids V8-like (odd, dense), and the same ids spread
 /// far apart (which the comparison pairs by sorting rather than through its id table), give the
-/// rows counted here by definition, also with an id twice in `after` (the second is new).
+/// rows counted here by definition, also with an id twice in `after` (the second is new) and
+/// twice in `before` (the second is deleted).
 #[test]
 fn pairing_by_id_does_not_depend_on_how_ids_are_spread() {
     let name = |k: u64| if k.is_multiple_of(3) { "Other" } else { "Item" };
@@ -200,6 +201,7 @@ fn pairing_by_id_does_not_depend_on_how_ids_are_spread() {
         };
         let mut before = base();
         before.extend((0..3000).map(|k| n("object", name(k), id(k), 10)));
+        before.push(n("object", name(2500), id(2500), 10));
         let mut after = base();
         after.extend((1000..4000).map(|k| {
             let changed = (1000..1100).contains(&k);
@@ -233,6 +235,7 @@ fn pairing_by_id_does_not_depend_on_how_ids_are_spread() {
             add(name(k), true);
         }
         add(name(2000), true); // the second node of one id
+        add(name(2500), false); // … on either side
         assert_eq!(rows(&before, &after), want, "spread ids: {spread}");
     }
 }

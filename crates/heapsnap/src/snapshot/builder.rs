@@ -443,6 +443,10 @@ impl Builder {
 
     pub(crate) fn end_edges(&mut self, offset: u64) -> Result<(), ParseError> {
         self.edges_done = true;
+        if let Some(f) = &mut self.edges.facts {
+            let needed = &mut self.needed;
+            f.end_edges(&mut |k| needed.mark(k));
+        }
         if self.edges.rec.field != 0 {
             let numbers =
                 self.edges.records * self.meta.edge_width as u64 + self.edges.rec.field as u64;
@@ -809,9 +813,15 @@ impl EdgeSink<'_> {
                 c.src += 1;
                 c.src_end = u64::from(first[c.src + 1]);
             }
-            if facts.edge(&self.nodes.types, c.src, ty, name, to_index as usize) {
-                self.needed.mark(name);
-            }
+            let needed = &mut *self.needed;
+            facts.edge(
+                &self.nodes.types,
+                c.src,
+                ty,
+                name,
+                to_index as usize,
+                &mut |k| needed.mark(k),
+            );
             return;
         }
         if !c.keep {

@@ -8,8 +8,6 @@
 //! those from one possible store to another, about 7,000 of 33 million in a Node snapshot of
 //! 11 million nodes. Keeping the selected edges instead cost 7 bytes each, over half the edges.
 
-use std::collections::HashMap;
-
 use super::table::Snapshot;
 
 /// A possible backing store that no node of another type reaches (yet).
@@ -39,19 +37,21 @@ pub(crate) struct DevToolsFacts {
     /// Property-name sequences in edge order, `__proto__` included (string indices while
     /// gathering, names-table ids after `finish`); the first is the empty one.
     pub(crate) sequences: Vec<Box<[u32]>>,
-    gathering: Option<Box<Gathering>>,
-}
-
-/// State needed only while edges stream past.
-#[derive(Debug, Clone)]
-struct Gathering {
+    // The rest is needed only while edges stream past.
     roles: [Role; 256],
+    /// A bit per node: a possible store. Every edge asks this of its target, at random; the
+    /// bits fit a core's cache where the type column does not.
+    stores: Vec<u64>,
     weak: Option<u8>,
     property: Option<u8>,
-    ids: HashMap<Box<[u32]>, u32>,
-    /// The object whose property names `current` holds, if any.
-    object: Option<usize>,
+    /// Sequence indices by content (emptied by `finish`).
+    ids: SequenceIds,
+    /// The node whose edges are streaming past, and its role.
+    from: usize,
+    from_role: Role,
+    /// Its property names so far, when it is an object, and their hash.
     current: Vec<u32>,
+    hash: u64,
 }
 
 impl DevToolsFacts {
@@ -82,39 +82,58 @@ impl DevToolsFacts {
                 _ => 0,
             })
             .collect();
+        let mut stores = vec![0u64; node_types.len().div_ceil(64)];
+        for (i, &t) in node_types.iter().enumerate() {
+            stores[i / 64] |= u64::from(roles[t as usize] == Role::Store) << (i % 64);
+        }
         let empty: Box<[u32]> = Box::new([]);
         DevToolsFacts {
             slot,
             between: Vec::new(),
             root_targets: Vec::new(),
-            sequences: vec![empty.clone()],
-            gathering: Some(Box::new(Gathering {
-                roles,
-                weak: edge_type("weak"),
-                property: edge_type("property"),
-                ids: HashMap::from([(empty, 0)]),
-                object: None,
-                current: Vec::new(),
-            })),
+            sequences: vec![empty],
+            roles,
+            stores,
+            weak: edge_type("weak"),
+            property: edge_type("property"),
+            ids: SequenceIds::default(),
+            from: 0,
+            from_role: node_types
+                .first()
+                .map_or(Role::Other, |&t| roles[t as usize]),
+            current: Vec::new(),
+            hash: 0,
         }
     }
 
     /// Takes edge `from → to` (type `ty`, name or index `name`), edges coming in the order of
-    /// their source nodes. True when `name` is a property name the rules will read.
-    #[inline]
-    pub(crate) fn edge(&mut self, types: &[u8], from: usize, ty: u8, name: u32, to: usize) -> bool {
-        let g = self.gathering.as_mut().expect("gathering until finish");
-        if g.object.is_some_and(|o| o != from) {
-            self.close_object();
+    /// their source nodes. Names the rules will read are marked in `needed` (once a sequence).
+    #[inline(always)]
+    pub(crate) fn edge(
+        &mut self,
+        types: &[u8],
+        from: usize,
+        ty: u8,
+        name: u32,
+        to: usize,
+        needed: &mut impl FnMut(u32),
+    ) {
+        if from != self.from {
+            self.close_object(needed);
+            self.from = from;
+            self.from_role = types
+                .get(from)
+                .map_or(Role::Other, |&t| self.roles[t as usize]);
         }
-        let g = self.gathering.as_mut().expect("gathering until finish");
         if from == 0 {
             self.root_targets.push(to as u32);
         }
-        let role = |i: usize| types.get(i).map_or(Role::Other, |&t| g.roles[t as usize]);
-        let source = role(from);
-        if Some(ty) != g.weak && role(to) == Role::Store {
-            if source == Role::Store {
+        let into_store = self
+            .stores
+            .get(to / 64)
+            .is_some_and(|w| w >> (to % 64) & 1 == 1);
+        if into_store && Some(ty) != self.weak {
+            if self.from_role == Role::Store {
                 self.between.push((from as u32, to as u32, ty));
             } else {
                 let slot = &mut self.slot[to];
@@ -125,40 +144,41 @@ impl DevToolsFacts {
                 };
             }
         }
-        if source == Role::Object && Some(ty) == g.property {
-            g.object = Some(from);
-            g.current.push(name);
-            return true;
+        if self.from_role == Role::Object && Some(ty) == self.property {
+            self.current.push(name);
+            self.hash = (self.hash.rotate_left(5) ^ u64::from(name)).wrapping_mul(K);
         }
-        false
     }
 
-    /// Gives the object whose edges just ended its property sequence's index.
-    fn close_object(&mut self) {
-        let g = self.gathering.as_mut().expect("gathering until finish");
-        let Some(object) = g.object.take() else {
+    /// Gives the object whose edges just ended the index of its property sequence.
+    #[inline(never)]
+    fn close_object(&mut self, needed: &mut impl FnMut(u32)) {
+        if self.current.is_empty() {
             return;
-        };
-        // Objects of one shape tend to come together: the last sequence first.
-        let last = self.sequences.len() - 1;
-        let k = if *self.sequences[last] == *g.current {
-            last as u32
-        } else if let Some(&k) = g.ids.get(g.current.as_slice()) {
+        }
+        let k = self.ids.find(self.hash, &self.current, &self.sequences);
+        let k = k.unwrap_or_else(|| {
+            let k = self.sequences.len() as u32;
+            self.current.iter().for_each(|&name| needed(name));
+            self.sequences.push(self.current.as_slice().into());
+            self.ids.insert(self.hash, k);
             k
-        } else {
-            let seq: Box<[u32]> = g.current.as_slice().into();
-            self.sequences.push(seq.clone());
-            g.ids.insert(seq, last as u32 + 1);
-            last as u32 + 1
-        };
-        self.slot[object] = k;
-        g.current.clear();
+        });
+        self.slot[self.from] = k;
+        self.current.clear();
+        self.hash = 0;
+    }
+
+    /// After the last edge: the last object's sequence, whose new names go to `needed`.
+    pub(crate) fn end_edges(&mut self, needed: &mut impl FnMut(u32)) {
+        self.close_object(needed);
     }
 
     /// Ends gathering: property names become names-table ids (`name_id`).
     pub(crate) fn finish(&mut self, name_id: impl Fn(u32) -> u32) {
-        self.close_object();
-        self.gathering = None;
+        self.ids = SequenceIds::default();
+        self.stores = Vec::new();
+        self.current = Vec::new();
         for seq in &mut self.sequences {
             for k in seq.iter_mut() {
                 *k = name_id(*k);
@@ -176,9 +196,11 @@ impl DevToolsFacts {
         for from in 0..snap.node_count() {
             for e in edges.range(from) {
                 let ty = edges.edge_type_index(e);
-                facts.edge(&snap.types, from, ty, edges.name_value(e), edges.to_node(e));
+                let name = edges.name_value(e);
+                facts.edge(&snap.types, from, ty, name, edges.to_node(e), &mut |_| {});
             }
         }
+        facts.end_edges(&mut |_| {});
         facts.finish(|k| k);
         Some(facts)
     }
@@ -193,4 +215,61 @@ impl DevToolsFacts {
                 .map(|s| size_of_val(&**s) + size_of::<Box<[u32]>>())
                 .sum::<usize>()
     }
+}
+
+/// The multiplier of the sequences' running hash (a large odd constant, as Fx hashing uses).
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+/// Sequence indices by hash, open addressing over a power-of-two table: objects look theirs up
+/// one at a time (millions of them, a few thousand shapes), and a hash kept up while the names
+/// stream in leaves each lookup one probe and one comparison in the common case.
+#[derive(Debug, Clone, Default)]
+struct SequenceIds {
+    /// `(hash, index + 1)`, 0 for a free entry.
+    table: Vec<(u64, u32)>,
+    len: usize,
+}
+
+impl SequenceIds {
+    fn find(&self, hash: u64, seq: &[u32], sequences: &[Box<[u32]>]) -> Option<u32> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        let mut at = (hash >> 32) as usize & mask;
+        loop {
+            match self.table[at] {
+                (_, 0) => return None,
+                (h, k) if h == hash && same(&sequences[k as usize - 1], seq) => return Some(k - 1),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    fn insert(&mut self, hash: u64, k: u32) {
+        if 2 * (self.len + 1) > self.table.len() {
+            let old = std::mem::take(&mut self.table);
+            self.table = vec![(0, 0); (old.len() * 2).max(64)];
+            for (h, v) in old.into_iter().filter(|&(_, v)| v != 0) {
+                self.place(h, v);
+            }
+        }
+        self.place(hash, k + 1);
+        self.len += 1;
+    }
+
+    fn place(&mut self, hash: u64, v: u32) {
+        let mask = self.table.len() - 1;
+        let mut at = (hash >> 32) as usize & mask;
+        while self.table[at].1 != 0 {
+            at = (at + 1) & mask;
+        }
+        self.table[at] = (hash, v);
+    }
+}
+
+/// Slice equality without a call to `memcmp`, for sequences of a few names.
+#[inline]
+fn same(a: &[u32], b: &[u32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
