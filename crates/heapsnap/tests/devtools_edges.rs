@@ -1,5 +1,5 @@
-//! `ParseOptions::devtools_edges` keeps about half of the edges; DevTools' comparison must come
-//! out exactly as it does from all of them. Here on the Chromium page pair (detached DOM trees,
+//! `ParseOptions::devtools_edges` keeps no edge, only DevTools' facts of them; its comparison
+//! must come out exactly as it does from all edges. Here on the Chromium page pair (detached DOM trees,
 //! backing stores, property-set names); `real_snapshots.rs` checks the same on a Node pair of
 //! every supported runtime.
 

@@ -473,7 +473,7 @@ fn check_real_snapshots(label: &str, bin: &Path) {
     assert_eq!(without.allocated_nodes, classic.allocated_nodes - 1234);
     assert_eq!(without.after.nodes, classic.after.nodes - 1234);
 
-    // DevTools' selection of edges gives the rows all edges give.
+    // DevTools' facts of the edges give the rows all edges give.
     common::assert_same_devtools_rows(&bp, &ap);
 
     std::fs::remove_dir_all(dir).unwrap();

@@ -285,8 +285,8 @@ impl XorShift {
     }
 }
 
-/// The devtools diff of `before` → `after` with all edges and with DevTools' selection: equal
-/// rows, and the selection keeps fewer edges.
+/// The devtools diff of `before` → `after` with all edges and from DevTools' facts gathered
+/// while parsing: equal rows, and the facts take less memory than the edges.
 pub fn assert_same_devtools_rows(before: &std::path::Path, after: &std::path::Path) {
     let parse = |p: &std::path::Path, keep_edges: bool| {
         let opts = heapsnap::ParseOptions {
@@ -305,7 +305,7 @@ pub fn assert_same_devtools_rows(before: &std::path::Path, after: &std::path::Pa
         heapsnap::diff(&full_b, &full_a, &opts),
         heapsnap::diff(&sel_b, &sel_a, &opts)
     );
-    // What the selection is for: fewer edges stored, and none of them offered to graph walks.
+    // What the facts are for: less memory than the edges, and no edges offered to graph walks.
     let kept = |s: &heapsnap::Snapshot| s.heap_bytes_estimate();
     assert!(
         kept(&sel_a) < kept(&full_a),
