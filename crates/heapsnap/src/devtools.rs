@@ -90,7 +90,7 @@ impl DevToolsView {
     }
 
     /// `snap`'s view: the one made when it was loaded (`settle`), or one made now from its
-    /// edges; `None` when it has neither.
+    /// DevTools facts or its edges; `None` when it has none of them.
     pub(crate) fn of(snap: &Snapshot) -> Option<Cow<'_, DevToolsView>> {
         match &snap.devtools_view {
             Some(view) => Some(Cow::Borrowed(view)),

@@ -144,7 +144,8 @@ struct NodeColumns {
     /// String indices until `finish`, names-table ids after.
     names: Vec<u32>,
     self_sizes: SizeColumn,
-    /// Running edge offsets (`EdgeTable::first`), only when edges are kept.
+    /// Running edge offsets (`EdgeTable::first`), only when edges are kept or DevTools' facts
+    /// gathered (each edge's source node).
     first_edge: Option<Vec<u32>>,
     total_self_size: u64,
     edge_sum: u64,
