@@ -83,18 +83,30 @@ pub(crate) fn with_inflated<T>(
                 }
             }
         };
-        let started = thread::Builder::new()
+        let (inflater, pending) = match thread::Builder::new()
             .name("heapdiff-inflate".into())
-            .spawn_scoped(s, inflate);
+            .spawn_scoped(s, inflate)
+        {
+            Ok(handle) => (Some(handle), None),
+            Err(e) => (None, Some(e)),
+        };
         let mut reader = Handed {
             full: full_rx,
             spent: spent_tx,
             cur: Vec::new(),
             pos: 0,
-            pending: started.err(),
+            pending,
         };
-        // Returning drops the reader and so the channel: an inflater still running stops.
-        body(&mut reader)
+        let result = body(&mut reader);
+        // Dropping the reader closes the channel: an inflater still running stops. Joining it
+        // waits until the thread is gone, its thread-local state freed, where the scope alone
+        // waits only for its closure to return (LeakSanitizer saw glibc's record of a
+        // thread-local destructor of a thread still exiting as a leak).
+        drop(reader);
+        if let Some(Err(panic)) = inflater.map(|h| h.join()) {
+            std::panic::resume_unwind(panic);
+        }
+        result
     })
 }
 
