@@ -127,10 +127,9 @@ impl DevToolsView {
         let n = snap.node_count();
         let types = Types::of(snap);
         let is = |i: usize, t: Option<u8>| t == Some(snap.node_type_index(i));
-        let weak = edge_type(snap, "weak");
         let hidden_edge = edge_type(snap, "hidden");
 
-        let detached = detached_nodes(snap, &facts, &types, weak, hidden_edge);
+        let detached = detached_nodes(snap, &facts, &types, hidden_edge);
         let raw_name = |i: usize| -> String {
             let name = snap.node_name(i);
             if detached.get(i) {
@@ -299,8 +298,7 @@ fn owners<'a>(
         if mine == UNSEEN {
             continue;
         }
-        let at = from_stores.partition_point(|&(x, _)| x < f);
-        for &(_, t) in from_stores[at..].iter().take_while(|&&(x, _)| x == f) {
+        for t in targets_of(&from_stores, f) {
             let joined = join(slot[t as usize], mine);
             if joined != slot[t as usize] {
                 slot[t as usize] = joined;
@@ -309,6 +307,15 @@ fn owners<'a>(
         }
     }
     store
+}
+
+/// The targets of the edges from `from` among `edges`, sorted by source.
+fn targets_of(edges: &[(u32, u32)], from: u32) -> impl Iterator<Item = u32> + '_ {
+    let at = edges.partition_point(|&(f, _)| f < from);
+    edges[at..]
+        .iter()
+        .take_while(move |&&(f, _)| f == from)
+        .map(|&(_, t)| t)
 }
 
 /// DevTools groups DOM wrappers by tag: `<div id="a">` → `<div>`, `Detached <li x>` →
@@ -337,7 +344,6 @@ fn detached_nodes(
     snap: &Snapshot,
     facts: &DevToolsFacts,
     types: &Types,
-    weak: Option<u8>,
     hidden: Option<u8>,
 ) -> Bits {
     let n = snap.node_count();
@@ -376,13 +382,13 @@ fn detached_nodes(
             attached_work.push(i);
         }
     }
-    // The state spreads over native-to-native edges only (the sets reached do not depend on
-    // the order of the walk), which the facts keep among their store-to-store edges.
-    let skip = |t: u8| Some(t) == weak || Some(t) == hidden;
+    // The state spreads over native-to-native edges, neither weak nor hidden, only (the sets
+    // reached do not depend on the order of the walk), which the facts keep among their
+    // non-weak store-to-store edges.
     let mut links: Vec<(u32, u32)> = facts
         .between
         .iter()
-        .filter(|&&(f, t, ty)| !skip(ty) && native(f as usize) && native(t as usize))
+        .filter(|&&(f, t, ty)| Some(ty) != hidden && native(f as usize) && native(t as usize))
         .map(|&(f, t, _)| (f, t))
         .collect();
     links.sort_unstable();
@@ -390,8 +396,7 @@ fn detached_nodes(
     // spreads it further; attached first, so the detached reach only what attached did not.
     let mut spread = |mut work: Vec<usize>, mut mark: Option<&mut Bits>| {
         while let Some(i) = work.pop() {
-            let at = links.partition_point(|&(f, _)| (f as usize) < i);
-            for &(_, t) in links[at..].iter().take_while(|&&(f, _)| f as usize == i) {
+            for t in targets_of(&links, i as u32) {
                 let t = t as usize;
                 if visited.get(t) {
                     continue;

@@ -259,6 +259,58 @@ impl RecordBuf {
             false
         }
     }
+
+    /// Cuts a batch of the array's next numbers at record boundaries, without taking them.
+    fn cut<'a>(&self, values: &'a [u64]) -> Records<'a> {
+        let (width, field) = (self.width, self.field);
+        // The record left open by the last batch, completed from the front of this one.
+        let head = if field == 0 {
+            0
+        } else {
+            (width - field).min(values.len())
+        };
+        let mut first = self.vals;
+        first[field..field + head].copy_from_slice(&values[..head]);
+        let first_done = field != 0 && field + head == width;
+        let whole = values[head..].chunks_exact(width);
+        let open = if field != 0 && !first_done {
+            (first, field + head)
+        } else {
+            let tail = whole.remainder();
+            let mut vals = self.vals;
+            vals[..tail.len()].copy_from_slice(tail);
+            (vals, tail.len())
+        };
+        Records {
+            first: first_done.then_some(first),
+            width,
+            whole,
+            open,
+        }
+    }
+
+    /// Takes the batch `cut` made: what it leaves open waits for the next one.
+    fn take(&mut self, records: &Records<'_>) {
+        (self.vals, self.field) = records.open;
+    }
+}
+
+/// A batch of numbers cut into records (`RecordBuf::cut`).
+struct Records<'a> {
+    /// The record the last batch left open, when this one completes it.
+    first: Option<[u64; MAX_FIELDS]>,
+    width: usize,
+    whole: std::slice::ChunksExact<'a, u64>,
+    /// The record open after the batch: its fields, and how many of them are set.
+    open: ([u64; MAX_FIELDS], usize),
+}
+
+impl Records<'_> {
+    /// Every record the batch completes, in order.
+    fn iter(&self) -> impl Iterator<Item = &[u64]> + Clone {
+        let first = self.first.as_ref().map(|f| &f[..self.width]);
+        first.into_iter().chain(self.whole.clone())
+    }
 }
 
 #[derive(Debug)]
@@ -682,58 +734,23 @@ impl BatchSink for NodeSink<'_> {
     /// Checks every record the batch completes, then takes them all; a batch with a bad record
     /// takes nothing and goes through `push` one number at a time for the exact message.
     fn push_batch(&mut self, values: &[u64]) -> bool {
-        let width = self.cols.rec.width;
-        let field = self.cols.rec.field;
+        let records = self.cols.rec.cut(values);
         let start = self.cols.types.len();
-        // The record left open by the last batch, completed from the front of this one.
-        let head = if field == 0 {
-            0
-        } else {
-            (width - field).min(values.len())
-        };
-        let mut first = self.cols.rec.vals;
-        first[field..field + head].copy_from_slice(&values[..head]);
-        let first_done = field != 0 && field + head == width;
-        let whole = values[head..].chunks_exact(width);
-        let tail = whole.remainder();
         let mut total = self.cols.total_self_size;
-        let mut index = start;
-        if first_done {
-            match self.check(&first, index, total) {
-                Ok(t) => total = t,
-                Err(_) => return false,
-            }
-            index += 1;
-        }
-        for r in whole.clone() {
+        for (index, r) in (start..).zip(records.iter()) {
             match self.check(r, index, total) {
                 Ok(t) => total = t,
                 Err(_) => return false,
             }
-            index += 1;
         }
         // All passed: the same walk again, storing.
         let mut total = self.cols.total_self_size;
-        let mut index = start;
         let size = self.meta.node_self_size;
-        if first_done {
-            total += first[size];
-            self.commit(&first, index, total);
-            index += 1;
-        }
-        for r in whole {
+        for (index, r) in (start..).zip(records.iter()) {
             total += r[size];
             self.commit(r, index, total);
-            index += 1;
         }
-        let rec = &mut self.cols.rec;
-        if field != 0 && !first_done {
-            rec.vals = first;
-            rec.field = field + head;
-        } else {
-            rec.vals[..tail.len()].copy_from_slice(tail);
-            rec.field = tail.len();
-        }
+        self.cols.rec.take(&records);
         true
     }
 }
@@ -879,23 +896,7 @@ impl BatchSink for EdgeSink<'_> {
         let Some(k) = &c.batch else {
             return false;
         };
-        // The edge left open by the last batch, completed from the front of this one, then
-        // whole edges, then the start of the next.
-        let field = c.rec.field;
-        let head = if field == 0 {
-            0
-        } else {
-            (3 - field).min(values.len())
-        };
-        let mut first = [c.rec.vals[0], c.rec.vals[1], c.rec.vals[2]];
-        first[field..field + head].copy_from_slice(&values[..head]);
-        let first_done = field != 0 && field + head == 3;
-        let whole = values[head..].chunks_exact(3);
-        let tail = whole.remainder();
-        let edges = first_done
-            .then_some(&first[..])
-            .into_iter()
-            .chain(whole.clone());
+        let records = c.rec.cut(values);
         // Largest named-edge name and largest target so far, as `max + 1` (0: none yet), with
         // the edge where each was first seen, for the range checks at the end (they need the
         // `strings` array, or the node count when the header has none). V8 numbers nodes and
@@ -908,8 +909,8 @@ impl BatchSink for EdgeSink<'_> {
         let mut top_to_edge = c.max_to.map_or(0, |(_, e)| e);
         let mut bad = false;
         let first_edge = c.records;
-        let mut records = first_edge;
-        for e in edges.clone() {
+        let mut next = first_edge;
+        for e in records.iter() {
             let (ty, name, to) = (e[0], e[1], e[2]);
             let named = k.named[(ty & 255) as usize];
             bad |= (ty >= k.types)
@@ -918,24 +919,17 @@ impl BatchSink for EdgeSink<'_> {
                 | (k.multiple.quotient(to) > k.multiple.max);
             let name_up = named & (name >= top_name);
             top_name = if name_up { name + 1 } else { top_name };
-            top_name_edge = if name_up { records } else { top_name_edge };
+            top_name_edge = if name_up { next } else { top_name_edge };
             let to_up = to >= top_to;
             top_to = if to_up { to + 1 } else { top_to };
-            top_to_edge = if to_up { records } else { top_to_edge };
-            records += 1;
+            top_to_edge = if to_up { next } else { top_to_edge };
+            next += 1;
         }
         if bad {
             return false;
         }
-        let rec = &mut c.rec;
-        if field != 0 && !first_done {
-            rec.vals[..3].copy_from_slice(&first);
-            rec.field = field + head;
-        } else {
-            rec.vals[..tail.len()].copy_from_slice(tail);
-            rec.field = tail.len();
-        }
-        c.records = records;
+        c.rec.take(&records);
+        c.records = next;
         if top_name > 0 {
             c.max_name = Some(((top_name - 1) as u32, top_name_edge));
         }
@@ -946,7 +940,7 @@ impl BatchSink for EdgeSink<'_> {
             // All checked: the type is listed, the name fits u32, `to` is a multiple of the node
             // width below the node count (so the quotient is its node index, in u32).
             let (named, multiple) = (k.named, k.multiple);
-            for (j, e) in edges.enumerate() {
+            for (j, e) in records.iter().enumerate() {
                 let ty = e[0] as u8;
                 let to_index = multiple.quotient(e[2]) as u32;
                 self.store(

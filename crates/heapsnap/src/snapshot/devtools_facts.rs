@@ -119,7 +119,9 @@ impl DevToolsFacts {
         needed: &mut impl FnMut(u32),
     ) {
         if from != self.from {
-            self.close_object(needed);
+            if !self.current.is_empty() {
+                self.close_object(needed);
+            }
             self.from = from;
             self.from_role = types
                 .get(from)
@@ -150,12 +152,10 @@ impl DevToolsFacts {
         }
     }
 
-    /// Gives the object whose edges just ended the index of its property sequence.
+    /// Gives the object whose edges just ended (with property names in `current`) the index of
+    /// its property sequence.
     #[inline(never)]
     fn close_object(&mut self, needed: &mut impl FnMut(u32)) {
-        if self.current.is_empty() {
-            return;
-        }
         let k = self.ids.find(self.hash, &self.current, &self.sequences);
         let k = k.unwrap_or_else(|| {
             let k = self.sequences.len() as u32;
@@ -171,7 +171,9 @@ impl DevToolsFacts {
 
     /// After the last edge: the last object's sequence, whose new names go to `needed`.
     pub(crate) fn end_edges(&mut self, needed: &mut impl FnMut(u32)) {
-        self.close_object(needed);
+        if !self.current.is_empty() {
+            self.close_object(needed);
+        }
     }
 
     /// Ends gathering: property names become names-table ids (`name_id`).

@@ -273,13 +273,17 @@ mod avx512 {
             let at = dst.add(count);
             // Slot byte j of the number in slot k is window byte `end[k] - 7 + j` (or 15), kept
             // when at or after `start[k]`; the others, before the window included, read as 0.
+            // The slots of numbers `g..`, folded into four-digit values in 32-bit lanes.
+            let quads_of = |slot: __m512i, byte: __m512i, g: i8| {
+                let which = _mm512_add_epi8(slot, _mm512_set1_epi8(g));
+                let idx = _mm512_add_epi8(_mm512_permutexvar_epi8(which, ends), byte);
+                let keep = _mm512_cmpge_epi8_mask(idx, _mm512_permutexvar_epi8(which, starts));
+                let d = _mm512_maskz_permutexvar_epi8(keep, idx, digits);
+                _mm512_madd_epi16(_mm512_maddubs_epi16(d, pairs), quads)
+            };
             if !l.long {
                 let group = |g: i8| {
-                    let which = _mm512_add_epi8(slot8, _mm512_set1_epi8(g));
-                    let idx = _mm512_add_epi8(_mm512_permutexvar_epi8(which, ends), byte8);
-                    let keep = _mm512_cmpge_epi8_mask(idx, _mm512_permutexvar_epi8(which, starts));
-                    let d = _mm512_maskz_permutexvar_epi8(keep, idx, digits);
-                    let t = _mm512_madd_epi16(_mm512_maddubs_epi16(d, pairs), quads);
+                    let t = quads_of(slot8, byte8, g);
                     // Each 64-bit lane: the first four digits below, the last four above.
                     _mm512_add_epi64(_mm512_mul_epu32(t, ten_thousand), _mm512_srli_epi64(t, 32))
                 };
@@ -294,11 +298,7 @@ mod avx512 {
                 }
             } else {
                 let group = |g: i8| {
-                    let which = _mm512_add_epi8(slot16, _mm512_set1_epi8(g));
-                    let idx = _mm512_add_epi8(_mm512_permutexvar_epi8(which, ends), byte16);
-                    let keep = _mm512_cmpge_epi8_mask(idx, _mm512_permutexvar_epi8(which, starts));
-                    let d = _mm512_maskz_permutexvar_epi8(keep, idx, digits);
-                    let t = _mm512_madd_epi16(_mm512_maddubs_epi16(d, pairs), quads);
+                    let t = quads_of(slot16, byte16, g);
                     let t = _mm512_madd_epi16(_mm512_packus_epi32(t, t), eights);
                     let v = _mm512_add_epi64(
                         _mm512_mul_epu32(t, hundred_million),
