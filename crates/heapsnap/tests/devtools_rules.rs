@@ -239,3 +239,28 @@ fn pairing_by_id_does_not_depend_on_how_ids_are_spread() {
         assert_eq!(rows(&before, &after), want, "spread ids: {spread}");
     }
 }
+
+/// More classes than the comparison's two-byte table entries hold (65,534): the same rows,
+/// counted here by definition, come out of four-byte entries.
+#[test]
+fn pairing_by_id_holds_with_more_classes_than_two_bytes_number() {
+    let class = |prefix: &str, k: u64| -> &'static str { Box::leak(format!("{prefix}{k}").into()) };
+    let mut before = base();
+    before.extend((0..70_000).map(|k| n("object", class("C", k), 5 + 2 * k, 10)));
+    let mut after = base();
+    after.extend((1000..71_000).map(|k| {
+        let prefix = if (2000..2100).contains(&k) { "D" } else { "C" };
+        n("object", class(prefix, k), 5 + 2 * k, 10)
+    }));
+    let mut want: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+    for k in (0..1000).chain(2000..2100) {
+        want.insert(format!("C{k}"), (0, 1, 0, 10));
+    }
+    for k in 2000..2100 {
+        want.insert(format!("D{k}"), (1, 0, 10, 0));
+    }
+    for k in 70_000..71_000 {
+        want.insert(format!("C{k}"), (1, 0, 10, 0));
+    }
+    assert_eq!(rows(&before, &after), want);
+}

@@ -130,12 +130,12 @@ pub fn build_with_types(layout: Layout, nodes: &[N], node_types: &[&str]) -> Str
         &["type", "name_or_index", "to_node"]
     };
     let mut strings: Vec<String> = vec!["<dummy>".into()];
+    let mut index: std::collections::HashMap<String, u64> = [("<dummy>".to_owned(), 0)].into();
     let mut intern = |s: &str| -> u64 {
-        if let Some(k) = strings.iter().position(|x| x == s) {
-            return k as u64;
-        }
-        strings.push(s.to_owned());
-        (strings.len() - 1) as u64
+        *index.entry(s.to_owned()).or_insert_with(|| {
+            strings.push(s.to_owned());
+            (strings.len() - 1) as u64
+        })
     };
     let width = fields.len() as u64;
     let mut node_nums = Vec::new();
