@@ -272,11 +272,11 @@ impl RecordBuf {
         let mut first = self.vals;
         first[field..field + head].copy_from_slice(&values[..head]);
         let first_done = field != 0 && field + head == width;
-        let whole = values[head..].chunks_exact(width);
+        let rest = &values[head..];
+        let (whole, tail) = rest.split_at(rest.len() / width * width);
         let open = if field != 0 && !first_done {
             (first, field + head)
         } else {
-            let tail = whole.remainder();
             let mut vals = self.vals;
             vals[..tail.len()].copy_from_slice(tail);
             (vals, tail.len())
@@ -300,7 +300,8 @@ struct Records<'a> {
     /// The record the last batch left open, when this one completes it.
     first: Option<[u64; MAX_FIELDS]>,
     width: usize,
-    whole: std::slice::ChunksExact<'a, u64>,
+    /// The records the batch holds whole, end to end.
+    whole: &'a [u64],
     /// The record open after the batch: its fields, and how many of them are set.
     open: ([u64; MAX_FIELDS], usize),
 }
@@ -309,7 +310,7 @@ impl Records<'_> {
     /// Every record the batch completes, in order.
     fn iter(&self) -> impl Iterator<Item = &[u64]> + Clone {
         let first = self.first.as_ref().map(|f| &f[..self.width]);
-        first.into_iter().chain(self.whole.clone())
+        first.into_iter().chain(self.whole.chunks_exact(self.width))
     }
 }
 
@@ -816,30 +817,9 @@ impl EdgeSink<'_> {
     #[inline(always)]
     fn store(&mut self, edge: u64, ty: u8, named: bool, name: u32, to_index: u32) {
         let c = &mut *self.cols;
-        if let Some(facts) = &mut c.facts {
-            let first = self
-                .nodes
-                .first_edge
-                .as_deref()
-                .expect("offsets kept for the facts");
-            while edge >= c.src_end {
-                // More edges than the nodes' edge_count fields announce: `finish` refuses the
-                // file.
-                if c.src + 2 >= first.len() {
-                    return;
-                }
-                c.src += 1;
-                c.src_end = u64::from(first[c.src + 1]);
-            }
-            let needed = &mut *self.needed;
-            facts.edge(
-                &self.nodes.types,
-                c.src,
-                ty,
-                name,
-                to_index as usize,
-                &mut |k| needed.mark(k),
-            );
+        if c.facts.is_some() {
+            let one = [u64::from(ty), u64::from(name), u64::from(to_index)];
+            self.gather(edge, &one, |to| to as usize);
             return;
         }
         if !c.keep {
@@ -851,6 +831,41 @@ impl EdgeSink<'_> {
         c.types.push(ty);
         c.name_or_index.push(named, name);
         c.to_node.push(to_index);
+    }
+
+    /// Adds edges number `edge`.. (`[type, name or index, to]` records in `flat`, which passed
+    /// the checks; `node_of` makes `to` a node index) to DevTools' facts, a run per source node.
+    #[inline(always)]
+    fn gather(&mut self, mut edge: u64, mut flat: &[u64], node_of: impl Fn(u64) -> usize) {
+        let c = &mut *self.cols;
+        let Some(facts) = &mut c.facts else {
+            return;
+        };
+        let first = self
+            .nodes
+            .first_edge
+            .as_deref()
+            .expect("offsets kept for the facts");
+        let needed = &mut *self.needed;
+        while !flat.is_empty() {
+            while edge >= c.src_end {
+                // More edges than the nodes' edge_count fields announce: `finish` refuses the
+                // file.
+                if c.src + 2 >= first.len() {
+                    return;
+                }
+                c.src += 1;
+                c.src_end = u64::from(first[c.src + 1]);
+            }
+            let k = ((c.src_end - edge) as usize).min(flat.len() / 3);
+            let (run, rest) = flat.split_at(3 * k);
+            let run = run
+                .chunks_exact(3)
+                .map(|e| (e[0] as u8, e[1] as u32, node_of(e[2])));
+            facts.node_edges(&self.nodes.types, c.src, run, &mut |k| needed.mark(k));
+            edge += k as u64;
+            flat = rest;
+        }
     }
 }
 
@@ -936,10 +951,17 @@ impl BatchSink for EdgeSink<'_> {
         if top_to > 0 {
             c.max_to = Some((((top_to - 1) / width) as u32, top_to_edge));
         }
-        if c.keep || c.facts.is_some() {
-            // All checked: the type is listed, the name fits u32, `to` is a multiple of the node
-            // width below the node count (so the quotient is its node index, in u32).
-            let (named, multiple) = (k.named, k.multiple);
+        // All checked: the type is listed, the name fits u32, `to` is a multiple of the node
+        // width below the node count (so the quotient is its node index, in u32).
+        let (named, multiple) = (k.named, k.multiple);
+        if c.facts.is_some() {
+            let mut edge = first_edge;
+            if let Some(f) = &records.first {
+                self.gather(edge, &f[..3], |to| multiple.quotient(to) as usize);
+                edge += 1;
+            }
+            self.gather(edge, records.whole, |to| multiple.quotient(to) as usize);
+        } else if c.keep {
             for (j, e) in records.iter().enumerate() {
                 let ty = e[0] as u8;
                 let to_index = multiple.quotient(e[2]) as u32;

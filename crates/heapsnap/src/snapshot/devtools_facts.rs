@@ -106,16 +106,16 @@ impl DevToolsFacts {
         }
     }
 
-    /// Takes edge `from → to` (type `ty`, name or index `name`), edges coming in the order of
-    /// their source nodes. Names the rules will read are marked in `needed` (once a sequence).
+    /// Takes a run of edges `(type, name or index, to)` of node `from`, runs coming in the order
+    /// of their source nodes (a node's edges may come in several). Names the rules will read
+    /// are marked in `needed` (once a sequence). The source's role is settled once a run, so
+    /// each edge costs only the test of its target and, for an object, of its type.
     #[inline(always)]
-    pub(crate) fn edge(
+    pub(crate) fn node_edges(
         &mut self,
         types: &[u8],
         from: usize,
-        ty: u8,
-        name: u32,
-        to: usize,
+        edges: impl Iterator<Item = (u8, u32, usize)> + Clone,
         needed: &mut impl FnMut(u32),
     ) {
         if from != self.from {
@@ -128,28 +128,60 @@ impl DevToolsFacts {
                 .map_or(Role::Other, |&t| self.roles[t as usize]);
         }
         if from == 0 {
-            self.root_targets.push(to as u32);
+            self.root_targets
+                .extend(edges.clone().map(|(_, _, to)| to as u32));
         }
-        let into_store = self
-            .stores
-            .get(to / 64)
-            .is_some_and(|w| w >> (to % 64) & 1 == 1);
-        if into_store && Some(ty) != self.weak {
-            if self.from_role == Role::Store {
-                self.between.push((from as u32, to as u32, ty));
-            } else {
-                let slot = &mut self.slot[to];
-                *slot = match *slot {
-                    UNSEEN => from as u32,
-                    o if o == from as u32 => o,
-                    _ => SHARED,
-                };
+        // No edge type is 256: `None` matches nothing.
+        let type_or_none = |t: Option<u8>| t.map_or(256, u16::from);
+        let (weak, property) = (type_or_none(self.weak), type_or_none(self.property));
+        let from32 = from as u32;
+        match self.from_role {
+            Role::Store => {
+                for (ty, _, to) in edges {
+                    if self.is_store(to) && u16::from(ty) != weak {
+                        self.between.push((from32, to as u32, ty));
+                    }
+                }
+            }
+            Role::Other => {
+                for (ty, _, to) in edges {
+                    if self.is_store(to) && u16::from(ty) != weak {
+                        self.reach(from32, to);
+                    }
+                }
+            }
+            Role::Object => {
+                for (ty, name, to) in edges {
+                    if self.is_store(to) && u16::from(ty) != weak {
+                        self.reach(from32, to);
+                    }
+                    if u16::from(ty) == property {
+                        self.current.push(name);
+                        self.hash = (self.hash.rotate_left(5) ^ u64::from(name)).wrapping_mul(K);
+                    }
+                }
             }
         }
-        if self.from_role == Role::Object && Some(ty) == self.property {
-            self.current.push(name);
-            self.hash = (self.hash.rotate_left(5) ^ u64::from(name)).wrapping_mul(K);
-        }
+    }
+
+    /// Whether node `to` is a possible store.
+    #[inline(always)]
+    fn is_store(&self, to: usize) -> bool {
+        self.stores
+            .get(to / 64)
+            .is_some_and(|w| w >> (to % 64) & 1 == 1)
+    }
+
+    /// Store `to` is reached by `from`, a node of another type: its owner if it has no other.
+    #[inline(always)]
+    fn reach(&mut self, from: u32, to: usize) {
+        let slot = &mut self.slot[to];
+        let o = *slot;
+        *slot = if o == UNSEEN || o == from {
+            from
+        } else {
+            SHARED
+        };
     }
 
     /// Gives the object whose edges just ended (with property names in `current`) the index of
@@ -196,11 +228,14 @@ impl DevToolsFacts {
         let mut facts =
             DevToolsFacts::new(&snap.types, snap.node_type_names(), snap.edge_type_names());
         for from in 0..snap.node_count() {
-            for e in edges.range(from) {
-                let ty = edges.edge_type_index(e);
-                let name = edges.name_value(e);
-                facts.edge(&snap.types, from, ty, name, edges.to_node(e), &mut |_| {});
-            }
+            let run = edges.range(from).map(|e| {
+                (
+                    edges.edge_type_index(e),
+                    edges.name_value(e),
+                    edges.to_node(e),
+                )
+            });
+            facts.node_edges(&snap.types, from, run, &mut |_| {});
         }
         facts.end_edges(&mut |_| {});
         facts.finish(|k| k);
