@@ -200,22 +200,24 @@ impl DevToolsView {
         // Class by property sequence, a slot each.
         let mut by_sequence: Vec<u32> = vec![UNSET; facts.sequences.len()];
         let mut props: Vec<u32> = Vec::new();
-        let mut class = Vec::with_capacity(n);
+        // Each node's class goes where its slot was, read just before: the column is reused,
+        // not a second one allocated (and its pages faulted in) beside it.
+        let (mut class, sequences) = (facts.slot, facts.sequences);
         for i in 0..n {
             if size.get(i) == 0 {
-                class.push(NONE);
+                class[i] = NONE;
                 continue;
             }
             let name = snap.name_index(i);
             let k = match by_type[snap.node_type_index(i) as usize] {
                 ByType::Fixed(k) => k,
                 ByType::PlainOr if Some(name) == object_name && !interfaces.defs.is_empty() => {
-                    let seq = facts.slot[i] as usize;
+                    let seq = class[i] as usize;
                     if by_sequence[seq] == UNSET {
                         // Its property names (`__proto__` included, as DevTools matches them),
                         // sorted: the key its class depends on.
                         props.clear();
-                        props.extend_from_slice(&facts.sequences[seq]);
+                        props.extend_from_slice(&sequences[seq]);
                         props.sort_unstable();
                         by_sequence[seq] = intern(
                             interfaces
@@ -233,7 +235,7 @@ impl DevToolsView {
                     *slot
                 }
             };
-            class.push(k);
+            class[i] = k;
         }
         DevToolsView { class, size, names }
     }
