@@ -157,4 +157,12 @@ mod tests {
         assert_eq!(format_rate(1000, 0), "3433.23 mb/hr");
         assert_eq!(format_rate(-2048, 3_600_000), "-2 kb/hr");
     }
+
+    #[test]
+    fn fast_rates_print_in_the_streams_exponent_form() {
+        // 300 MiB in one second is 1,080,000 mb/hr: seven digits, past %g's six.
+        assert_eq!(format_rate(300 << 20, 1000), "1.08e+06 mb/hr");
+        // 305.5 MiB in one second: 1,099,800, rounded to six significant digits.
+        assert_eq!(format_rate(611 << 19, 1000), "1.0998e+06 mb/hr");
+    }
 }
