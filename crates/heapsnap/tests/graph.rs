@@ -659,3 +659,89 @@ fn retention_of_new_ranks_owners_before_their_parts() {
         "global.sessions → (array)[0] → Session.payload → (concatenated string)"
     );
 }
+
+/// Owners before their parts even when the parts' class outweighs them: four leaked `Session`s
+/// (16 bytes) each hold a 1000-byte `Payload`, and one more `Payload` (100 bytes) hangs off the
+/// global, so `Payload` retains 4,100 bytes and `Session` 4,064. `Session` still comes first,
+/// right after `Big` (5,000 bytes, owned by no leaked class), and `Payload` after it.
+#[test]
+fn survivors_rank_a_class_right_after_the_class_that_holds_most_of_its_instances() {
+    let nodes = |leaked: bool| {
+        let mut v = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
+        v[0].edges.push(named("shortcut", "g", 1));
+        if !leaked {
+            return v;
+        }
+        for k in 0..4u64 {
+            let s = v.len();
+            v.push(n("object", "Session", 21 + 4 * k, 16));
+            v.push(n("object", "Payload", 23 + 4 * k, 1000));
+            v[s].edges.push(named("property", "payload", s + 1));
+            v[1].edges
+                .push(edge("element", common::EdgeName::Idx(k as u32), s));
+        }
+        let k = v.len();
+        v.push(n("object", "Payload", 61, 100));
+        v.push(n("object", "Big", 63, 5000));
+        v[1].edges.push(named("property", "spare", k));
+        v[1].edges.push(named("property", "big", k + 1));
+        v
+    };
+    let (s1, s2, s3) = (
+        parsed(&nodes(false)),
+        parsed(&nodes(true)),
+        parsed(&nodes(true)),
+    );
+    let report = find_survivors(&s1, &s2, &s3, &SurvivorOptions::default()).unwrap();
+    let ranked: Vec<(&str, u64, Option<u64>)> = report
+        .classes
+        .iter()
+        .map(|c| (c.what.as_str(), c.count, c.retained_size))
+        .collect();
+    assert_eq!(
+        ranked,
+        [
+            ("Big", 1, Some(5000)),
+            ("Session", 4, Some(4064)),
+            ("Payload", 5, Some(4100))
+        ]
+    );
+}
+
+/// The same through a chain of one class: a `Chain` (10 bytes) holds three `Link`s in a row
+/// (100 bytes each, each holding the next), and one more `Link` (50) hangs off the global, so
+/// `Link` retains 350 and `Chain` 310; every `Link` of the row has `Chain` as its nearest
+/// holder of another class, so `Chain` leads.
+#[test]
+fn survivors_rank_an_owner_first_through_a_chain_of_its_parts() {
+    let nodes = |leaked: bool| {
+        let mut v = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
+        v[0].edges.push(named("shortcut", "g", 1));
+        if !leaked {
+            return v;
+        }
+        v.push(n("object", "Chain", 21, 10));
+        v[1].edges.push(named("property", "chain", 2));
+        for k in 0..3u64 {
+            v.push(n("object", "Link", 23 + 2 * k, 100));
+            let at = v.len() - 1;
+            v[at - 1].edges.push(named("property", "next", at));
+        }
+        v.push(n("object", "Link", 41, 50));
+        let spare = v.len() - 1;
+        v[1].edges.push(named("property", "spare", spare));
+        v
+    };
+    let (s1, s2, s3) = (
+        parsed(&nodes(false)),
+        parsed(&nodes(true)),
+        parsed(&nodes(true)),
+    );
+    let report = find_survivors(&s1, &s2, &s3, &SurvivorOptions::default()).unwrap();
+    let ranked: Vec<(&str, u64, Option<u64>)> = report
+        .classes
+        .iter()
+        .map(|c| (c.what.as_str(), c.count, c.retained_size))
+        .collect();
+    assert_eq!(ranked, [("Chain", 1, Some(310)), ("Link", 4, Some(350))]);
+}

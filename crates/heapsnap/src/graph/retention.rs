@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::dominators::DominatorTree;
 use super::paths::{PathGroup, ShortestPaths};
-use super::retained::class_retained_sizes;
+use super::retained::class_tree;
 use super::GraphError;
 use crate::classes::{ClassRules, Grouping};
 use crate::idset::IdSet;
@@ -28,20 +28,49 @@ pub struct ClassRetention {
     pub allocated_at: Option<Vec<crate::allocations::AllocationStack>>,
 }
 
-/// Owners before their parts: a leaked `Order` retains its `Array`s and strings, and is what
-/// the user wrote, so it should be read first. The class's retained size of its instances
-/// includes everything they alone hold, so a class ranks above the classes it owns; count and
-/// name only break ties.
-pub(super) fn owners_first(a: &ClassRetention, b: &ClassRetention) -> Ordering {
+/// Larger retained size first: a class's retained size of its instances includes everything
+/// they alone hold, so a class mostly ranks above the classes it owns; count and name only
+/// break ties.
+fn by_retained_size(a: &ClassRetention, b: &ClassRetention) -> Ordering {
     b.retained_size
         .cmp(&a.retained_size)
         .then(b.count.cmp(&a.count))
         .then_with(|| a.what.cmp(&b.what))
 }
 
+/// Owners before their parts: a leaked `Order` retains its `Array`s and strings, and is what
+/// the user wrote, so it should be read first. Retained size alone puts it first only while
+/// its parts' class holds nothing more: a few other new `Array`s outweigh the `Order`s' own
+/// self sizes. So a class whose instances are mostly held by another class's (`owners`, from
+/// the dominator tree) comes right after that class, and the rest rank by retained size.
+fn owners_then_parts(classes: &[ClassRetention], owners: &[Option<u32>]) -> Vec<usize> {
+    // Each class's topmost owner and how far below it the class is; a cycle of owners ends
+    // where it closes.
+    let root_depth = |c: usize| {
+        let (mut seen, mut r) = (vec![c], c);
+        while let Some(o) = owners[r].map(|o| o as usize) {
+            if seen.contains(&o) {
+                break;
+            }
+            seen.push(o);
+            r = o;
+        }
+        (r, seen.len() - 1)
+    };
+    let keys: Vec<(usize, usize)> = (0..classes.len()).map(root_depth).collect();
+    let mut order: Vec<usize> = (0..classes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let ((ra, da), (rb, db)) = (keys[a], keys[b]);
+        by_retained_size(&classes[ra], &classes[rb])
+            .then(da.cmp(&db))
+            .then_with(|| by_retained_size(&classes[a], &classes[b]))
+    });
+    order
+}
+
 /// Retained sizes and retaining paths of the instances of `classes` (names as the diff's
 /// `what`) that `after` has and `before` had not: the "why is it still alive" for a diff.
-/// Ranked by `owners_first`, as `find_survivors` ranks its classes, so that a diff explained this
+/// Ranked by `rank_by_retention`, as `find_survivors` ranks its classes, so that a diff explained this
 /// way reads in the same order (the diff's own `details` keep theirs).
 pub fn retention_of_new(
     before: &Snapshot,
@@ -101,8 +130,7 @@ pub fn retention_of_new(
         g.class.size_bytes += after.self_size(i as usize);
         g.members.push(i);
     }
-    retained_sizes(after, &mut out)?;
-    out.sort_by(|a, b| owners_first(&a.class, &b.class));
+    rank_by_retention(after, &mut out)?;
     retainer_paths(after, &mut out, max_paths)?;
     Ok(out.into_iter().map(|g| g.class).collect())
 }
@@ -159,8 +187,12 @@ pub(super) fn group_by_class(
 }
 
 /// Fills every group's retained size from one dominator tree, dropped before returning (the
-/// path search that follows needs its memory).
-pub(super) fn retained_sizes(snap: &Snapshot, groups: &mut [Grouped]) -> Result<(), GraphError> {
+/// path search that follows needs its memory), and ranks the groups owners first
+/// (`owners_then_parts`).
+pub(super) fn rank_by_retention(
+    snap: &Snapshot,
+    groups: &mut Vec<Grouped>,
+) -> Result<(), GraphError> {
     if groups.is_empty() {
         return Ok(());
     }
@@ -170,10 +202,18 @@ pub(super) fn retained_sizes(snap: &Snapshot, groups: &mut [Grouped]) -> Result<
         .enumerate()
         .flat_map(|(c, g)| g.members.iter().map(move |&i| (i, c as u32)))
         .collect();
-    let sums = class_retained_sizes(&dom, &targets, groups.len());
-    for (g, s) in groups.iter_mut().zip(sums) {
+    let tree = class_tree(&dom, &targets, groups.len());
+    for (g, &s) in groups.iter_mut().zip(&tree.sizes) {
         g.class.retained_size = Some(s);
     }
+    let classes: Vec<ClassRetention> = groups.iter().map(|g| g.class.clone()).collect();
+    let order = owners_then_parts(&classes, &tree.owners);
+    let mut taken: Vec<Option<Grouped>> = groups.drain(..).map(Some).collect();
+    groups.extend(
+        order
+            .into_iter()
+            .map(|k| taken[k].take().expect("a permutation")),
+    );
     Ok(())
 }
 

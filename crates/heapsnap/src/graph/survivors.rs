@@ -6,7 +6,7 @@
 //! third snapshot) drop out without any threshold.
 
 use super::retention::{
-    group_by_class, owners_first, retained_sizes, retainer_paths, ClassRetention, Grouped,
+    group_by_class, rank_by_retention, retainer_paths, ClassRetention, Grouped,
 };
 use super::GraphError;
 use crate::allocations::{allocation_sites, allocation_sites_by_id};
@@ -68,7 +68,8 @@ pub struct SurvivorReport {
     pub allocated: u64,
     /// Of those, how many the third snapshot still has.
     pub leaked: u64,
-    /// By class, largest retained size first (the class that owns the rest leads).
+    /// By class, owners before their parts, then largest retained size first (see
+    /// `rank_by_retention`).
     pub classes: Vec<ClassRetention>,
 }
 
@@ -115,8 +116,7 @@ pub fn find_survivors(
     let mut classes = group_by_class(s3, &rules3, survivors);
     let leaked = classes.iter().map(|c| c.class.count).sum();
     classes.retain(|c| c.class.count >= opts.min_count);
-    retained_sizes(s3, &mut classes)?;
-    classes.sort_by(|a, b| owners_first(&a.class, &b.class));
+    rank_by_retention(s3, &mut classes)?;
     classes.truncate(opts.max_classes);
     retainer_paths(s3, &mut classes, opts.max_paths)?;
     allocated_at(s2, s3, &mut classes, opts.max_stacks);
