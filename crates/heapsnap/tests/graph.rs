@@ -660,6 +660,22 @@ fn retention_of_new_ranks_owners_before_their_parts() {
     );
 }
 
+/// `find_survivors` over `nodes(false)` (s1) and `nodes(true)` (s2 and s3): its classes in
+/// order, with count and retained size.
+fn survivor_ranking(nodes: impl Fn(bool) -> Vec<N>) -> Vec<(String, u64, Option<u64>)> {
+    let (s1, s2, s3) = (
+        parsed(&nodes(false)),
+        parsed(&nodes(true)),
+        parsed(&nodes(true)),
+    );
+    let report = find_survivors(&s1, &s2, &s3, &SurvivorOptions::default()).unwrap();
+    report
+        .classes
+        .into_iter()
+        .map(|c| (c.what, c.count, c.retained_size))
+        .collect()
+}
+
 /// Owners before their parts even when the parts' class outweighs them: four leaked `Session`s
 /// (16 bytes) each hold a 1000-byte `Payload`, and one more `Payload` (100 bytes) hangs off the
 /// global, so `Payload` retains 4,100 bytes and `Session` 4,064. `Session` still comes first,
@@ -687,16 +703,10 @@ fn survivors_rank_a_class_right_after_the_class_that_holds_most_of_its_instances
         v[1].edges.push(named("property", "big", k + 1));
         v
     };
-    let (s1, s2, s3) = (
-        parsed(&nodes(false)),
-        parsed(&nodes(true)),
-        parsed(&nodes(true)),
-    );
-    let report = find_survivors(&s1, &s2, &s3, &SurvivorOptions::default()).unwrap();
-    let ranked: Vec<(&str, u64, Option<u64>)> = report
-        .classes
+    let ranked = survivor_ranking(nodes);
+    let ranked: Vec<(&str, u64, Option<u64>)> = ranked
         .iter()
-        .map(|c| (c.what.as_str(), c.count, c.retained_size))
+        .map(|(w, n, r)| (w.as_str(), *n, *r))
         .collect();
     assert_eq!(
         ranked,
@@ -732,16 +742,10 @@ fn survivors_rank_an_owner_first_through_a_chain_of_its_parts() {
         v[1].edges.push(named("property", "spare", spare));
         v
     };
-    let (s1, s2, s3) = (
-        parsed(&nodes(false)),
-        parsed(&nodes(true)),
-        parsed(&nodes(true)),
-    );
-    let report = find_survivors(&s1, &s2, &s3, &SurvivorOptions::default()).unwrap();
-    let ranked: Vec<(&str, u64, Option<u64>)> = report
-        .classes
+    let ranked = survivor_ranking(nodes);
+    let ranked: Vec<(&str, u64, Option<u64>)> = ranked
         .iter()
-        .map(|c| (c.what.as_str(), c.count, c.retained_size))
+        .map(|(w, n, r)| (w.as_str(), *n, *r))
         .collect();
     assert_eq!(ranked, [("Chain", 1, Some(310)), ("Link", 4, Some(350))]);
 }
