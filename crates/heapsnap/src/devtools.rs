@@ -760,7 +760,6 @@ impl<E: Entry> ClassesById<E> {
     /// Counts `snap`'s nodes (`new`: it is `after`) into `rows` (shared classes): a node is
     /// kept when it is the first with its id and `other`'s first node with that id has the
     /// same class.
-    #[allow(clippy::too_many_arguments)]
     fn count<F: Entry>(
         &self,
         (snap, view, shared): (&Snapshot, &DevToolsView, &[u32]),
