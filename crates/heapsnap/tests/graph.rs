@@ -660,20 +660,25 @@ fn retention_of_new_ranks_owners_before_their_parts() {
     );
 }
 
-/// `find_survivors` over `nodes(false)` (s1) and `nodes(true)` (s2 and s3): its classes in
-/// order, with count and retained size.
-fn survivor_ranking(nodes: impl Fn(bool) -> Vec<N>) -> Vec<(String, u64, Option<u64>)> {
-    let (s1, s2, s3) = (
-        parsed(&nodes(false)),
-        parsed(&nodes(true)),
-        parsed(&nodes(true)),
-    );
+/// `find_survivors` with s1 a root and a global, and s2 and s3 that plus what `leak` adds:
+/// its classes in order, with count and retained size, must be `want`.
+fn assert_survivor_ranking(leak: impl Fn(&mut Vec<N>), want: &[(&str, u64, Option<u64>)]) {
+    let nodes = |leaked: bool| {
+        let mut v = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
+        v[0].edges.push(named("shortcut", "g", 1));
+        if leaked {
+            leak(&mut v);
+        }
+        parsed(&v)
+    };
+    let (s1, s2, s3) = (nodes(false), nodes(true), nodes(true));
     let report = find_survivors(&s1, &s2, &s3, &SurvivorOptions::default()).unwrap();
-    report
+    let got: Vec<(&str, u64, Option<u64>)> = report
         .classes
-        .into_iter()
-        .map(|c| (c.what, c.count, c.retained_size))
-        .collect()
+        .iter()
+        .map(|c| (c.what.as_str(), c.count, c.retained_size))
+        .collect();
+    assert_eq!(got, want);
 }
 
 /// Owners before their parts even when the parts' class outweighs them: four leaked `Session`s
@@ -682,12 +687,7 @@ fn survivor_ranking(nodes: impl Fn(bool) -> Vec<N>) -> Vec<(String, u64, Option<
 /// right after `Big` (5,000 bytes, owned by no leaked class), and `Payload` after it.
 #[test]
 fn survivors_rank_a_class_right_after_the_class_that_holds_most_of_its_instances() {
-    let nodes = |leaked: bool| {
-        let mut v = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
-        v[0].edges.push(named("shortcut", "g", 1));
-        if !leaked {
-            return v;
-        }
+    let leak = |v: &mut Vec<N>| {
         for k in 0..4u64 {
             let s = v.len();
             v.push(n("object", "Session", 21 + 4 * k, 16));
@@ -701,20 +701,14 @@ fn survivors_rank_a_class_right_after_the_class_that_holds_most_of_its_instances
         v.push(n("object", "Big", 63, 5000));
         v[1].edges.push(named("property", "spare", k));
         v[1].edges.push(named("property", "big", k + 1));
-        v
     };
-    let ranked = survivor_ranking(nodes);
-    let ranked: Vec<(&str, u64, Option<u64>)> = ranked
-        .iter()
-        .map(|(w, n, r)| (w.as_str(), *n, *r))
-        .collect();
-    assert_eq!(
-        ranked,
-        [
+    assert_survivor_ranking(
+        leak,
+        &[
             ("Big", 1, Some(5000)),
             ("Session", 4, Some(4064)),
-            ("Payload", 5, Some(4100))
-        ]
+            ("Payload", 5, Some(4100)),
+        ],
     );
 }
 
@@ -724,12 +718,7 @@ fn survivors_rank_a_class_right_after_the_class_that_holds_most_of_its_instances
 /// holder of another class, so `Chain` leads.
 #[test]
 fn survivors_rank_an_owner_first_through_a_chain_of_its_parts() {
-    let nodes = |leaked: bool| {
-        let mut v = vec![n("synthetic", "", 1, 0), n("object", "global", 3, 10)];
-        v[0].edges.push(named("shortcut", "g", 1));
-        if !leaked {
-            return v;
-        }
+    let leak = |v: &mut Vec<N>| {
         v.push(n("object", "Chain", 21, 10));
         v[1].edges.push(named("property", "chain", 2));
         for k in 0..3u64 {
@@ -740,12 +729,6 @@ fn survivors_rank_an_owner_first_through_a_chain_of_its_parts() {
         v.push(n("object", "Link", 41, 50));
         let spare = v.len() - 1;
         v[1].edges.push(named("property", "spare", spare));
-        v
     };
-    let ranked = survivor_ranking(nodes);
-    let ranked: Vec<(&str, u64, Option<u64>)> = ranked
-        .iter()
-        .map(|(w, n, r)| (w.as_str(), *n, *r))
-        .collect();
-    assert_eq!(ranked, [("Chain", 1, Some(310)), ("Link", 4, Some(350))]);
+    assert_survivor_ranking(leak, &[("Chain", 1, Some(310)), ("Link", 4, Some(350))]);
 }

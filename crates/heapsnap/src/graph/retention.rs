@@ -43,7 +43,7 @@ fn by_retained_size(a: &ClassRetention, b: &ClassRetention) -> Ordering {
 /// its parts' class holds nothing more: a few other new `Array`s outweigh the `Order`s' own
 /// self sizes. So a class whose instances are mostly held by another class's (`owners`, from
 /// the dominator tree) comes right after that class, and the rest rank by retained size.
-fn owners_then_parts(classes: &[ClassRetention], owners: &[Option<u32>]) -> Vec<usize> {
+fn owners_then_parts(classes: &[&ClassRetention], owners: &[Option<u32>]) -> Vec<usize> {
     // Each class's topmost owner and how far below it the class is; a cycle of owners ends
     // where it closes.
     let root_depth = |c: usize| {
@@ -61,17 +61,17 @@ fn owners_then_parts(classes: &[ClassRetention], owners: &[Option<u32>]) -> Vec<
     let mut order: Vec<usize> = (0..classes.len()).collect();
     order.sort_by(|&a, &b| {
         let ((ra, da), (rb, db)) = (keys[a], keys[b]);
-        by_retained_size(&classes[ra], &classes[rb])
+        by_retained_size(classes[ra], classes[rb])
             .then(da.cmp(&db))
-            .then_with(|| by_retained_size(&classes[a], &classes[b]))
+            .then_with(|| by_retained_size(classes[a], classes[b]))
     });
     order
 }
 
 /// Retained sizes and retaining paths of the instances of `classes` (names as the diff's
 /// `what`) that `after` has and `before` had not: the "why is it still alive" for a diff.
-/// Ranked by `rank_by_retention`, as `find_survivors` ranks its classes, so that a diff explained this
-/// way reads in the same order (the diff's own `details` keep theirs).
+/// Ranked by `rank_by_retention`, as `find_survivors` ranks its classes, so that a diff
+/// explained this way reads in the same order (the diff's own `details` keep theirs).
 pub fn retention_of_new(
     before: &Snapshot,
     after: &Snapshot,
@@ -206,7 +206,7 @@ pub(super) fn rank_by_retention(
     for (g, &s) in groups.iter_mut().zip(&tree.sizes) {
         g.class.retained_size = Some(s);
     }
-    let classes: Vec<ClassRetention> = groups.iter().map(|g| g.class.clone()).collect();
+    let classes: Vec<&ClassRetention> = groups.iter().map(|g| &g.class).collect();
     let order = owners_then_parts(&classes, &tree.owners);
     let mut taken: Vec<Option<Grouped>> = groups.drain(..).map(Some).collect();
     groups.extend(

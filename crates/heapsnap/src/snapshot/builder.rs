@@ -955,12 +955,13 @@ impl BatchSink for EdgeSink<'_> {
         // width below the node count (so the quotient is its node index, in u32).
         let (named, multiple) = (k.named, k.multiple);
         if c.facts.is_some() {
+            let node_of = |to| multiple.quotient(to) as usize;
             let mut edge = first_edge;
             if let Some(f) = &records.first {
-                self.gather(edge, &f[..3], |to| multiple.quotient(to) as usize);
+                self.gather(edge, &f[..3], node_of);
                 edge += 1;
             }
-            self.gather(edge, records.whole, |to| multiple.quotient(to) as usize);
+            self.gather(edge, records.whole, node_of);
         } else if c.keep {
             for (j, e) in records.iter().enumerate() {
                 let ty = e[0] as u8;

@@ -42,8 +42,10 @@ pub(crate) struct DevToolsFacts {
     /// A bit per node: a possible store. Every edge asks this of its target, at random; the
     /// bits fit a core's cache where the type column does not.
     stores: Vec<u64>,
-    weak: Option<u8>,
-    property: Option<u8>,
+    /// The `weak` and `property` edge types, widened so that a type the header lacks (256)
+    /// matches no edge.
+    weak: u16,
+    property: u16,
     /// Sequence indices by content (emptied by `finish`).
     ids: SequenceIds,
     /// The node whose edges are streaming past, and its role.
@@ -72,8 +74,9 @@ impl DevToolsFacts {
         let edge_type = |name: &str| {
             edge_type_names
                 .iter()
+                .take(256)
                 .position(|t| t == name)
-                .map(|k| k as u8)
+                .map_or(256, |k| k as u16)
         };
         let slot = node_types
             .iter()
@@ -131,31 +134,28 @@ impl DevToolsFacts {
             self.root_targets
                 .extend(edges.clone().map(|(_, _, to)| to as u32));
         }
-        // No edge type is 256: `None` matches nothing.
-        let type_or_none = |t: Option<u8>| t.map_or(256, u16::from);
-        let (weak, property) = (type_or_none(self.weak), type_or_none(self.property));
         let from32 = from as u32;
         match self.from_role {
             Role::Store => {
                 for (ty, _, to) in edges {
-                    if self.is_store(to) && u16::from(ty) != weak {
+                    if self.holds(ty, to) {
                         self.between.push((from32, to as u32, ty));
                     }
                 }
             }
             Role::Other => {
                 for (ty, _, to) in edges {
-                    if self.is_store(to) && u16::from(ty) != weak {
+                    if self.holds(ty, to) {
                         self.reach(from32, to);
                     }
                 }
             }
             Role::Object => {
                 for (ty, name, to) in edges {
-                    if self.is_store(to) && u16::from(ty) != weak {
+                    if self.holds(ty, to) {
                         self.reach(from32, to);
                     }
-                    if u16::from(ty) == property {
+                    if u16::from(ty) == self.property {
                         self.current.push(name);
                         self.hash = (self.hash.rotate_left(5) ^ u64::from(name)).wrapping_mul(K);
                     }
@@ -164,12 +164,15 @@ impl DevToolsFacts {
         }
     }
 
-    /// Whether node `to` is a possible store.
+    /// Whether an edge of type `ty` into node `to` can make it a store's: `to` is a possible
+    /// store and the edge is not weak.
     #[inline(always)]
-    fn is_store(&self, to: usize) -> bool {
-        self.stores
-            .get(to / 64)
-            .is_some_and(|w| w >> (to % 64) & 1 == 1)
+    fn holds(&self, ty: u8, to: usize) -> bool {
+        u16::from(ty) != self.weak
+            && self
+                .stores
+                .get(to / 64)
+                .is_some_and(|w| w >> (to % 64) & 1 == 1)
     }
 
     /// Store `to` is reached by `from`, a node of another type: its owner if it has no other.
