@@ -292,14 +292,21 @@ fn retention_on_a_hand_built_leak() {
     assert_eq!(groups[0].count, 3);
     assert_eq!(
         groups[0].text,
-        "global.cache → Map.table → (object elements)[0] → Leak"
+        "global.cache → Map.table → (object elements)[·] → Leak"
     );
     assert_eq!(groups[0].steps[0].edge, None);
     assert_eq!(groups[0].steps[1].edge.as_deref(), Some("cache"));
     assert_eq!(groups[0].steps[1].edge_type.as_deref(), Some("property"));
     assert_eq!(groups[0].steps[3].id, 101);
+    assert_eq!(
+        groups[0].keys,
+        ["[0]", "[1]", "[2]"],
+        "the first three leaks' indices"
+    );
     assert_eq!(groups[1].count, 1);
+    // V8's root lists are not the program's stores: their slots read as they are.
     assert_eq!(groups[1].text, "(GC roots)[1] → (Global handles)[0] → Leak");
+    assert!(groups[1].keys.is_empty());
 
     // Class retained size: the union's removal size, here equal to the per-instance sum since
     // no leak dominates another; Shared is jointly held, so neither leak's size includes it.
@@ -354,9 +361,10 @@ fn three_snapshots_keep_only_what_survived() {
     assert_eq!((c.what.as_str(), c.count, c.size_bytes), ("Leak", 3, 48));
     assert_eq!(c.retained_size, Some(48));
     assert_eq!(c.paths[0].count, 3);
-    assert_eq!(c.paths[0].text, "global[0] → Leak");
+    assert_eq!(c.paths[0].text, "global[·] → Leak");
 
-    // V8's own objects allocated in between (compiled code) count unless `internals` is off.
+    // V8's own objects allocated in between (compiled code) count unless `internals` is off,
+    // and read after the program's classes even when they retain more (100 bytes to 48).
     let with_code = |extra: &[(&'static str, u64)]| {
         let mut nodes = base(extra);
         let k = nodes.len();
@@ -372,10 +380,10 @@ fn three_snapshots_keep_only_what_survived() {
     assert_eq!(
         all.classes
             .iter()
-            .map(|c| c.what.as_str())
+            .map(|c| (c.what.as_str(), c.internal, c.retained_size))
             .collect::<Vec<_>>(),
-        ["Code", "Leak"],
-        "largest retained size first"
+        [("Leak", false, Some(48)), ("Code", true, Some(100))],
+        "the program's classes first"
     );
     let user = SurvivorOptions {
         internals: false,
@@ -656,7 +664,7 @@ fn retention_of_new_ranks_owners_before_their_parts() {
     assert_eq!(r[1].paths.len(), 1, "{:?}", r[1].paths);
     assert_eq!(
         r[1].paths[0].text,
-        "global.sessions → (array)[0] → Session.payload → (concatenated string)"
+        "global.sessions → (array)[·] → Session.payload → (concatenated string)"
     );
 }
 
@@ -731,4 +739,112 @@ fn survivors_rank_an_owner_first_through_a_chain_of_its_parts() {
         v[1].edges.push(named("property", "spare", spare));
     };
     assert_survivor_ranking(leak, &[("Chain", 1, Some(310)), ("Link", 4, Some(350))]);
+}
+
+/// A store keyed by session id, as `store.sessions[id] = JSON.stringify(session)` keeps it: V8
+/// turns such an object into a dictionary (its `properties` edge reaches an `(object
+/// properties)` array), and each key is a property name of its own. Beside it, a `Map` of the
+/// same strings (its hash-table slots are `internal` edges named by number) and a fast object
+/// whose few named properties must stay apart. The global object is a dictionary as well, and
+/// keeps its names.
+#[test]
+fn keyed_stores_group_whatever_the_key() {
+    let keys = [
+        "KmlOoEBbXp",
+        "q81LzzAa0c",
+        "ZyTT3bcaPq",
+        "m0Pe4Ls9xQ",
+        "Hh7s2Kd0aa",
+    ];
+    let mut nodes = vec![
+        n("synthetic", "", 1, 0),                      // 0
+        n("object", "global", 3, 10),                  // 1
+        n("object", "Store", 5, 24),                   // 2
+        n("object", "Object", 7, 32),                  // 3: the dictionary
+        n("array", "(object properties)", 9, 512),     // 4
+        n("object", "Map", 11, 32),                    // 5
+        n("array", "(object elements)", 13, 256),      // 6: the Map's table
+        n("object", "Object", 15, 32),                 // 7: a fast object
+        n("hidden", "system / PropertyArray", 17, 40), // 8
+    ];
+    nodes[0].edges.push(named("shortcut", "global", 1));
+    nodes[1].edges.push(named("property", "store", 2));
+    nodes[1].edges.push(named("property", "byId", 5));
+    nodes[1].edges.push(named("property", "config", 7));
+    nodes[2].edges.push(named("property", "sessions", 3));
+    nodes[3].edges.push(named("internal", "properties", 4));
+    nodes[5].edges.push(named("internal", "table", 6));
+    nodes[7].edges.push(named("internal", "properties", 8));
+    let mut in_dict = Vec::new();
+    let mut in_map = Vec::new();
+    for (k, key) in keys.iter().enumerate() {
+        let at = nodes.len();
+        nodes.push(n("string", "x", 101 + 4 * k as u64, 40));
+        nodes.push(n("string", "y", 103 + 4 * k as u64, 40));
+        nodes[3].edges.push(named("property", key, at));
+        // Slots 3, 5, 7, ...: a Map's entry names its value slot with a number.
+        let slot: &'static str = ["3", "5", "7", "9", "11"][k];
+        nodes[6].edges.push(named("internal", slot, at + 1));
+        in_dict.push(at as u32);
+        in_map.push(at as u32 + 1);
+    }
+    // The global object is a dictionary too, but its properties are the program's named roots.
+    let global_props = nodes.len();
+    nodes.push(n("array", "(object properties)", 301, 64));
+    nodes[1]
+        .edges
+        .push(named("internal", "properties", global_props));
+    let fast: Vec<u32> = ["host", "port"]
+        .iter()
+        .map(|name| {
+            let at = nodes.len();
+            nodes.push(n("string", "v", 201 + at as u64 * 2, 24));
+            nodes[7].edges.push(named("property", name, at));
+            at as u32
+        })
+        .collect();
+    let snap = parsed(&nodes);
+    let sp = ShortestPaths::compute(&snap).unwrap();
+
+    let dict = sp.group(&snap, &in_dict, 5);
+    assert_eq!(dict.len(), 1, "{dict:?}");
+    assert_eq!(dict[0].count, 5);
+    assert_eq!(
+        dict[0].text,
+        "global.store → Store.sessions → Object[·] → (string)"
+    );
+    assert_eq!(
+        dict[0].keys,
+        ["[KmlOoEBbXp]", "[q81LzzAa0c]", "[ZyTT3bcaPq]"]
+    );
+    assert_eq!(
+        dict[0].steps[3].edge.as_deref(),
+        Some("KmlOoEBbXp"),
+        "the example's own key"
+    );
+
+    let map = sp.group(&snap, &in_map, 5);
+    assert_eq!(map.len(), 1, "{map:?}");
+    assert_eq!(map[0].count, 5);
+    assert_eq!(
+        map[0].text,
+        "global.byId → Map.table → (object elements)[·] → (string)"
+    );
+
+    // A fast object's named properties are two paths, by name.
+    let named_props = sp.group(&snap, &fast, 5);
+    let texts: Vec<&str> = named_props.iter().map(|g| g.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "global.config → Object.host → (string)",
+            "global.config → Object.port → (string)"
+        ]
+    );
+    assert!(named_props.iter().all(|g| g.keys.is_empty()));
+    // A single path reads with its concrete key.
+    assert_eq!(
+        sp.path_text(&snap, in_dict[1] as usize).unwrap(),
+        "global.store → Store.sessions → Object.q81LzzAa0c → (string)"
+    );
 }

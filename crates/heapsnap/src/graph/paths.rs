@@ -32,6 +32,8 @@ pub struct PathStep {
     pub node_type: String,
     pub id: u64,
     pub index: usize,
+    /// The edge is one key of a keyed store (`Keys`): a shape holds it whatever its name.
+    pub keyed: bool,
 }
 
 /// Targets that share one path shape, with the concrete path of the first of them.
@@ -39,8 +41,99 @@ pub struct PathStep {
 pub struct PathGroup {
     pub steps: Vec<PathStep>,
     pub count: u64,
-    /// `global.cache → Map.table → (object elements)[12] → LeakingClass`.
+    /// The shape: `global.cache → Map.table → (object elements)[·] → LeakingClass`, a key of a
+    /// keyed store as `[·]`.
     pub text: String,
+    /// The keys of a few targets of the group (`[KmlOoEBbXp]`, `[12]`; one `[…]` per keyed
+    /// step), for the reader; empty when the shape has no keyed step.
+    pub keys: Vec<String>,
+}
+
+/// Example keys kept per path group.
+const EXAMPLE_KEYS: usize = 3;
+
+/// Which edges are keys of a keyed store, so that a path shape takes any of them: an element
+/// index, a slot of a `Map`'s or `Set`'s hash table (V8 names those with decimal strings on
+/// `internal` edges), and a property of an object in dictionary mode. V8 keeps an object's
+/// properties in a hash table (snapshot: an `internal` edge `properties` to an `array` node
+/// named `(object properties)`; a fast object's goes to `system / PropertyArray` or nowhere)
+/// once its keys stop looking like a fixed shape: many of them, added at run time, or deleted.
+/// That is how `store[sessionId] = …` is kept, and each leaked session would be a path of its
+/// own by name. Named properties of ordinary objects keep their names, and so do those of the
+/// global objects (the root's shortcut edges reach them), which V8 keeps as dictionaries too.
+struct Keys {
+    globals: Vec<u32>,
+    property_type: Option<u8>,
+    internal_type: Option<u8>,
+    array_type: Option<u8>,
+    synthetic_type: Option<u8>,
+    dictionary: HashMap<u32, bool>,
+}
+
+impl Keys {
+    fn new(snap: &Snapshot) -> Self {
+        let edge_type = |n: &str| {
+            snap.edge_type_names()
+                .iter()
+                .position(|t| t == n)
+                .map(|k| k as u8)
+        };
+        let node_type = |n: &str| {
+            snap.node_type_names()
+                .iter()
+                .position(|t| t == n)
+                .map(|k| k as u8)
+        };
+        let shortcut = edge_type("shortcut");
+        let globals = snap
+            .edges()
+            .map(|t| {
+                t.range(0)
+                    .filter(|&e| Some(t.types[e]) == shortcut)
+                    .map(|e| t.to_node[e])
+                    .collect()
+            })
+            .unwrap_or_default();
+        Keys {
+            globals,
+            property_type: edge_type("property"),
+            internal_type: edge_type("internal"),
+            array_type: node_type("array"),
+            synthetic_type: node_type("synthetic"),
+            dictionary: HashMap::new(),
+        }
+    }
+
+    /// Whether edge `e`, leaving node `from`, is a key of a keyed store.
+    fn is_key(&mut self, snap: &Snapshot, table: &EdgeTable, from: usize, e: usize) -> bool {
+        let ty = table.types[e];
+        if !table.named_type[ty as usize] || is_index(snap.name_by_index(table.name_value(e))) {
+            return true;
+        }
+        Some(ty) == self.property_type && self.is_dictionary(snap, table, from)
+    }
+
+    /// Whether node `v` is one of V8's root lists (`(GC roots)`, `(Stack roots)`, ...): their
+    /// slots are anonymous in a shape as a store's keys are, but not a store the reader keeps,
+    /// so a path shows its own slots there.
+    fn is_root_list(&self, snap: &Snapshot, v: usize) -> bool {
+        Some(snap.node_type_index(v)) == self.synthetic_type
+    }
+
+    fn is_dictionary(&mut self, snap: &Snapshot, table: &EdgeTable, v: usize) -> bool {
+        let (internal, array) = (self.internal_type, self.array_type);
+        let global = self.globals.contains(&(v as u32));
+        *self.dictionary.entry(v as u32).or_insert_with(|| {
+            !global
+                && table.range(v).any(|e| {
+                    let to = table.to_node(e);
+                    Some(table.types[e]) == internal
+                        && Some(snap.node_type_index(to)) == array
+                        && snap.name_by_index(table.name_value(e)) == "properties"
+                        && snap.node_name(to) == "(object properties)"
+                })
+        })
+    }
 }
 
 /// Which edges lead from a string to one of its parts: V8 keeps `a + b` as a cons string with
@@ -160,6 +253,10 @@ impl ShortestPaths {
     /// string's parts are left out: a part of a string reads as the path to the outermost
     /// string that holds it, whose step (with its id) stands for the whole run.
     pub fn path_steps(&self, snap: &Snapshot, i: usize) -> Option<Vec<PathStep>> {
+        self.steps_with(snap, i, &mut Keys::new(snap))
+    }
+
+    fn steps_with(&self, snap: &Snapshot, i: usize, keys: &mut Keys) -> Option<Vec<PathStep>> {
         let edges = self.path_edges(snap, i)?;
         let table = snap.edges()?;
         let mut steps = Vec::with_capacity(edges.len());
@@ -182,6 +279,9 @@ impl ShortestPaths {
                     node_type: snap.node_type_name(to).to_owned(),
                     id: snap.node_id(to),
                     index: to,
+                    keyed: k > 0
+                        && keys.is_key(snap, table, from, e)
+                        && !keys.is_root_list(snap, from),
                 });
             }
             from = to;
@@ -191,19 +291,22 @@ impl ShortestPaths {
 
     /// The rendered path to node `i` (`global.cache → Map`), or `None` if it is unreachable.
     pub fn path_text(&self, snap: &Snapshot, i: usize) -> Option<String> {
-        self.path_steps(snap, i).map(|s| render(&s))
+        self.path_steps(snap, i).map(|s| render(&s, false))
     }
 
     /// Groups `targets` by the shape of their shortest retaining path, largest group first,
     /// at most `max_groups` groups (the rest are dropped; their targets are not counted).
     /// Unreachable targets are skipped. The parts of a string share its shape, as they share
-    /// its path in `path_steps`.
+    /// its path in `path_steps`, and the entries of a keyed store share one whatever their key
+    /// (`Keys`).
     pub fn group(&self, snap: &Snapshot, targets: &[u32], max_groups: usize) -> Vec<PathGroup> {
         let Some(table) = snap.edges() else {
             return Vec::new();
         };
+        let mut keys = Keys::new(snap);
         let mut shapes = ShapeInterner::default();
-        let mut counts: HashMap<u32, (u64, u32)> = HashMap::new();
+        // Per shape: targets, and the first few of them (the first is the group's example).
+        let mut counts: HashMap<u32, (u64, Vec<u32>)> = HashMap::new();
         let mut climb: Vec<u32> = Vec::new();
         for &t in targets {
             let t = t as usize;
@@ -228,25 +331,42 @@ impl ShortestPaths {
             for &u in climb.iter().rev() {
                 let e = self.parent_edge[u as usize] as usize;
                 if !self.parts.is_part(snap, table, from, e) {
-                    shape = shapes.intern(shape, step_key(snap, table, e));
+                    let keyed = keys.is_key(snap, table, from, e);
+                    shape = shapes.intern(shape, step_key(snap, table, e, keyed));
                 }
                 shapes.of_node.insert(u, shape);
                 from = u as usize;
             }
-            let c = counts.entry(shape).or_insert((0, t as u32));
+            let c = counts.entry(shape).or_default();
             c.0 += 1;
+            if c.1.len() < EXAMPLE_KEYS {
+                c.1.push(t as u32);
+            }
         }
-        let mut groups: Vec<(u64, u32)> = counts.into_values().collect();
-        groups.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut groups: Vec<(u64, Vec<u32>)> = counts.into_values().collect();
+        groups.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1[0].cmp(&b.1[0])));
         groups.truncate(max_groups);
         groups
             .into_iter()
-            .filter_map(|(count, example)| {
-                let steps = self.path_steps(snap, example as usize)?;
+            .filter_map(|(count, examples)| {
+                let steps = self.steps_with(snap, examples[0] as usize, &mut keys)?;
+                let mut shown = Vec::new();
+                if steps.iter().any(|s| s.keyed) {
+                    for &x in &examples {
+                        let key: String = match x == examples[0] {
+                            true => example_keys(&steps),
+                            false => example_keys(&self.steps_with(snap, x as usize, &mut keys)?),
+                        };
+                        if !shown.contains(&key) {
+                            shown.push(key);
+                        }
+                    }
+                }
                 Some(PathGroup {
-                    text: render(&steps),
+                    text: render(&steps, true),
                     steps,
                     count,
+                    keys: shown,
                 })
             })
             .collect()
@@ -285,17 +405,14 @@ impl ShapeInterner {
     }
 }
 
-/// What makes two steps "the same" in a shape: edge type, edge name (not element index), and
-/// the target's type and name. V8 names hash-table slots (a Map's entries) with decimal strings
-/// on `internal` edges: those are indices too, or every entry of a Map would be its own shape.
-fn step_key(snap: &Snapshot, table: &EdgeTable, e: usize) -> u64 {
+/// What makes two steps "the same" in a shape: edge type, edge name (unless it is a key of a
+/// keyed store, `Keys`), and the target's type and name.
+fn step_key(snap: &Snapshot, table: &EdgeTable, e: usize, keyed: bool) -> u64 {
     let to = table.to_node(e);
-    let edge_name = if table.named_type[table.types[e] as usize]
-        && !is_index(snap.name_by_index(table.name_value(e)))
-    {
-        u64::from(table.name_value(e)) + 1
-    } else {
+    let edge_name = if keyed {
         0
+    } else {
+        u64::from(table.name_value(e)) + 1
     };
     let node = (label_key(snap, to) << 8) | u64::from(snap.node_type_index(to));
     // Names and types fit well under these widths in any real snapshot; a collision would only
@@ -364,8 +481,8 @@ pub fn node_label(snap: &Snapshot, i: usize) -> String {
 }
 
 /// `global.cache → Map.table → (object elements)[12] → LeakingClass`: each node followed by
-/// the edge that leaves it.
-pub(crate) fn render(steps: &[PathStep]) -> String {
+/// the edge that leaves it. As a `shape`, keys of keyed stores read `[·]`.
+pub(crate) fn render(steps: &[PathStep], shape: bool) -> String {
     let mut out = String::new();
     for (k, s) in steps.iter().enumerate() {
         if k > 0 {
@@ -374,6 +491,10 @@ pub(crate) fn render(steps: &[PathStep]) -> String {
         out.push_str(&s.node);
         if let Some(next) = steps.get(k + 1) {
             let name = next.edge.as_deref().unwrap_or("");
+            if shape && next.keyed {
+                out.push_str("[·]");
+                continue;
+            }
             if !name.starts_with('[') {
                 out.push('.');
             }
@@ -381,4 +502,19 @@ pub(crate) fn render(steps: &[PathStep]) -> String {
         }
     }
     out
+}
+
+/// One target's keys along its path: `[KmlOoEBbXp]`, `[12][3]`.
+fn example_keys(steps: &[PathStep]) -> String {
+    steps
+        .iter()
+        .filter(|s| s.keyed)
+        .map(|s| {
+            let name = s.edge.as_deref().unwrap_or("");
+            match name.starts_with('[') {
+                true => name.to_owned(),
+                false => format!("[{name}]"),
+            }
+        })
+        .collect()
 }

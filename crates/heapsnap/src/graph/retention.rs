@@ -22,15 +22,17 @@ pub struct ClassRetention {
     pub size_bytes: u64,
     /// Retained size of the instances (see `class_retained_sizes`).
     pub retained_size: Option<u64>,
+    /// The instances are all of V8's own node types (`V8Own`): listed after every class of the
+    /// program's, and left out where only the program's classes are read.
+    pub internal: bool,
     pub paths: Vec<PathGroup>,
     /// Where the instances were allocated, most first; `None` when no snapshot involved
     /// carries allocation traces.
     pub allocated_at: Option<Vec<crate::allocations::AllocationStack>>,
 }
 
-/// Larger retained size first: a class's retained size of its instances includes everything
-/// they alone hold, so a class mostly ranks above the classes it owns; count and name only
-/// break ties.
+/// Larger retained size first; count and name only break ties, so that one set of snapshots
+/// always reads in one order.
 fn by_retained_size(a: &ClassRetention, b: &ClassRetention) -> Ordering {
     b.retained_size
         .cmp(&a.retained_size)
@@ -38,33 +40,72 @@ fn by_retained_size(a: &ClassRetention, b: &ClassRetention) -> Ordering {
         .then_with(|| a.what.cmp(&b.what))
 }
 
+/// The reading order: the program's classes by retained size, then V8's own (`internal`) by
+/// retained size, so that a class the program made is what a reader meets first.
+///
 /// Owners before their parts: a leaked `Order` retains its `Array`s and strings, and is what
-/// the user wrote, so it should be read first. Retained size alone puts it first only while
-/// its parts' class holds nothing more: a few other new `Array`s outweigh the `Order`s' own
-/// self sizes. So a class whose instances are mostly held by another class's (`owners`, from
-/// the dominator tree) comes right after that class, and the rest rank by retained size.
-fn owners_then_parts(classes: &[&ClassRetention], owners: &[Option<u32>]) -> Vec<usize> {
-    // Each class's topmost owner and how far below it the class is; a cycle of owners ends
-    // where it closes.
-    let root_depth = |c: usize| {
-        let (mut seen, mut r) = (vec![c], c);
-        while let Some(o) = owners[r].map(|o| o as usize) {
+/// the user wrote, so it should be read first. Retained size alone puts it first only while its
+/// parts' class holds nothing more: a few other new `Array`s outweigh the `Order`s' own self
+/// sizes. So a part's class (most of its instances held by the owner's, `owners`, from the
+/// dominator tree) that outranks its owner's moves down to directly behind it. Nothing else
+/// moves: an owner never rises, and a part that already ranks below its owner stays where its
+/// size puts it, so the rule never lifts a small class above a larger one. Classes whose owners
+/// form a cycle hold each other; none of them is the other's owner there.
+fn reading_order(classes: &[&ClassRetention], owners: &[Option<u32>]) -> Vec<usize> {
+    let mut program: Vec<usize> = (0..classes.len())
+        .filter(|&c| !classes[c].internal)
+        .collect();
+    let mut internal: Vec<usize> = (0..classes.len())
+        .filter(|&c| classes[c].internal)
+        .collect();
+    program.sort_by(|&a, &b| by_retained_size(classes[a], classes[b]));
+    internal.sort_by(|&a, &b| by_retained_size(classes[a], classes[b]));
+    let mut rank = vec![usize::MAX; classes.len()];
+    for (r, &c) in program.iter().enumerate() {
+        rank[c] = r;
+    }
+    let owner = |c: usize| {
+        owners[c]
+            .map(|o| o as usize)
+            .filter(|&o| o != c && rank[o] != usize::MAX)
+    };
+    let in_cycle = |c: usize| {
+        let (mut seen, mut v) = (vec![c], c);
+        while let Some(o) = owner(v) {
+            if o == c {
+                return true;
+            }
             if seen.contains(&o) {
-                break;
+                return false;
             }
             seen.push(o);
-            r = o;
+            v = o;
         }
-        (r, seen.len() - 1)
+        false
     };
-    let keys: Vec<(usize, usize)> = (0..classes.len()).map(root_depth).collect();
-    let mut order: Vec<usize> = (0..classes.len()).collect();
-    order.sort_by(|&a, &b| {
-        let ((ra, da), (rb, db)) = (keys[a], keys[b]);
-        by_retained_size(classes[ra], classes[rb])
-            .then(da.cmp(&db))
-            .then_with(|| by_retained_size(classes[a], classes[b]))
-    });
+    // Parts to read right after their owner, in the owner's list by size (`program` order).
+    let mut behind: Vec<Vec<usize>> = vec![Vec::new(); classes.len()];
+    let mut moved = vec![false; classes.len()];
+    for &c in &program {
+        if let Some(o) = owner(c).filter(|&o| rank[o] > rank[c] && !in_cycle(c)) {
+            behind[o].push(c);
+            moved[c] = true;
+        }
+    }
+    let mut order = Vec::with_capacity(classes.len());
+    for &c in &program {
+        if moved[c] {
+            continue;
+        }
+        // A moved part only ever goes behind a class that ranks below it, so these chains
+        // end; a stack keeps a long one off the call stack.
+        let mut stack = vec![c];
+        while let Some(v) = stack.pop() {
+            order.push(v);
+            stack.extend(behind[v].iter().rev());
+        }
+    }
+    order.extend(internal);
     order
 }
 
@@ -118,6 +159,7 @@ pub fn retention_of_new(
                 count: 0,
                 size_bytes: 0,
                 retained_size: None,
+                internal: false,
                 paths: Vec::new(),
                 allocated_at: None,
             },
@@ -130,7 +172,10 @@ pub fn retention_of_new(
         g.class.size_bytes += after.self_size(i as usize);
         g.members.push(i);
     }
-    rank_by_retention(after, &mut out)?;
+    let dom = DominatorTree::compute(after)?;
+    fold_own_parts(after, &dom, &mut out);
+    rank_by_retention(&dom, &mut out);
+    drop(dom);
     retainer_paths(after, &mut out, max_paths)?;
     Ok(out.into_iter().map(|g| g.class).collect())
 }
@@ -153,6 +198,7 @@ pub(super) fn group_by_class(
                 count: 0,
                 size_bytes: 0,
                 retained_size: None,
+                internal: false,
                 paths: Vec::new(),
                 allocated_at: None,
             },
@@ -186,35 +232,100 @@ pub(super) fn group_by_class(
     out
 }
 
-/// Fills every group's retained size from one dominator tree, dropped before returning (the
-/// path search that follows needs its memory), and ranks the groups owners first
-/// (`owners_then_parts`).
-pub(super) fn rank_by_retention(
-    snap: &Snapshot,
-    groups: &mut Vec<Grouped>,
-) -> Result<(), GraphError> {
-    if groups.is_empty() {
-        return Ok(());
+/// Node types that V8 creates for itself rather than for the program's values: compiled code,
+/// hidden classes, system and synthetic nodes, and its internal arrays (the backing stores of
+/// objects, `Map`s and `Set`s, which DevTools shows as `(array)`). A function run a few times
+/// keeps allocating the first kinds as V8 optimises it, and a collection that grows gets a new
+/// store: neither is a class the program wrote.
+pub(crate) struct V8Own {
+    by_type: Vec<bool>,
+}
+
+impl V8Own {
+    pub(crate) fn new(snap: &Snapshot) -> Self {
+        let by_type = snap
+            .node_type_names()
+            .iter()
+            .map(|t| {
+                matches!(
+                    t.as_str(),
+                    "code" | "object shape" | "hidden" | "synthetic" | "array"
+                )
+            })
+            .collect();
+        V8Own { by_type }
     }
-    let dom = DominatorTree::compute(snap)?;
+
+    #[inline]
+    pub(crate) fn contains(&self, snap: &Snapshot, i: usize) -> bool {
+        self.by_type[snap.node_type_index(i) as usize]
+    }
+}
+
+/// Leaves out the members of V8's own types that a member of the program's types holds alone
+/// (dominates): a new `Map`'s store, a new object's properties. They are that object's, already
+/// in its class's retained size, and not a class of their own to read. Marks the classes left
+/// with only V8's own members (or none) `internal`.
+pub(super) fn fold_own_parts(snap: &Snapshot, dom: &DominatorTree, groups: &mut [Grouped]) {
+    let own = V8Own::new(snap);
+    let n = snap.node_count();
+    let mut holder = vec![0u64; n.div_ceil(64)];
+    let mut any = false;
+    for g in groups.iter() {
+        for &i in &g.members {
+            if !own.contains(snap, i as usize) {
+                holder[i as usize / 64] |= 1 << (i % 64);
+                any = true;
+            }
+        }
+    }
+    let bit = |set: &[u64], i: usize| set[i / 64] >> (i % 64) & 1 == 1;
+    // Each node after its immediate dominator: held when that is a holder or is held.
+    let mut held = vec![0u64; if any { n.div_ceil(64) } else { 0 }];
+    if any {
+        for &v in &dom.preorder()[1.min(dom.preorder().len())..] {
+            let d = dom
+                .idom(v as usize)
+                .expect("reachable non-root nodes have a dominator");
+            if bit(&holder, d) || bit(&held, d) {
+                held[v as usize / 64] |= 1 << (v % 64);
+            }
+        }
+    }
+    for g in groups.iter_mut() {
+        if any {
+            g.members
+                .retain(|&i| !(own.contains(snap, i as usize) && bit(&held, i as usize)));
+            g.class.count = g.members.len() as u64;
+            g.class.size_bytes = g.members.iter().map(|&i| snap.self_size(i as usize)).sum();
+        }
+        g.class.internal = g.members.iter().all(|&i| own.contains(snap, i as usize));
+    }
+}
+
+/// Fills every group's retained size from the dominator tree and puts the groups in reading
+/// order (`reading_order`).
+pub(super) fn rank_by_retention(dom: &DominatorTree, groups: &mut Vec<Grouped>) {
+    if groups.is_empty() {
+        return;
+    }
     let targets: Vec<(u32, u32)> = groups
         .iter()
         .enumerate()
         .flat_map(|(c, g)| g.members.iter().map(move |&i| (i, c as u32)))
         .collect();
-    let tree = class_tree(&dom, &targets, groups.len());
+    let tree = class_tree(dom, &targets, groups.len());
     for (g, &s) in groups.iter_mut().zip(&tree.sizes) {
         g.class.retained_size = Some(s);
     }
     let classes: Vec<&ClassRetention> = groups.iter().map(|g| &g.class).collect();
-    let order = owners_then_parts(&classes, &tree.owners);
+    let order = reading_order(&classes, &tree.owners);
     let mut taken: Vec<Option<Grouped>> = groups.drain(..).map(Some).collect();
     groups.extend(
         order
             .into_iter()
             .map(|k| taken[k].take().expect("a permutation")),
     );
-    Ok(())
 }
 
 /// Fills every group's retainer paths from one search from the root.

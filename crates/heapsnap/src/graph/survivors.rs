@@ -5,8 +5,10 @@
 //! caches that were merely warmed (allocated before the baseline) and temporaries (gone by the
 //! third snapshot) drop out without any threshold.
 
+use super::dominators::DominatorTree;
 use super::retention::{
-    group_by_class, rank_by_retention, retainer_paths, ClassRetention, Grouped,
+    fold_own_parts, group_by_class, rank_by_retention, retainer_paths, ClassRetention, Grouped,
+    V8Own,
 };
 use super::GraphError;
 use crate::allocations::{allocation_sites, allocation_sites_by_id};
@@ -26,17 +28,13 @@ pub struct SurvivorOptions {
     pub max_classes: usize,
     /// Object ids left out (the caller's own bookkeeping objects).
     pub exclude_ids: Vec<u64>,
-    /// Count V8's own objects (compiled code, hidden classes, system nodes). A function run a
-    /// few times keeps allocating those as V8 optimises it, which is not the function leaking;
-    /// an in-process leak check leaves them out.
+    /// Count V8's own objects (`V8Own`: compiled code, hidden classes, system nodes, internal
+    /// arrays). A function run a few times keeps allocating those as V8 optimises it, which is
+    /// not the function leaking; an in-process leak check leaves them out. Counted, they are
+    /// listed after every class of the program's.
     pub internals: bool,
     /// Allocation stacks listed per class when the snapshots carry allocation traces.
     pub max_stacks: usize,
-}
-
-/// Node types that V8 creates for itself rather than for the program's values.
-fn is_v8_internal(type_name: &str) -> bool {
-    matches!(type_name, "code" | "object shape" | "hidden" | "synthetic")
 }
 
 impl Default for SurvivorOptions {
@@ -68,8 +66,8 @@ pub struct SurvivorReport {
     pub allocated: u64,
     /// Of those, how many the third snapshot still has.
     pub leaked: u64,
-    /// By class, owners before their parts, then largest retained size first (see
-    /// `rank_by_retention`).
+    /// By class in reading order: the program's classes by retained size, a part's class
+    /// behind its owner's, then V8's own (see `rank_by_retention`).
     pub classes: Vec<ClassRetention>,
 }
 
@@ -98,9 +96,10 @@ pub fn find_survivors(
     let excluded = IdSet::collect(opts.exclude_ids.iter().copied(), opts.exclude_ids.len());
     let old = IdSet::collect((0..s1.node_count()).map(|i| s1.node_id(i)), s1.node_count());
     let rules2 = ClassRules::new(s2, opts.grouping);
-    let counted = |s: &Snapshot, i: usize| opts.internals || !is_v8_internal(s.node_type_name(i));
+    let (own2, own3) = (V8Own::new(s2), V8Own::new(s3));
+    let counted = |own: &V8Own, s: &Snapshot, i: usize| opts.internals || !own.contains(s, i);
     let new_ids: Vec<u64> = (0..s2.node_count())
-        .filter(|&i| rules2.slot(s2, i).is_some() && counted(s2, i))
+        .filter(|&i| rules2.slot(s2, i).is_some() && counted(&own2, s2, i))
         .map(|i| s2.node_id(i))
         .filter(|&id| !old.contains(id) && !excluded.contains(id))
         .collect();
@@ -110,13 +109,17 @@ pub fn find_survivors(
 
     let rules3 = ClassRules::new(s3, opts.grouping);
     let survivors = (0..s3.node_count()).filter_map(|i| {
-        let slot = rules3.slot(s3, i).filter(|_| counted(s3, i))?;
+        let slot = rules3.slot(s3, i).filter(|_| counted(&own3, s3, i))?;
         new.contains(s3.node_id(i)).then_some((i as u32, slot))
     });
     let mut classes = group_by_class(s3, &rules3, survivors);
     let leaked = classes.iter().map(|c| c.class.count).sum();
-    classes.retain(|c| c.class.count >= opts.min_count);
-    rank_by_retention(s3, &mut classes)?;
+    if !classes.is_empty() {
+        let dom = DominatorTree::compute(s3)?;
+        fold_own_parts(s3, &dom, &mut classes);
+        classes.retain(|c| c.class.count >= opts.min_count);
+        rank_by_retention(&dom, &mut classes);
+    }
     classes.truncate(opts.max_classes);
     retainer_paths(s3, &mut classes, opts.max_paths)?;
     allocated_at(s2, s3, &mut classes, opts.max_stacks);
