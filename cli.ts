@@ -49,8 +49,9 @@ const USAGE = `usage:
   heapdiff leaks <s1> <s2> <s3> [--top N] [--min-count N] [--group G] [--json] [--fail-on-leak]
       (--group as for diff)
       three snapshots (baseline, after an action, after undoing it): objects the action allocated
-      that are still alive in s3, by class, with retained sizes and retaining paths;
-      --fail-on-leak exits 1 when any class is reported
+      that are still alive in s3, by class, with retained sizes and retaining paths: the
+      program's classes first, then V8's own objects;
+      --fail-on-leak exits 1 when any class of the program's is reported
   heapdiff profile <file.heapprofile|file.pb.gz> [B] [--top N] [--json]
       allocation sites of a sampled heap profile (writeHeapProfile, DevTools' "Allocation
       sampling", pprof with inuse_space/inuse_objects), most live bytes first; with two files,
@@ -80,7 +81,11 @@ const USAGE = `usage:
                           load freezes and may run out of memory
       --snapshot-gcs N    full GCs between those snapshots (default 5)
       --no-report         only record; 'heapdiff report DIR' builds the report later
+      --internals         list V8's own objects among the survivors too (compiled code, hidden
+                          classes, the new store of an old Map), after the program's classes;
+                          left out of the report and its verdict by default
   heapdiff report <run-folder | diff A B | leaks S1 S2 S3 | file.heapprofile> [-o FILE] [--format F]
+                  [--internals]
       the report of a run folder, a diff of two snapshots, three snapshots or a sampling heap
       profile; F is html (one self-contained file, no network request), md (a summary for a pull
       request or a CI step summary) or json (the data both are drawn from); default from -o's
@@ -260,7 +265,7 @@ async function leaksCommand(argv: string[]): Promise<number> {
         [s1, s2, s3].map((f) => basename(f)),
       ),
     )
-  return values['fail-on-leak'] && report.leaks.length > 0 ? 1 : 0
+  return values['fail-on-leak'] && report.leaks.some((l) => !l.internal) ? 1 : 0
 }
 
 async function profileCommand(argv: string[]): Promise<number> {
@@ -371,6 +376,7 @@ async function runCommand(argv: string[]): Promise<number> {
       snapshots: { type: 'string', default: 'off' },
       'snapshot-gcs': { type: 'string', default: '5' },
       'no-report': { type: 'boolean', default: false },
+      internals: { type: 'boolean', default: false },
     },
   })
   if (values.snapshots !== 'off' && values.snapshots !== 'on-leak')
@@ -398,7 +404,7 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   if (!values['no-report']) {
     try {
-      const report = await runReport(dir)
+      const report = await runReport(dir, { internals: values.internals })
       for (const f of FORMATS) writeReport(report, f, join(dir, `report.${f}`))
       process.stderr.write(
         `heapdiff run: ${report.verdict.sentence}\nheapdiff run: report in ${join(dir, 'report.html')}\n`,
@@ -424,6 +430,7 @@ async function reportCommand(argv: string[]): Promise<number> {
     options: {
       output: { type: 'string', short: 'o' },
       format: { type: 'string' },
+      internals: { type: 'boolean', default: false },
     },
   })
   if (values.format !== undefined && !FORMATS.includes(values.format as Format))
@@ -432,7 +439,7 @@ async function reportCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('report needs a run folder or snapshot files')
   let report
   try {
-    report = await buildReport(positionals)
+    report = await buildReport(positionals, { internals: values.internals })
   } catch (e) {
     if (e instanceof ReportUsageError) throw new UsageError(e.message)
     if (e instanceof ReportInputError) return fail(3, e.message)

@@ -28,14 +28,22 @@ export interface RetainerStep {
   node: string
   type: string
   id: number
+  /**
+   * The edge is a key of a keyed store: an element index, a `Map`/`Set` entry, or a property of an
+   * object V8 keeps as a dictionary (`store[sessionId]`). The group holds any key here.
+   */
+  keyed: boolean
 }
 
 /** New instances that share one shortest-path shape from the GC roots, with one example path. */
 export interface RetainerPath {
-  /** `global.cache → Map.table → (object elements)[12] → LeakingClass` */
+  /** The shape: `global.cache → Map.table → (object elements)[·] → LeakingClass`, any key as `[·]`. */
   path: string
   count: number
+  /** The example's path, with its own keys. */
   steps: RetainerStep[]
+  /** Keys of the group's first few objects (`[KmlOoEBbXp]`); empty when no step is keyed. */
+  keys: string[]
 }
 
 /** Instances of a class allocated under one stack (snapshots with allocation traces). */
@@ -147,7 +155,9 @@ export function toPath(p: binding.RetainerPath): RetainerPath {
       node: s.node,
       type: s.type,
       id: s.id,
+      keyed: s.keyed,
     })),
+    keys: p.keys,
   }
 }
 

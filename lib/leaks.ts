@@ -20,6 +20,12 @@ export interface ClassRetention {
   /** Retained size of the instances (for the `maxClasses` largest classes). */
   retained_size_bytes?: number
   retained_size?: string
+  /**
+   * All instances are of V8's own node types (compiled code, hidden classes, internal arrays such
+   * as an old `Map`'s new backing store): such classes are listed after every class of the
+   * program's, and the `heapdiff run` report leaves them out.
+   */
+  internal: boolean
   retainers: RetainerPath[]
   /**
    * Where the instances were allocated, most instances first (at most `maxStacks`): present when
@@ -74,6 +80,7 @@ function toRow(r: binding.ClassRetention): ClassRetention {
     count: r.count,
     size_bytes: r.size_bytes,
     size: r.size,
+    internal: r.internal,
     retainers: r.retainers.map(toPath),
   }
   if (r.retained_size_bytes !== undefined) row.retained_size_bytes = r.retained_size_bytes

@@ -102,7 +102,9 @@ function renderSites(sites: AllocationStack[] | undefined): string[] {
 }
 
 function renderPaths(paths: RetainerPath[]): string[] {
-  return paths.map((p) => `    ${String(p.count).padStart(7)} × ${p.path}`)
+  return paths.map(
+    (p) => `    ${String(p.count).padStart(7)} × ${p.path}${p.keys.length > 0 ? `  (e.g. ${p.keys.join(', ')})` : ''}`,
+  )
 }
 
 /** `heapdiff top`: largest retained sizes first. */
@@ -120,7 +122,10 @@ export function renderTop(rows: TopRetainer[]): string {
   return out.join('\n') + '\n'
 }
 
-/** `heapdiff leaks`: surviving classes, largest retained size first, with their paths. */
+/**
+ * `heapdiff leaks`: surviving classes in reading order (the program's by retained size, then V8's
+ * own under a heading of their own), with their paths.
+ */
 export function renderLeaks(report: SurvivorReport, files: string[]): string {
   const out: string[] = []
   out.push(
@@ -131,7 +136,12 @@ export function renderLeaks(report: SurvivorReport, files: string[]): string {
     return out.join('\n') + '\n'
   }
   out.push('')
+  let own = false
   for (const l of report.leaks) {
+    if (l.internal && !own) {
+      own = true
+      out.push("V8's own objects (compiled code, hidden classes, collections' backing stores):")
+    }
     const retained = l.retained_size ? `, retained ${l.retained_size}` : ''
     out.push(`${l.what}: ${l.count} leaked (${l.size}${retained})`)
     out.push(...renderPaths(l.retainers))

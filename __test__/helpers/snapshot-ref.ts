@@ -36,6 +36,10 @@ export interface RefStep {
   node: string
   type: string
   id: number
+  /** Any key of a keyed store leads here (see `anyKey`): one path shape whatever its name. */
+  anyKey: boolean
+  /** A key of a store of the program's (not of V8's root lists): rendered `[·]`. */
+  keyed: boolean
 }
 
 export class RefSnapshot {
@@ -189,14 +193,42 @@ export class RefSnapshot {
     return chain.map((n, k) => {
       const edge = k === 0 ? null : this.parentEdge[n]!
       const node = this.nodes[n]
+      const from = k === 0 ? null : this.nodes[chain[k - 1]]
+      const anyKey = from !== null && edge !== null && this.anyKey(from, edge.type, String(edge.name))
       return {
         edge: edge === null ? null : String(edge.name),
         edge_type: edge === null ? null : edge.type,
         node: label(node),
         type: node.type,
         id: node.id,
+        anyKey,
+        keyed: anyKey && from!.type !== 'synthetic',
       }
     })
+  }
+
+  /**
+   * Whether V8 keeps object `n`'s properties in a hash table (dictionary mode): its `properties`
+   * internal edge reaches an `array` node named `(object properties)`. A global object (one the
+   * root's shortcut edges reach, or one holding a `native_context` or `global_proxy`) is one too,
+   * but its property names are the program's globals, so it does not count.
+   */
+  isDictionary(n: RefNode): boolean {
+    const global = (e: RefEdge) => e.type === 'internal' && (e.name === 'native_context' || e.name === 'global_proxy')
+    if (n.edges.some(global)) return false
+    if (this.nodes[0].edges.some((e) => e.type === 'shortcut' && e.to === n.index)) return false
+    return n.edges.some(
+      (e) =>
+        e.type === 'internal' &&
+        e.name === 'properties' &&
+        this.nodes[e.to].type === 'array' &&
+        this.nodes[e.to].name === '(object properties)',
+    )
+  }
+
+  /** Whether an edge leaving `from` is one key of a keyed store: an index, or a dictionary's property. */
+  anyKey(from: RefNode, edgeType: string | null, edge: string | null): boolean {
+    return isIndexEdge(edgeType, edge) || (edgeType === 'property' && this.isDictionary(from))
   }
 
   /** Node indices whose classic `what` is `what` and whose id is not in `before`. */
@@ -227,20 +259,18 @@ export function isIndexEdge(edgeType: string | null, edge: string | null): boole
   return edgeType === 'element' || edgeType === 'hidden' || (edgeType === 'internal' && /^\d+$/.test(edge ?? ''))
 }
 
-/** Path shape: node labels and edge names, indices ignored. */
+/** Path shape: node labels and edge names, keys of keyed stores ignored. */
 export function shapeOf(steps: RefStep[]): string {
-  return steps
-    .map((s) => (s.edge === null ? '' : isIndexEdge(s.edge_type, s.edge) ? '[]' : '.' + s.edge) + ' ' + s.node)
-    .join(' ')
+  return steps.map((s) => (s.edge === null ? '' : s.anyKey ? '[]' : '.' + s.edge) + ' ' + s.node).join(' ')
 }
 
-/** The path as heapdiff renders it: each label followed by the edge leaving it. */
+/** The path as heapdiff renders a group's shape: each label followed by the edge leaving it. */
 export function renderPath(steps: RefStep[]): string {
   return steps
     .map((s, k) => {
       const next = steps[k + 1]
       if (!next) return s.node
-      const edge = isIndexEdge(next.edge_type, next.edge) ? `[${next.edge}]` : `.${next.edge}`
+      const edge = next.keyed ? '[·]' : isIndexEdge(next.edge_type, next.edge) ? `[${next.edge}]` : `.${next.edge}`
       return s.node + edge
     })
     .join(' → ')

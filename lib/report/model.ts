@@ -306,20 +306,45 @@ function toThread(raw: RawThread): ThreadSeries {
   }
 }
 
-/** Rows of the three-snapshot technique, with the allocation line where the analysis has it. */
-function survivorRows(leaks: Awaited<ReturnType<typeof startFindLeaks>['result']>['leaks']): ClassRow[] {
-  return leaks.map((l) => ({
-    what: l.what,
-    count: l.count,
-    freed: null,
-    size_bytes: l.size_bytes,
-    retained_size_bytes: l.retained_size_bytes ?? null,
-    allocated_at: siteLabel((l as { allocated_at?: unknown }).allocated_at),
-    paths: l.retainers,
-  }))
+/** What a report shows beyond the program's own classes. */
+export interface ReportOptions {
+  /**
+   * List the classes of V8's own objects among the survivors of three snapshots (compiled code,
+   * hidden classes, the new backing store of an old `Map`), after the program's classes; default
+   * false: they are left out of the class table and the verdict, with a note saying how many.
+   */
+  internals?: boolean
 }
 
-export async function runReport(dir: string): Promise<Report> {
+type Survivors = Awaited<ReturnType<typeof startFindLeaks>['result']>
+
+/**
+ * Rows of the three-snapshot technique, with the allocation line where the analysis has it: the
+ * program's classes, and V8's own only when asked for (`ReportOptions.internals`).
+ */
+function survivorRows(report: Report, leaks: Survivors['leaks'], options: ReportOptions): ClassRow[] {
+  const own = leaks.filter((l) => l.internal)
+  if (own.length > 0 && !options.internals) {
+    const count = own.reduce((n, l) => n + l.count, 0)
+    report.notes.push(
+      `${own.length} ${own.length === 1 ? 'class' : 'classes'} of V8's own objects (${own.map((l) => l.what).join(', ')}: ` +
+        `${count} objects) left out of the class table; --internals lists them`,
+    )
+  }
+  return leaks
+    .filter((l) => options.internals || !l.internal)
+    .map((l) => ({
+      what: l.what,
+      count: l.count,
+      freed: null,
+      size_bytes: l.size_bytes,
+      retained_size_bytes: l.retained_size_bytes ?? null,
+      allocated_at: siteLabel((l as { allocated_at?: unknown }).allocated_at),
+      paths: l.retainers,
+    }))
+}
+
+export async function runReport(dir: string, options: ReportOptions = {}): Promise<Report> {
   const raws = readRunFolder(dir)
   const report = empty('run', `heapdiff run: ${basename(dir)}`, [dir])
   report.threads = raws.map(toThread)
@@ -363,7 +388,7 @@ export async function runReport(dir: string): Promise<Report> {
         throw new ReportInputError(e.message)
       },
     )
-    report.classes = survivorRows(survivors.leaks)
+    report.classes = survivorRows(report, survivors.leaks, options)
     report.class_source = `three snapshots: ${snaps.map((s) => s!.file).join(', ')}`
   }
   const threads = report.threads.filter((t) => t.series.time.length > 0)
@@ -446,13 +471,13 @@ export async function diffReport(before: string, after: string): Promise<Report>
   return report
 }
 
-export async function leaksReport(s1: string, s2: string, s3: string): Promise<Report> {
+export async function leaksReport(s1: string, s2: string, s3: string, options: ReportOptions = {}): Promise<Report> {
   const r = await startFindLeaks(s1, s2, s3, { grouping: 'devtools' }).result.catch((e: Error) => {
     throw new ReportInputError(e.message)
   })
   const names = [s1, s2, s3].map((f) => basename(f))
   const report = empty('leaks', `heapdiff: three snapshots ${names.join(', ')}`, [s1, s2, s3])
-  report.classes = survivorRows(r.leaks)
+  report.classes = survivorRows(report, r.leaks, options)
   report.class_source = `three snapshots: ${names.join(', ')}`
   const top = report.classes[0]
   report.verdict = top
@@ -535,15 +560,15 @@ export function profileReport(file: string): Report {
 }
 
 /** Builds the report of whatever `heapdiff report` was given. */
-export async function buildReport(args: string[]): Promise<Report> {
+export async function buildReport(args: string[], options: ReportOptions = {}): Promise<Report> {
   const [first, ...rest] = args
   if (first === 'diff' && rest.length === 2) return diffReport(checkFile(rest[0]), checkFile(rest[1]))
   if (first === 'leaks' && rest.length === 3) {
     const [a, b, c] = rest.map(checkFile)
-    return leaksReport(a, b, c)
+    return leaksReport(a, b, c, options)
   }
   if (args.length === 1 && /\.heapprofile$/i.test(first)) return profileReport(checkFile(first))
-  if (args.length === 1) return runReport(first)
+  if (args.length === 1) return runReport(first, options)
   throw new ReportUsageError('report takes <run-folder>, diff A B, leaks S1 S2 S3 or <file.heapprofile>')
 }
 

@@ -13,13 +13,21 @@ pub struct PathStep {
     #[napi(js_name = "type")]
     pub node_type: String,
     pub id: f64,
+    /// The edge is a key of a keyed store (an element index, a `Map`/`Set` entry, a property of
+    /// a dictionary-mode object): the group holds any key here, its path reads `[·]`.
+    pub keyed: bool,
 }
 
 #[napi(object)]
 pub struct RetainerPath {
+    /// The group's shape, keys of keyed stores as `[·]`.
     pub path: String,
     pub count: f64,
+    /// The example's path, with its own keys.
     pub steps: Vec<PathStep>,
+    /// Keys of the first few objects of the group (`[KmlOoEBbXp]`), one `[…]` per keyed step;
+    /// empty when the path has no keyed step.
+    pub keys: Vec<String>,
 }
 
 /// Instances of a class allocated under one stack.
@@ -61,6 +69,9 @@ pub struct ClassRetention {
     pub retained_size_bytes: Option<f64>,
     #[napi(js_name = "retained_size")]
     pub retained_size: Option<String>,
+    /// All instances are of V8's own node types (compiled code, hidden classes, internal
+    /// arrays such as an old `Map`'s new store): listed after every class of the program's.
+    pub internal: bool,
     pub retainers: Vec<RetainerPath>,
     /// Where the instances were allocated, most first (snapshots with allocation traces).
     #[napi(js_name = "allocated_at")]
@@ -72,6 +83,7 @@ impl From<heapsnap::PathGroup> for RetainerPath {
         RetainerPath {
             path: g.text,
             count: g.count as f64,
+            keys: g.keys,
             steps: g
                 .steps
                 .into_iter()
@@ -81,6 +93,7 @@ impl From<heapsnap::PathGroup> for RetainerPath {
                     node: s.node,
                     node_type: s.node_type,
                     id: s.id as f64,
+                    keyed: s.keyed,
                 })
                 .collect(),
         }
@@ -95,6 +108,7 @@ impl From<heapsnap::ClassRetention> for ClassRetention {
             size: format_size(c.size_bytes as i64),
             retained_size_bytes: c.retained_size.map(|r| r as f64),
             retained_size: c.retained_size.map(|r| format_size(r as i64)),
+            internal: c.internal,
             retainers: c.paths.into_iter().map(RetainerPath::from).collect(),
             allocated_at: sites(c.allocated_at),
             what: c.what,

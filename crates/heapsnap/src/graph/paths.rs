@@ -49,8 +49,10 @@ pub struct PathGroup {
     pub keys: Vec<String>,
 }
 
-/// Example keys kept per path group.
+/// Example keys kept per path group, from at most `EXAMPLE_TRIES` of its targets (a long
+/// string's parts all show its one path).
 const EXAMPLE_KEYS: usize = 3;
+const EXAMPLE_TRIES: u32 = 64;
 
 /// Which edges are keys of a keyed store, so that a path shape takes any of them: an element
 /// index, a slot of a `Map`'s or `Set`'s hash table (V8 names those with decimal strings on
@@ -60,7 +62,8 @@ const EXAMPLE_KEYS: usize = 3;
 /// once its keys stop looking like a fixed shape: many of them, added at run time, or deleted.
 /// That is how `store[sessionId] = …` is kept, and each leaked session would be a path of its
 /// own by name. Named properties of ordinary objects keep their names, and so do those of the
-/// global objects (the root's shortcut edges reach them), which V8 keeps as dictionaries too.
+/// global objects (a `global`, a `Window`: the root's shortcut edges reach them, and they hold
+/// their `native_context` or `global_proxy`), which V8 keeps as dictionaries too.
 struct Keys {
     globals: Vec<u32>,
     property_type: Option<u8>,
@@ -124,12 +127,17 @@ impl Keys {
         let (internal, array) = (self.internal_type, self.array_type);
         let global = self.globals.contains(&(v as u32));
         *self.dictionary.entry(v as u32).or_insert_with(|| {
+            let internal_edge = |e: usize, name: &str| {
+                Some(table.types[e]) == internal && snap.name_by_index(table.name_value(e)) == name
+            };
             !global
+                && !table
+                    .range(v)
+                    .any(|e| internal_edge(e, "native_context") || internal_edge(e, "global_proxy"))
                 && table.range(v).any(|e| {
                     let to = table.to_node(e);
-                    Some(table.types[e]) == internal
+                    internal_edge(e, "properties")
                         && Some(snap.node_type_index(to)) == array
-                        && snap.name_by_index(table.name_value(e)) == "properties"
                         && snap.node_name(to) == "(object properties)"
                 })
         })
@@ -294,6 +302,21 @@ impl ShortestPaths {
         self.path_steps(snap, i).map(|s| render(&s, false))
     }
 
+    /// The node whose path `path_steps` shows for node `i`: `i`, or the outermost string of
+    /// which `i` is a part.
+    fn outermost(&self, snap: &Snapshot, table: &EdgeTable, i: usize) -> usize {
+        let mut v = i;
+        while v != 0 {
+            let e = self.parent_edge[v] as usize;
+            let from = source_of(table, e);
+            if !self.parts.is_part(snap, table, from, e) {
+                break;
+            }
+            v = from;
+        }
+        v
+    }
+
     /// Groups `targets` by the shape of their shortest retaining path, largest group first,
     /// at most `max_groups` groups (the rest are dropped; their targets are not counted).
     /// Unreachable targets are skipped. The parts of a string share its shape, as they share
@@ -305,8 +328,9 @@ impl ShortestPaths {
         };
         let mut keys = Keys::new(snap);
         let mut shapes = ShapeInterner::default();
-        // Per shape: targets, and the first few of them (the first is the group's example).
-        let mut counts: HashMap<u32, (u64, Vec<u32>)> = HashMap::new();
+        // Per shape: targets, the first few distinct objects the reader would see (a string's
+        // parts are their outermost string), and how many targets were looked at for those.
+        let mut counts: HashMap<u32, (u64, Vec<u32>, u32)> = HashMap::new();
         let mut climb: Vec<u32> = Vec::new();
         for &t in targets {
             let t = t as usize;
@@ -339,11 +363,16 @@ impl ShortestPaths {
             }
             let c = counts.entry(shape).or_default();
             c.0 += 1;
-            if c.1.len() < EXAMPLE_KEYS {
-                c.1.push(t as u32);
+            if c.1.len() < EXAMPLE_KEYS && c.2 < EXAMPLE_TRIES {
+                c.2 += 1;
+                let shown = self.outermost(snap, table, t) as u32;
+                if !c.1.contains(&shown) {
+                    c.1.push(shown);
+                }
             }
         }
-        let mut groups: Vec<(u64, Vec<u32>)> = counts.into_values().collect();
+        let mut groups: Vec<(u64, Vec<u32>)> =
+            counts.into_values().map(|(n, x, _)| (n, x)).collect();
         groups.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1[0].cmp(&b.1[0])));
         groups.truncate(max_groups);
         groups
