@@ -33,6 +33,8 @@ export function renderMarkdown(report: Report, htmlLink?: string): string {
     if (held) {
       const p = held.paths[0]
       out.push(`**Main retaining path** of ${cell(held.what)} (${p.count} ×):`, '', '```', p.path, '```', '')
+      // `[·]` stands for any key of a keyed store; a few of the real ones help find them.
+      if (p.keys?.length) out.push(`Example keys at \`[·]\`: ${p.keys.map((k) => cell(k)).join(', ')}`, '')
     }
   }
   if (report.sites.length > 0) {
