@@ -299,8 +299,9 @@ impl OwnNames {
 /// the root passes through an anchor: one walk from the root that stops at anchors marks what
 /// the program holds, a second from the anchors marks the rest of what they hold. Both are
 /// linear in the edges; a snapshot without any of the tool's scripts or classes costs one pass
-/// over its names and nodes. What the program also holds (a callback it registered, an object
-/// it passed in) stays the program's.
+/// over its names and nodes. What the program also holds stays the program's, and so do the
+/// program's functions and what they hold even where only the tool holds them (the function
+/// `checkLeaks` runs, a listener registered on the tool): the first walk starts from them too.
 pub fn own_held_ids(snap: &Snapshot, own: &OwnCode) -> Vec<u64> {
     let Some(edges) = snap.edges() else {
         return Vec::new();
@@ -340,11 +341,20 @@ pub fn own_held_ids(snap: &Snapshot, own: &OwnCode) -> Vec<u64> {
     }
     let mut context_of_own = Vec::new();
     let mut own_closure = vec![false; n];
+    // The program's functions: whatever the tool holds of them (a function `checkLeaks` runs, a
+    // listener) and what they hold stay the program's.
+    let mut program_closures = Vec::new();
     for i in (0..n).filter(|&i| is(i, closure)) {
-        if target(i, &names.shared).is_some_and(|f| function[f]) {
+        let f = target(i, &names.shared);
+        if f.is_some_and(|f| function[f]) {
             own_closure[i] = true;
             anchor[i] = true;
             context_of_own.extend(target(i, &names.context));
+        } else if f
+            .and_then(|f| target(f, &names.script))
+            .is_some_and(|s| is(s, code))
+        {
+            program_closures.push(i);
         }
     }
     // Contexts: those of the tool's closures, and those whose `previous` chain reaches one.
@@ -410,11 +420,15 @@ pub fn own_held_ids(snap: &Snapshot, own: &OwnCode) -> Vec<u64> {
         return Vec::new();
     }
 
-    // What the program holds: reached from the root without passing through an anchor.
+    // What the program holds: reached from the root, or from one of its functions, without
+    // passing through an anchor.
     let rule = crate::graph::EdgeRule::new(snap);
     let mut user = vec![false; n];
-    user[0] = true;
-    let mut stack = vec![0usize];
+    let mut stack = program_closures;
+    stack.push(0);
+    for &i in &stack {
+        user[i] = true;
+    }
     while let Some(i) = stack.pop() {
         for e in edges.range(i) {
             let t = edges.to_node(e);

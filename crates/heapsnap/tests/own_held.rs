@@ -43,8 +43,9 @@ fn own() -> OwnCode {
 /// the stack holds; an instance (10) with its table (11); its `Module` record (21) in
 /// `require.cache` (20), whose exports (23) hold an array (24); an object of a native class (26)
 /// the program holds. The program: its global (2), its array (3) of a new `Session` (4) and of a
-/// string the tool's table holds too (15), its own class also named `Sampler` (31), and an
-/// object the tool holds only weakly (25).
+/// string the tool's table holds too (15), its own class also named `Sampler` (31), an object
+/// the tool holds only weakly (25), and a function of its own (35) that only the tool's table
+/// holds, with the state it keeps (37, 38).
 fn nodes() -> Vec<N> {
     vec![
         with(
@@ -87,7 +88,7 @@ fn nodes() -> Vec<N> {
         ),
         with(
             n("object", "Map", 111, 32),
-            vec![elem(0, 13), elem(1, 15), weak(25)],
+            vec![elem(0, 13), elem(1, 15), weak(25), elem(2, 35)],
         ),
         with(
             n("object", "system / Context", 112, 48),
@@ -139,6 +140,21 @@ fn nodes() -> Vec<N> {
             n("code", "Sampler", 134, 40),
             vec![internal("script_or_debug_info", 6)],
         ),
+        // A function of the program that only the tool holds (in its table), with its context
+        // and what that holds.
+        with(
+            n("closure", "work", 135, 32),
+            vec![internal("shared", 36), internal("context", 37)],
+        ),
+        with(
+            n("code", "work", 136, 40),
+            vec![internal("script_or_debug_info", 6)],
+        ),
+        with(
+            n("object", "system / Context", 137, 40),
+            vec![prop("kept", 38), internal("previous", 16)],
+        ),
+        n("object", "Array", 138, 32),
     ]
 }
 
