@@ -1,19 +1,16 @@
-// lib/sites.ts on hand-built profiles whose answers are worked out here, not by the code.
+// Allocation sites on hand-built profiles whose answers are worked out here, not by the code:
+// the sampler's native tables (`heapprof::live`, whose scaling, size candidates, per-node counts
+// and sign test have their unit tests in crates/heapprof/src/live/tests.rs) reached the way the
+// sampler reaches them, through the binding with the profile as JSON; and lib/sites.ts's
+// profile-file totals.
 import test from 'ava'
 
+import binding = require('../binding')
 import {
-  grownSites,
   profileRows,
-  nodeCounts,
-  rawSize,
-  sizeCandidates,
-  sampleCount,
-  scaledCount,
-  signTail,
   siteGrowth,
-  SiteTable,
   siteTotals,
-  summarize,
+  type AllocationSite,
   type CallFrame,
   type HeapProfile,
   type ProfileNode,
@@ -35,64 +32,6 @@ function node(callFrame: CallFrame, selfSize: number, children: ProfileNode[] = 
 function scaled(size: number): number {
   return size * Math.floor(1 / -Math.expm1(-size / I) + 0.5)
 }
-
-test('V8 scaling: a 32-byte sample at 512 KiB stands for 16385 objects, a 1 MiB one for 1', (t) => {
-  // 1 / (1 − e^(−1/16384)) = 16384.5000051, rounded up: V8 adds 0.5 and truncates.
-  t.is(scaledCount(32, I), 16385)
-  t.is(scaledCount(32, I, 2), 32769)
-  // 1 / (1 − e^(−2)) = 1.1565 → 1
-  t.is(scaledCount(2 * I, I), 1)
-  t.is(scaled(32), 524320)
-})
-
-test('rawSize recovers the object size behind an inspector sample', (t) => {
-  for (const s of [16, 24, 48, 64, 120, 272, 1016, 4096, 65536, 524288, 3 * I]) {
-    const back = rawSize(scaled(s), I)
-    t.truthy(back, `size ${s}`)
-    // Where two sizes map to the same value the smaller aligned one is taken; both fit.
-    t.is(back! * scaledCount(back!, I), scaled(s), `size ${s}`)
-  }
-  // 524320 = 32 × 16385 = 40 × 13108: ambiguous, the smaller multiple of 8 comes first.
-  t.is(sizeCandidates(524320, I)[0], 32)
-  t.true(sizeCandidates(524320, I).includes(40))
-  t.is(rawSize(524320, I), 32)
-  t.is(sampleCount(524320, I), 16385)
-  t.is(sampleCount(scaled(3 * I), I), 1)
-  // A value no size at this interval produces (a profile taken at another interval).
-  t.is(rawSize(7, I), null)
-  t.is(sampleCount(7, I), 1)
-})
-
-test("nodeCounts tells the sizes behind a node's samples apart by its selfSize", (t) => {
-  // 3 samples of 272 bytes (value 524416, which 128 bytes also gives, and more) and 1 of 24
-  // (value 524304, which 16 also gives): selfSize = 272 × round(3 × 1928.03) + 24 × 21846.
-  const c272 = 1 / -Math.expm1(-272 / I)
-  const c24 = 1 / -Math.expm1(-24 / I)
-  const selfSize = 272 * Math.floor(3 * c272 + 0.5) + 24 * Math.floor(c24 + 0.5)
-  const n = node(cf('f', APP, 0, 0), selfSize)
-  const head = node(cf('(root)', '', -1, -1), 0, [n])
-  const samples = [1, 2, 3].map((o) => ({ size: scaled(272), nodeId: n.id, ordinal: o }))
-  samples.push({ size: scaled(24), nodeId: n.id, ordinal: 4 })
-  t.is(sizeCandidates(scaled(272), I)[0], 128)
-  t.true(sizeCandidates(scaled(272), I).includes(272))
-  t.is(sizeCandidates(scaled(24), I)[0], 16)
-  t.true(sizeCandidates(scaled(24), I).includes(24))
-  const counts = nodeCounts({ head, samples }, I).get(n.id)!
-  t.is(counts.get(scaled(272)), Math.floor(c272 + 0.5))
-  // One sample alone says nothing more: its first candidate (16 bytes, 32769 objects) stands.
-  t.is(counts.get(scaled(24)), scaled(24) / 16)
-})
-
-test('signTail is the binomial tail', (t) => {
-  t.true(Math.abs(signTail(5, 5) - 1 / 32) < 1e-12)
-  t.true(Math.abs(signTail(10, 10) - 1 / 1024) < 1e-12)
-  t.is(signTail(0, 7), 1)
-  t.is(signTail(8, 7), 0)
-  // P(X ≥ 2 | n = 3) = (3 + 1) / 8
-  t.true(Math.abs(signTail(2, 3) - 0.5) < 1e-12)
-  // Normal approximation above 1000: the median is a coin flip.
-  t.true(Math.abs(signTail(1001, 2000) - 0.5) < 0.01)
-})
 
 // Three sites: `leak` retains (allocates through the `Array` builtin, no url), `fill` is a cache
 // replacing entries, `drop` churns; all called from `main`. Sizes are 272 bytes (scaled()).
@@ -127,8 +66,21 @@ function profile(samples: Array<[site: 'leak' | 'fill' | 'drop' | 'own', ordinal
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i)
 
+/**
+ * The sampler's native tables on this thread, fresh, with `exclude`d scripts; each profile is
+ * summarized at its time, and the sites are those grown from the summary nearest `start`.
+ */
+function grown(profiles: Array<[HeapProfile, number]>, start: number, exclude: string[] = []): AllocationSite[] {
+  binding.sitesStart(exclude, 16)
+  try {
+    for (const [p, time] of profiles) binding.sitesObserve(JSON.stringify(p), I, time)
+    return binding.sitesGrown(start)
+  } finally {
+    binding.sitesStop()
+  }
+}
+
 test('grownSites: the leak grows by its new samples; a full cache and churn are not listed', (t) => {
-  const table = new SiteTable((url) => url === OWN)
   // Start: leak 2 samples, cache 3, churn 1, heapdiff's own 1.
   const a = profile([
     ['leak', 1],
@@ -151,10 +103,15 @@ test('grownSites: the leak grows by its new samples; a full cache and churn are 
     ['drop', 41],
     ...range(50, 30).map((o): ['own', number] => ['own', o]),
   ])
-  const s1 = summarize(a, table, I, 1000)
-  const s2 = summarize(b, table, I, 2000)
-  t.is(s1.ordinals.length, 6, "heapdiff's own sample is left out")
-  const sites = grownSites(s1, s2, table)
+  // heapdiff's own 30 new samples are left out: had they counted, `parse` would be listed.
+  const sites = grown(
+    [
+      [a, 1000],
+      [b, 2000],
+    ],
+    1000,
+    [OWN],
+  )
   t.is(sites.length, 1, JSON.stringify(sites))
   const [site] = sites
   t.like(site, { name: 'leak', url: APP, line: 3, column: 17 })
@@ -167,27 +124,52 @@ test('grownSites: the leak grows by its new samples; a full cache and churn are 
   t.deepEqual(site.stack, ['Array', `leak (${APP}:3:17)`, `main (${APP}:10:1)`])
 })
 
-test('grownSites: few new samples are noise, many on a level site are growth; at most `max`, largest first', (t) => {
-  const table = new SiteTable()
+test('grownSites: few new samples are noise, many on a level site are growth; at most 10, largest first', (t) => {
   const a = profile([['fill', 1]])
   // 5 new leak samples and none gone: P = 1/32, not significant at 0.001.
   const b = profile([['fill', 1], ...range(10, 5).map((o): ['leak', number] => ['leak', o])])
-  t.deepEqual(grownSites(summarize(a, table, I, 0), summarize(b, table, I, 1), table), [])
-  t.is(grownSites(summarize(a, table, I, 0), summarize(b, table, I, 1), table, { significance: 0.05 }).length, 1)
-  // Two growing sites: the larger first; max 1 keeps only it.
+  t.deepEqual(
+    grown(
+      [
+        [a, 0],
+        [b, 1],
+      ],
+      0,
+    ),
+    [],
+  )
+  // Two growing sites: the larger first.
   const c = profile([
     ...range(10, 12).map((o): ['leak', number] => ['leak', o]),
     ...range(30, 15).map((o): ['drop', number] => ['drop', o]),
   ])
-  const grown = grownSites(summarize(a, table, I, 0), summarize(c, table, I, 1), table)
-  t.deepEqual(
-    grown.map((s) => s.name),
-    ['drop', 'leak'],
+  const both = grown(
+    [
+      [a, 0],
+      [c, 1],
+    ],
+    0,
   )
   t.deepEqual(
-    grownSites(summarize(a, table, I, 0), summarize(c, table, I, 1), table, { max: 1 }).map((s) => s.name),
-    ['drop'],
+    both.map((s) => [s.name, s.growth_bytes]),
+    [
+      ['drop', 15 * scaled(272)],
+      ['leak', 12 * scaled(272)],
+    ],
   )
+  // The summary nearest the window's start is the one compared: from c, nothing more grew.
+  t.deepEqual(
+    grown(
+      [
+        [a, 0],
+        [c, 1000],
+        [c, 2000],
+      ],
+      900,
+    ),
+    [],
+  )
+  t.is(binding.sitesNativeBytes(), 0, 'stopped: the tables are freed')
 })
 
 test('profileRows and siteTotals sum selfSize per site; siteGrowth lists only what grew', (t) => {

@@ -4,7 +4,7 @@
  * CLI also polls their progress. Both start them here, so they check and default alike.
  */
 import binding = require('../binding')
-import { toClassicDiff, type HeapDiffResult } from './heapdiff'
+import { ownCode, toClassicDiff, type HeapDiffResult } from './heapdiff'
 import { toSurvivorReport, type SurvivorReport, type TopRetainer } from './leaks'
 import { checkAnalysisOptions, checkDiffOptions, checkTopRetainerOptions } from './options'
 import type { AnalysisOptions, DiffOptions, TopRetainerOptions } from './options'
@@ -41,7 +41,9 @@ export function startDiff(before: string, after: string, options?: DiffOptions):
 
 /**
  * Starts the three-snapshot technique: objects allocated between `s1` and `s2` that are still
- * alive in `s3`, by class, with retained sizes and retaining paths (in `s3`).
+ * alive in `s3`, by class, with retained sizes and retaining paths (in `s3`). What only
+ * heapdiff's own objects and module state hold in `s3` (snapshots of a program heapdiff ran in,
+ * as `heapdiff run` takes them) is left out.
  */
 export function startFindLeaks(
   s1: string,
@@ -52,7 +54,7 @@ export function startFindLeaks(
   const files = checkPaths('findLeaks(s1, s2, s3)', [s1, s2, s3])
   const opts = checkAnalysisOptions(options)
   const job = new binding.FileAnalysisJob(files)
-  return { progress: () => job.progress(), result: job.leaks(opts).then(toSurvivorReport) }
+  return { progress: () => job.progress(), result: job.leaks(opts, ownCode()).then(toSurvivorReport) }
 }
 
 /** Starts finding the objects with the largest retained sizes in a snapshot file. */

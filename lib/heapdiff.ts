@@ -3,7 +3,7 @@
  * and grouped by class. Snapshots are parsed into compact Rust tables as V8 streams them, so
  * neither the JSON nor the graph ever sits on the JS heap.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -221,12 +221,45 @@ export const OWN_SCRIPTS: string[] = ownScripts()
 
 function ownScripts(): string[] {
   const root = join(__dirname, '..')
-  const lib = join(root, 'lib')
-  const files = ['index', 'binding', 'cli'].map((f) => join(root, f))
-  for (const f of readdirSync(lib))
-    if (/\.(js|ts)$/.test(f) && !f.endsWith('.d.ts')) files.push(join(lib, f.replace(/\.(js|ts)$/, '')))
+  const files = ['index', 'binding', 'cli', 'metrics'].map((f) => join(root, f))
+  // lib/ and its folders (lib/run/preload.js runs in every program `heapdiff run` starts).
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name))
+      else if (/\.(js|ts)$/.test(e.name) && !e.name.endsWith('.d.ts'))
+        files.push(join(dir, e.name.replace(/\.(js|ts)$/, '')))
+    }
+  }
+  walk(join(root, 'lib'))
   const paths = files.filter((f, k) => files.indexOf(f) === k).flatMap((f) => [`${f}.js`, `${f}.ts`, `${f}.mjs`])
   return [...paths, ...paths.map((p) => pathToFileURL(p).href)]
+}
+
+let ownCodeRead: binding.OwnCode | undefined
+
+/**
+ * heapdiff's own scripts and classes, for the analyses of snapshots taken in a program heapdiff
+ * runs in (`heapdiff run`'s three, `checkLeaks`'): what only heapdiff's objects and module state
+ * hold is left out of them (`heapsnap::own_held_ids`). The classes are read from the package's
+ * own files once, when first needed: those its JS files declare and those of the native module.
+ */
+export function ownCode(): binding.OwnCode {
+  if (ownCodeRead) return ownCodeRead
+  const classes = new Set<string>()
+  const read = (file: string, pattern: RegExp) => {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      return // a file of the list that this install does not have (.ts next to .js)
+    }
+    for (const m of text.matchAll(pattern)) classes.add(m[1])
+  }
+  for (const f of OWN_SCRIPTS)
+    if (f.endsWith('.js') && !f.startsWith('file:')) read(f, /^\s*(?:export\s+)?class\s+([A-Za-z_$][\w$]*)/gm)
+  read(join(__dirname, '..', 'binding.d.ts'), /^export declare class (\w+)/gm)
+  ownCodeRead = { scripts: OWN_SCRIPTS, classes: Array.from(classes) }
+  return ownCodeRead
 }
 
 /**

@@ -11,7 +11,15 @@ import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
 import binding = require('../binding')
-import { snapshotWindows, takeSnapshot, toPath, toStack, type AllocationStack, type RetainerPath } from './heapdiff'
+import {
+  ownCode,
+  snapshotWindows,
+  takeSnapshot,
+  toPath,
+  toStack,
+  type AllocationStack,
+  type RetainerPath,
+} from './heapdiff'
 import { checkAnalysisOptions, checkCount, checkObject, type AnalysisOptions } from './options'
 import { startAllocationTracking, stopAllocationTracking } from './tracking'
 
@@ -200,7 +208,7 @@ export async function checkLeaks(fn: () => unknown, options?: CheckLeaksOptions)
     handles.push(takeSnapshot(true))
     release()
     const [s1, s2, s3] = handles
-    const raw = await binding.findLeaksInSnapshots(s1, s2, s3, { ...analysis, minCount: iterations })
+    const raw = await binding.findLeaksInSnapshots(s1, s2, s3, { ...analysis, minCount: iterations }, ownCode())
     const leaks = raw.leaks.map(toRow)
     return { leaked: leaks.length > 0, iterations, leaks, allocated: raw.allocated, survivors: raw.leaked }
   } finally {

@@ -41,9 +41,10 @@ export function readProfileFile(path: string): StackRow[] {
 }
 
 function jsonRows(path: string, data: Buffer): StackRow[] {
+  const text = data.toString('utf8')
   let json: unknown
   try {
-    json = JSON.parse(data.toString('utf8'))
+    json = JSON.parse(text)
   } catch (e) {
     throw new Error(`${path}: not valid JSON (${(e as Error).message})`)
   }
@@ -61,7 +62,7 @@ function jsonRows(path: string, data: Buffer): StackRow[] {
   }
   const interval = typeof p.samplingInterval === 'number' && p.samplingInterval > 0 ? p.samplingInterval : null
   try {
-    return profileRows(p as HeapProfile, interval)
+    return profileRows(text, interval)
   } catch (e) {
     throw new Error(`${path}: malformed heap profile (${(e as Error).message})`)
   }

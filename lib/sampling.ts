@@ -3,22 +3,17 @@
  * StartSamplingHeapProfiler`, no flags) and read through an in-process `node:inspector` session,
  * or, where the native entry point is missing, started through the inspector too. While it runs,
  * a compact summary of the live profile is taken after every full GC, so that a `leak` event can
- * name the sites that grew over its window. The pure logic is in `lib/sites.ts`.
+ * name the sites that grew over its window. The summaries, the tables behind them and the sites'
+ * growth are native (`heapprof::live`, through `binding.sites*`): the profile read here is
+ * handed over as JSON and is garbage right after, so heapdiff keeps nothing of it on the heap it
+ * watches.
  */
 import { writeFileSync } from 'node:fs'
 import type { Session } from 'node:inspector'
 
 import binding = require('../binding')
 import { OWN_SCRIPTS, snapshotWindows } from './heapdiff'
-import {
-  grownSites,
-  profileRows,
-  SiteTable,
-  summarize,
-  type AllocationSite,
-  type HeapProfile,
-  type Summary,
-} from './sites'
+import type { AllocationSite, HeapProfile } from './sites'
 
 export interface SamplingOptions {
   /** Average bytes between samples (default 524288, 512 KiB): V8's `sample_interval`. */
@@ -46,15 +41,17 @@ export interface SamplingStatus {
   /** Summaries taken (one per batch of full GCs) and the time they took in all, ms. */
   summaries: number
   summaryMs: number
+  /**
+   * Bytes of native memory that the sampler's tables and summaries hold (frames and call paths
+   * seen, the ring of summaries): none of it is on the JS heap. 0 while sampling is off.
+   */
+  nativeBytes: number
 }
 
 export type FileFormat = 'heapprofile' | 'pprof'
 
 /** The trend rule's defaults, for the summaries a leak window can reach back to. */
 const LEAK_DEFAULTS = binding.leakOptionDefaults()
-
-/** Beyond this many interned paths the tables restart (code generated without end). */
-const MAX_PATHS = 200000
 
 function checkOptions(options: unknown): { interval: number; depth: number } {
   if (options === undefined || options === null) return { ...SAMPLING_DEFAULTS }
@@ -86,18 +83,12 @@ function describe(v: unknown): string {
   return typeof v === 'string' ? `the string ${JSON.stringify(v)}` : typeof v
 }
 
-function isOwn(url: string): boolean {
-  return OWN_SCRIPTS.includes(url)
-}
-
 class Sampler {
   private session: Session | null = null
   private mechanism: SamplingMechanism | null = null
   private interval = 0
   private depth = 0
   private reason: string | null = null
-  private table = new SiteTable(isOwn)
-  private ring: Summary[] = []
   private capacity = ringCapacity({})
   private summaries = 0
   private summaryMs = 0
@@ -115,6 +106,7 @@ class Sampler {
       reason: this.reason,
       summaries: this.summaries,
       summaryMs: this.summaryMs,
+      nativeBytes: binding.sitesNativeBytes(),
     }
   }
 
@@ -152,8 +144,8 @@ class Sampler {
     }
     this.interval = interval
     this.depth = depth
-    this.table = new SiteTable(isOwn)
-    this.ring = []
+    // heapdiff's own allocations (reading the profile, its code) are left out of the sites.
+    binding.sitesStart(OWN_SCRIPTS, this.capacity)
   }
 
   stop(): void {
@@ -169,8 +161,7 @@ class Sampler {
     else tryPost(this.session!, 'HeapProfiler.stopSampling')
     this.mechanism = null
     this.reason = null
-    this.ring = []
-    this.table = new SiteTable(isOwn)
+    binding.sitesStop()
   }
 
   /** The live profile, as `HeapProfiler.getSamplingProfile` returns it. */
@@ -232,18 +223,11 @@ class Sampler {
     const t0 = performance.now()
     try {
       const profile = this.read()
-      if (profile) {
-        if (this.table.size > MAX_PATHS) {
-          this.table = new SiteTable(isOwn)
-          this.ring = []
-        }
-        this.ring.push(summarize(profile, this.table, this.interval, time))
-        while (this.ring.length > this.capacity) this.ring.shift()
-      }
+      if (profile) binding.sitesObserve(JSON.stringify(profile), this.interval, time)
     } catch (e) {
       // A profile heapdiff cannot read must not take the application down: no sites then.
       this.reason = `summary failed: ${(e as Error).message}`
-      this.ring = []
+      binding.sitesClear()
     }
     this.summaries++
     this.summaryMs += performance.now() - t0
@@ -251,14 +235,8 @@ class Sampler {
 
   /** The sites that grew between the summaries nearest the window's start and the newest. */
   sitesFor(startMs: number): AllocationSite[] {
-    if (this.ring.length < 2) return []
-    const end = this.ring[this.ring.length - 1]
-    let start = this.ring[0]
-    for (const s of this.ring) {
-      if (s !== end && Math.abs(s.time - startMs) < Math.abs(start.time - startMs)) start = s
-    }
     try {
-      return grownSites(start, end, this.table)
+      return binding.sitesGrown(startMs)
     } catch (e) {
       this.reason = `sites failed: ${(e as Error).message}`
       return []
@@ -267,7 +245,7 @@ class Sampler {
 
   setLeakOptions(options: Record<string, unknown>): void {
     this.capacity = ringCapacity(options)
-    while (this.ring.length > this.capacity) this.ring.shift()
+    binding.sitesSetCapacity(this.capacity)
   }
 
   private connect(): Session {
@@ -310,7 +288,7 @@ class Sampler {
       // Stopped by someone else (DevTools' stop, another library): nothing left to read.
       this.mechanism = null
       this.reason = "stopped by another user of V8's sampling heap profiler on this thread"
-      this.ring = []
+      binding.sitesStop()
       return null
     }
     return result.profile
@@ -350,23 +328,9 @@ function tryPost<T>(session: Session, method: string): T | null {
  * (`selfSize`) and the objects its samples stand for.
  */
 export function toPprof(profile: HeapProfile, interval: number, timeMs: number): binding.PprofProfile {
-  const frames: binding.PprofFrame[] = []
-  const ids = new Map<string, number>()
-  const samples: binding.PprofSample[] = []
-  for (const row of profileRows(profile, interval)) {
-    const stack = row.frames.map((f) => {
-      const key = `${f.name}\0${f.url}\0${f.line}\0${f.column}`
-      let id = ids.get(key)
-      if (id === undefined) {
-        id = frames.length
-        frames.push({ name: f.name || '(anonymous)', url: f.url, line: f.line, column: f.column })
-        ids.set(key, id)
-      }
-      return id
-    })
-    samples.push({ stack, objects: row.objects ?? 0, bytes: row.bytes })
-  }
-  return { frames, samples, interval, timeMs }
+  const p = binding.profileStacks(JSON.stringify(profile), interval)
+  for (const f of p.frames) f.name ||= '(anonymous)'
+  return { ...p, interval, timeMs }
 }
 
 export const sampler = new Sampler()

@@ -202,7 +202,28 @@ fn failed(e: impl std::fmt::Display) -> Error {
     Error::from_reason(e.to_string())
 }
 
-/// Three-snapshot leak finding on in-process snapshots (the last taken with edges).
+/// heapdiff's own code, as the JS layer reads it from the package's files: what only it holds in
+/// a snapshot is left out of the analyses (see `heapsnap::own_held_ids`).
+#[napi(object)]
+pub struct OwnCode {
+    /// Script names (paths and file URLs) of the package's JS files.
+    pub scripts: Vec<String>,
+    /// Class names the package declares (JS classes and the native module's).
+    pub classes: Vec<String>,
+}
+
+impl From<OwnCode> for heapsnap::OwnCode {
+    fn from(o: OwnCode) -> Self {
+        heapsnap::OwnCode {
+            scripts: o.scripts,
+            classes: o.classes,
+            existing_code: false,
+        }
+    }
+}
+
+/// Three-snapshot leak finding on in-process snapshots (the last taken with edges); with `own`,
+/// what only heapdiff holds in the last is left out too.
 #[napi(catch_unwind, ts_return_type = "Promise<SurvivorReport>")]
 pub fn find_leaks_in_snapshots(
     env: Env,
@@ -210,11 +231,16 @@ pub fn find_leaks_in_snapshots(
     s2: &HeapSnapshotHandle,
     s3: &HeapSnapshotHandle,
     opts: Option<AnalysisOptions>,
+    own: Option<OwnCode>,
 ) -> Result<AsyncTask<Work<SurvivorReport>>> {
     let (s1, s2, s3) = (s1.get()?.clone(), s2.get()?.clone(), s3.get()?.clone());
     let mut opts = resolve::<_, Resolved>(&env, opts)?.survivors;
+    let own = own.map(heapsnap::OwnCode::from);
     Ok(Work::spawn(move || {
         opts.exclude_ids = own_object_ids(&s3);
+        if let Some(own) = &own {
+            opts.exclude_ids.extend(heapsnap::own_held_ids(&s3, own));
+        }
         heapsnap::find_survivors(&s1, &s2, &s3, &opts)
             .map(SurvivorReport::from)
             .map_err(failed)
@@ -259,12 +285,14 @@ impl FileAnalysisJob {
         }))
     }
 
-    /// The three-snapshot leak report over the three files.
+    /// The three-snapshot leak report over the three files; with `own`, what only heapdiff
+    /// holds in the third is left out too (snapshots of a program heapdiff ran in).
     #[napi(catch_unwind, ts_return_type = "Promise<SurvivorReport>")]
     pub fn leaks(
         &self,
         env: Env,
         opts: Option<AnalysisOptions>,
+        own: Option<OwnCode>,
     ) -> Result<AsyncTask<Work<SurvivorReport>>> {
         let Ok([a, b, c]) = <[PathBuf; 3]>::try_from(self.paths.clone()) else {
             return Err(Error::new(
@@ -273,11 +301,12 @@ impl FileAnalysisJob {
             ));
         };
         let opts = resolve::<_, Resolved>(&env, opts)?.survivors;
+        let own = own.map(heapsnap::OwnCode::from);
         let progress = self.progress.clone();
         Ok(Work::spawn(move || {
             let progress =
                 <&[heapsnap::Progress; 3]>::try_from(&progress[..]).expect("three files");
-            heapsnap::find_survivors_in_files([&a, &b, &c], &opts, progress)
+            heapsnap::find_own_survivors_in_files([&a, &b, &c], &opts, own.as_ref(), progress)
                 .map(SurvivorReport::from)
                 .map_err(failed)
         }))

@@ -11,6 +11,7 @@ mod options;
 mod profile;
 mod retention;
 mod sampling;
+mod sites;
 mod snapshot;
 mod task;
 mod watch;

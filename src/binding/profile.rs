@@ -74,29 +74,35 @@ pub fn encode_heap_pprof(profile: PprofProfile) -> Result<Buffer> {
 #[napi(catch_unwind)]
 pub fn decode_heap_pprof(data: Buffer) -> Result<PprofProfile> {
     let p = heapprof::decode(&data).map_err(|e| Error::from_reason(e.to_string()))?;
-    Ok(PprofProfile {
-        frames: p
-            .frames
-            .into_iter()
-            .map(|f| PprofFrame {
-                name: f.name,
-                url: f.url,
-                line: f.line as f64,
-                column: f.column as f64,
-            })
-            .collect(),
-        samples: p
-            .samples
-            .into_iter()
-            .map(|s| PprofSample {
-                stack: s.stack.into_iter().map(|i| i as u32).collect(),
-                objects: s.objects as f64,
-                bytes: s.bytes as f64,
-            })
-            .collect(),
-        interval: p.interval as f64,
-        time_ms: p.time_nanos as f64 / 1e6,
-    })
+    Ok(p.into())
+}
+
+impl From<heapprof::HeapProfile> for PprofProfile {
+    fn from(p: heapprof::HeapProfile) -> Self {
+        PprofProfile {
+            frames: p
+                .frames
+                .into_iter()
+                .map(|f| PprofFrame {
+                    name: f.name,
+                    url: f.url,
+                    line: f.line as f64,
+                    column: f.column as f64,
+                })
+                .collect(),
+            samples: p
+                .samples
+                .into_iter()
+                .map(|s| PprofSample {
+                    stack: s.stack.into_iter().map(|i| i as u32).collect(),
+                    objects: s.objects as f64,
+                    bytes: s.bytes as f64,
+                })
+                .collect(),
+            interval: p.interval as f64,
+            time_ms: p.time_nanos as f64 / 1e6,
+        }
+    }
 }
 
 /// Bytes as the other commands print them (`'1.5 mb'`), for `heapdiff profile`.

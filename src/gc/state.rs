@@ -32,6 +32,9 @@ pub struct EnvState {
     /// stopped before the isolate goes away (V8 frees the heap's spaces before the profiler
     /// that observes them, a use-after-free at exit otherwise; seen on Node 24).
     pub sampling: AtomicBool,
+    /// The sampled allocation sites' tables and ring of summaries while sampling is on (see
+    /// `heapprof::live`): native, so none of it is on the heap being watched. JS thread only.
+    pub sites: Mutex<Option<heapprof::live::SiteRecorder>>,
     /// True while a `stats` or `leak` listener exists: only then are heap figures read.
     pub active: AtomicBool,
     /// What the GC callbacks touch. Kept small and behind `try_lock` there (see hook.rs).
@@ -65,6 +68,7 @@ impl EnvState {
             callbacks: AtomicU64::new(0),
             snapshot_depth: AtomicU32::new(0),
             sampling: AtomicBool::new(false),
+            sites: Mutex::new(None),
             active: AtomicBool::new(false),
             recorder: Mutex::new(Recorder::default()),
             watcher: Mutex::new(Watcher::default()),
@@ -85,6 +89,10 @@ impl EnvState {
 
     pub fn watcher(&self) -> MutexGuard<'_, Watcher> {
         self.watcher.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn sites(&self) -> MutexGuard<'_, Option<heapprof::live::SiteRecorder>> {
+        self.sites.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One GC's pause, for metrics: every GC, whoever listens, before anything can skip it.

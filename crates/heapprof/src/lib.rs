@@ -4,6 +4,7 @@
 //! `inuse_space`; this crate encodes that with `prost` and decodes it back (from any pprof
 //! heap profile that carries those two sample types, plain or gzipped).
 
+pub mod live;
 mod proto;
 
 use std::collections::HashMap;

@@ -13,6 +13,7 @@ use crate::graph::{
     find_survivors, top_retainer_report, GraphError, SurvivorOptions, SurvivorReport, TopRetainer,
     TopRetainerOptions,
 };
+use crate::own::{own_held_ids, OwnCode};
 use crate::snapshot::{parse_file, ParseError, ParseOptions, Snapshot};
 
 /// Bytes of one file read so far and its size, updated by the thread parsing it.
@@ -187,6 +188,18 @@ pub fn find_survivors_in_files(
     opts: &SurvivorOptions,
     progress: &[Progress; 3],
 ) -> Result<SurvivorReport, AnalysisError> {
+    find_own_survivors_in_files(paths, opts, None, progress)
+}
+
+/// `find_survivors_in_files` on snapshots of a program a tool ran in: with `own`, what only the
+/// tool's objects and module state hold in the third file is left out as well (see
+/// `own_held_ids`), besides `opts.exclude_ids`.
+pub fn find_own_survivors_in_files(
+    paths: [&Path; 3],
+    opts: &SurvivorOptions,
+    own: Option<&OwnCode>,
+    progress: &[Progress; 3],
+) -> Result<SurvivorReport, AnalysisError> {
     let files: Vec<FileToLoad> = (0..3)
         .map(|k| FileToLoad {
             path: paths[k],
@@ -198,7 +211,12 @@ pub fn find_survivors_in_files(
         })
         .collect();
     let s = load_files(&files)?;
-    Ok(find_survivors(&s[0], &s[1], &s[2], opts)?)
+    let Some(own) = own else {
+        return Ok(find_survivors(&s[0], &s[1], &s[2], opts)?);
+    };
+    let mut opts = opts.clone();
+    opts.exclude_ids.extend(own_held_ids(&s[2], own));
+    Ok(find_survivors(&s[0], &s[1], &s[2], &opts)?)
 }
 
 /// The largest retainers of one file (parsed with its edges).

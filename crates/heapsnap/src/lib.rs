@@ -49,8 +49,8 @@ pub use diff::{
 };
 pub use explain::{explained_diff, ExplainedDiff, Retention, RetentionOptions};
 pub use files::{
-    diff_files, find_survivors_in_files, load_file, load_files, top_retainers_in_file,
-    AnalysisError, FileToLoad, LoadError, Progress,
+    diff_files, find_own_survivors_in_files, find_survivors_in_files, load_file, load_files,
+    top_retainers_in_file, AnalysisError, FileToLoad, LoadError, Progress,
 };
 pub use graph::{
     class_retained_sizes, find_survivors, node_label, retention_of_new, top_retainer_report,
@@ -59,8 +59,8 @@ pub use graph::{
 };
 pub use options::{OptionError, OptionField};
 pub use own::{
-    in_process_options, own_node_ids, retainers_of, scripts_of, unmatched_report, OwnCode,
-    UnmatchedNode,
+    in_process_options, own_held_ids, own_node_ids, retainers_of, scripts_of, unmatched_report,
+    OwnCode, UnmatchedNode,
 };
 pub use snapshot::{
     parse_file, parse_reader, parse_streamed, AllocationFrame, EdgeName, EdgeTable, ParseError,

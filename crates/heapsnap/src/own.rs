@@ -229,6 +229,233 @@ fn own_new_nodes(after: &Snapshot, own: &OwnCode, new: &dyn Fn(usize) -> bool) -
     (0..n).filter(|&i| new(i) && !users[i]).collect()
 }
 
+/// Names-table indices of the strings `own_held_ids` reads, resolved in one pass over the table.
+struct OwnNames {
+    scripts: Vec<u32>,
+    classes: Vec<u32>,
+    proto: Vec<u32>,
+    constructor: Vec<u32>,
+    shared: Vec<u32>,
+    script: Vec<u32>,
+    context: Vec<u32>,
+    previous: Vec<u32>,
+    module: Vec<u32>,
+    filename: Vec<u32>,
+    /// The node name of contexts.
+    context_node: Vec<u32>,
+}
+
+impl OwnNames {
+    fn new(snap: &Snapshot, own: &OwnCode) -> Self {
+        let scripts: HashSet<&str> = own.scripts.iter().map(String::as_str).collect();
+        let classes: HashSet<&str> = own.classes.iter().map(String::as_str).collect();
+        let mut names = OwnNames {
+            scripts: Vec::new(),
+            classes: Vec::new(),
+            proto: Vec::new(),
+            constructor: Vec::new(),
+            shared: Vec::new(),
+            script: Vec::new(),
+            context: Vec::new(),
+            previous: Vec::new(),
+            module: Vec::new(),
+            filename: Vec::new(),
+            context_node: Vec::new(),
+        };
+        for k in 0..snap.name_count() as u32 {
+            let s = snap.name_by_index(k);
+            let list = match s {
+                "__proto__" => &mut names.proto,
+                "constructor" => &mut names.constructor,
+                "shared" => &mut names.shared,
+                "script" | "script_or_debug_info" => &mut names.script,
+                "context" => &mut names.context,
+                "previous" => &mut names.previous,
+                "Module" => &mut names.module,
+                "filename" => &mut names.filename,
+                "system / Context" => &mut names.context_node,
+                _ if scripts.contains(s) => &mut names.scripts,
+                _ if classes.contains(s) => &mut names.classes,
+                _ => continue,
+            };
+            list.push(k);
+        }
+        names
+    }
+}
+
+/// Ids of the nodes of `snap` (parsed with edges) that only the tool holds: its objects and
+/// module state, and whatever nothing else reaches. For the analyses of snapshots of a program
+/// the tool runs in (`heapdiff run`'s three snapshots), where its state is older than the
+/// first snapshot, so the new-node rules of `own_node_ids` do not apply.
+///
+/// Anchors are the tool's: the `Script`s named in `own.scripts`, their functions
+/// (`SharedFunctionInfo`s) and closures, those closures' contexts and every context nested in
+/// them (module and closure state: the `previous` chain follows lexical scope, so a context
+/// under one of the tool's is the tool's), the objects whose constructor (`__proto__` →
+/// `constructor`) is one of the tool's closures or, for classes defined natively, a function
+/// without a script named in `own.classes`, and the `Module` records of its files (`require`'s
+/// cache). A node is left out when it is an anchor, or when every retaining path to it from
+/// the root passes through an anchor: one walk from the root that stops at anchors marks what
+/// the program holds, a second from the anchors marks the rest of what they hold. Both are
+/// linear in the edges; a snapshot without any of the tool's scripts or classes costs one pass
+/// over its names and nodes. What the program also holds stays the program's, and so do the
+/// program's functions and what they hold even where only the tool holds them (the function
+/// `checkLeaks` runs, a listener registered on the tool): the first walk starts from them too.
+pub fn own_held_ids(snap: &Snapshot, own: &OwnCode) -> Vec<u64> {
+    let Some(edges) = snap.edges() else {
+        return Vec::new();
+    };
+    let n = snap.node_count();
+    let names = OwnNames::new(snap, own);
+    if n == 0 || (names.scripts.is_empty() && names.classes.is_empty()) {
+        return Vec::new();
+    }
+    let (code, closure, object) = (
+        type_index(snap, "code"),
+        type_index(snap, "closure"),
+        type_index(snap, "object"),
+    );
+    let is = |i: usize, t: Option<u8>| Some(snap.node_type_index(i)) == t;
+    let named = |e: usize, set: &[u32]| {
+        matches!(snap.edge_name(e), Some(EdgeName::Name(_))) && set.contains(&edges.name_value(e))
+    };
+    let target = |i: usize, set: &[u32]| {
+        edges
+            .range(i)
+            .find(|&e| named(e, set))
+            .map(|e| edges.to_node(e))
+    };
+
+    let mut anchor = vec![false; n];
+    // Scripts, then their functions, then those functions' closures.
+    let script = |i: usize| is(i, code) && names.scripts.contains(&snap.name_index(i));
+    let mut function = vec![false; n];
+    for i in (0..n).filter(|&i| is(i, code)) {
+        if script(i) {
+            anchor[i] = true;
+        } else if target(i, &names.script).is_some_and(script) {
+            function[i] = true;
+            anchor[i] = true;
+        }
+    }
+    let mut context_of_own = Vec::new();
+    let mut own_closure = vec![false; n];
+    // The program's functions: whatever the tool holds of them (a function `checkLeaks` runs, a
+    // listener) and what they hold stay the program's.
+    let mut program_closures = Vec::new();
+    for i in (0..n).filter(|&i| is(i, closure)) {
+        let f = target(i, &names.shared);
+        if f.is_some_and(|f| function[f]) {
+            own_closure[i] = true;
+            anchor[i] = true;
+            context_of_own.extend(target(i, &names.context));
+        } else if f
+            .and_then(|f| target(f, &names.script))
+            .is_some_and(|s| is(s, code))
+        {
+            program_closures.push(i);
+        }
+    }
+    // Contexts: those of the tool's closures, and those whose `previous` chain reaches one.
+    const UNKNOWN: u8 = 0;
+    const OWN: u8 = 1;
+    const OTHER: u8 = 2;
+    let mut ctx = vec![UNKNOWN; n];
+    for &c in &context_of_own {
+        ctx[c] = OWN;
+        anchor[c] = true;
+    }
+    if !context_of_own.is_empty() {
+        let mut chain = Vec::new();
+        for c in 0..n {
+            if ctx[c] != UNKNOWN || !names.context_node.contains(&snap.name_index(c)) {
+                continue;
+            }
+            let mut at = c;
+            let verdict = loop {
+                chain.push(at);
+                match target(at, &names.previous) {
+                    Some(p) if ctx[p] != UNKNOWN => break ctx[p],
+                    Some(p) if !chain.contains(&p) => at = p,
+                    _ => break OTHER,
+                }
+            };
+            for &k in &chain {
+                ctx[k] = verdict;
+                anchor[k] |= verdict == OWN;
+            }
+            chain.clear();
+        }
+    }
+    // Objects of the tool's classes, and the `Module` records of its files.
+    let constructor_of =
+        |i: usize| target(i, &names.proto).and_then(|p| target(p, &names.constructor));
+    let scripted = |k: usize| {
+        target(k, &names.shared)
+            .is_some_and(|f| target(f, &names.script).is_some_and(|s| is(s, code)))
+    };
+    // Only objects named as a class could be of one: the tool's closures' names (its classes
+    // are among them), `own.classes`, `Module`.
+    let mut candidates: HashSet<u32> = names.classes.iter().chain(&names.module).copied().collect();
+    candidates.extend(
+        (0..n)
+            .filter(|&k| own_closure[k])
+            .map(|k| snap.name_index(k)),
+    );
+    for i in (0..n).filter(|&i| is(i, object)) {
+        let name = snap.name_index(i);
+        if !candidates.contains(&name) {
+            continue;
+        }
+        if names.module.contains(&name) {
+            let file = target(i, &names.filename);
+            anchor[i] |= file.is_some_and(|f| names.scripts.contains(&snap.name_index(f)));
+            continue;
+        }
+        let Some(k) = constructor_of(i) else { continue };
+        anchor[i] |= own_closure[k] || (names.classes.contains(&name) && !scripted(k));
+    }
+    if !anchor.iter().any(|&a| a) {
+        return Vec::new();
+    }
+
+    // What the program holds: reached from the root, or from one of its functions, without
+    // passing through an anchor.
+    let rule = crate::graph::EdgeRule::new(snap);
+    let mut user = vec![false; n];
+    let mut stack = program_closures;
+    stack.push(0);
+    for &i in &stack {
+        user[i] = true;
+    }
+    while let Some(i) = stack.pop() {
+        for e in edges.range(i) {
+            let t = edges.to_node(e);
+            if !user[t] && !anchor[t] && rule.retains(edges, i, e) {
+                user[t] = true;
+                stack.push(t);
+            }
+        }
+    }
+    // What the anchors hold besides.
+    let mut held = anchor;
+    let mut stack: Vec<usize> = (0..n).filter(|&i| held[i]).collect();
+    while let Some(i) = stack.pop() {
+        for e in edges.range(i) {
+            let t = edges.to_node(e);
+            if !held[t] && !user[t] && rule.retains(edges, i, e) {
+                held[t] = true;
+                stack.push(t);
+            }
+        }
+    }
+    (0..n)
+        .filter(|&i| held[i])
+        .map(|i| snap.node_id(i))
+        .collect()
+}
+
 /// Names of the scripts node `i` belongs to as far as its edges tell (none without edges): the
 /// `Script` a function points at, or that of the functions it points at (a feedback vector, a
 /// closure). For listing what a diff counted and checking whose it is.
