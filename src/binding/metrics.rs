@@ -1,14 +1,15 @@
 //! What `heapdiff/metrics` reads at scrape or collection time: every registered thread's
 //! figures and pause histograms, and the raw pauses OpenTelemetry records. Conversion only: the
 //! figures come from `memstats` (`Watcher::figures`, `PauseHistogram`, `PauseRing`), the
-//! per-thread sharing from `gc::metrics`.
+//! per-thread sharing from `gc::metrics` and `gc::registry`.
 
 use memstats::{GC_TYPES, PAUSE_BOUNDS_NS, PAUSE_BUCKETS};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::env_state;
-use crate::gc::metrics::{self, LeakSite};
+use crate::gc::metrics::LeakSite;
+use crate::gc::registry;
 
 /// A top site of the last `leak` event (from the allocation sampler, where it is on).
 #[napi(object)]
@@ -65,21 +66,21 @@ pub fn metrics_pause_bounds() -> Vec<f64> {
 /// A registration on this thread: its series appear in every thread's `metricsRead()`.
 #[napi(catch_unwind)]
 pub fn metrics_publish(env: Env, thread: u32) -> Result<()> {
-    metrics::publish(env_state(&env)?, thread);
+    registry::publish(env_state(&env)?, thread);
     Ok(())
 }
 
 /// The registration ended; with none left on this thread, its series go.
 #[napi(catch_unwind)]
 pub fn metrics_unpublish(env: Env) -> Result<()> {
-    metrics::unpublish(env_state(&env)?);
+    registry::unpublish(env_state(&env)?);
     Ok(())
 }
 
 /// Starts or stops keeping this thread's raw pauses for `metricsDrainPauses()`.
 #[napi(catch_unwind)]
 pub fn metrics_keep_pauses(env: Env, on: bool) -> Result<()> {
-    metrics::set_ring(env_state(&env)?, on);
+    registry::set_ring(env_state(&env)?, on);
     Ok(())
 }
 
@@ -120,7 +121,7 @@ pub fn metrics_set_sites(env: Env, sites: Vec<LeakSiteJs>) -> Result<()> {
 /// Every registered thread's figures, main thread first.
 #[napi(catch_unwind)]
 pub fn metrics_read() -> Vec<ThreadMetricsJs> {
-    metrics::published()
+    registry::published()
         .into_iter()
         .map(|(thread, m)| {
             let f = m.figures();
@@ -150,7 +151,7 @@ pub fn metrics_read() -> Vec<ThreadMetricsJs> {
 /// The raw pauses every registered thread kept since the last drain.
 #[napi(catch_unwind)]
 pub fn metrics_drain_pauses() -> Vec<ThreadPausesJs> {
-    metrics::published()
+    registry::published()
         .into_iter()
         .filter_map(|(thread, m)| {
             let ring = m.ring()?;

@@ -574,7 +574,7 @@ pub(super) fn teardown(state: &EnvState) {
     if state.hook.is_ok() {
         hook::uninstall(state);
     }
-    crate::gc::metrics::teardown(state);
+    crate::gc::registry::teardown(state);
     let tsfn = state.tsfn.swap(ptr::null_mut(), Ordering::AcqRel);
     if !tsfn.is_null() {
         // SAFETY: releasing our only reference; Node finalizes it with the environment.

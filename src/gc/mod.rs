@@ -5,4 +5,5 @@
 
 pub mod hook;
 pub mod metrics;
+pub mod registry;
 pub mod state;
