@@ -119,8 +119,10 @@ pub struct SampledProfile {
 /// nodes and 110–1,200 samples (Node 20 and 26), `JSON.stringify` plus this parse and the
 /// summary cost 0.23–2.2 ms against 0.46–4.1 ms when the object was read property by property,
 /// cheaper in 11 of 12 runs. The tree nests two levels per frame, up to the sampling depth (1,024
-/// frames at most), so it is read with a stack of its own rather than by recursion (see
-/// `json.rs`; the test `deep_profiles_parse_on_a_small_stack` checks 1,100 frames on 256 KiB).
+/// frames at most), past serde_json's default depth limit, so it is read without that limit and
+/// with `serde_stacker` growing the stack on demand (see `json.rs`; the test
+/// `deep_profiles_parse_on_a_small_stack` checks 1,100 frames on 256 KiB). A malformed profile is
+/// an error naming the problem and its line and column.
 pub fn parse_json(text: &str) -> Result<SampledProfile, String> {
     json::profile(text)
 }

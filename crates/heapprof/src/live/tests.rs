@@ -509,22 +509,132 @@ fn json_profiles_parse_into_the_flat_tree() {
         "q\"\\\n\u{e9}\u{1f600}\u{fffd}"
     );
     assert_eq!(p.nodes[0].call_frame.url, "file:///a%20b.js");
-    assert!(parse_json(r#"{"snapshot":{}}"#).is_err());
-    assert!(parse_json(r#"{"head":{"selfSize":1,"id":1,"children":[]}}"#).is_err());
-    assert!(parse_json(r#"{"head":{"callFrame":{},"children":[{"callFrame":{}}"#).is_err());
-    assert!(parse_json(r#"{"head":{"callFrame":{},"selfSize":"x"}}"#).is_err());
+    // Line and column default to unknown (-1); a lone surrogate between others, and at the end.
+    let p = parse_json(
+        r#"{"head":{"callFrame":{"functionName":"\ud800\ud800x\ud83d"},"children":[]}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        p.nodes[0].call_frame,
+        cf("\u{fffd}\u{fffd}x\u{fffd}", "", -1, -1)
+    );
+}
+
+#[test]
+fn malformed_profiles_are_errors_that_say_what_and_where() {
+    let err = |text: &str| parse_json(text).unwrap_err();
+    for (text, what) in [
+        (
+            r#"{"snapshot":{}}"#,
+            "missing field `head` at line 1 column 15",
+        ),
+        (
+            r#"{"head":{"selfSize":1,"id":1,"children":[]}}"#,
+            "missing field `callFrame` at line 1 column 43",
+        ),
+        (
+            r#"{"head":{"callFrame":{},"children":[{"callFrame":{}}"#,
+            "EOF while parsing a list at line 1 column 52",
+        ),
+        (
+            r#"{"head":{"callFrame":{},"selfSize":"x"}}"#,
+            "invalid type: string \"x\", expected f64 at line 1 column 38",
+        ),
+        (
+            "{\"head\":{\"callFrame\":{},\n\"children\":{}}}",
+            "invalid type: map, expected an array of SamplingHeapProfileNode objects at line 2 \
+             column 11",
+        ),
+        (
+            r#"{"head":{"callFrame":{"url":3}}}"#,
+            "invalid type: integer `3`, expected a string at line 1 column 29",
+        ),
+        (
+            r#"{"head":{"callFrame":{}},"samples":[{"size":"1"}]}"#,
+            "invalid type: string \"1\", expected f64 at line 1 column 47",
+        ),
+        (
+            r#"{"head":{"callFrame":{"functionName":"\x"}}}"#,
+            "invalid escape at line 1 column 40",
+        ),
+        (
+            r#"{"head":{"callFrame":{}}} {}"#,
+            "trailing characters at line 1 column 27",
+        ),
+        ("", "EOF while parsing a value at line 1 column 0"),
+    ] {
+        assert_eq!(err(text), what, "{text}");
+    }
+}
+
+/// Runs `f` on a thread with a 256 KiB stack, far smaller than a Node worker's (4 MiB).
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
 }
 
 #[test]
 fn deep_profiles_parse_on_a_small_stack() {
-    // Deeper than the sampling depth can be (1,024 frames), on a stack far smaller than a
-    // Node worker's (4 MiB).
+    // Deeper than the sampling depth can be (1,024 frames): 2,200 levels of JSON, which
+    // serde_json follows by recursion (overflowing this stack without serde_stacker, in debug
+    // and release builds alike; `cargo test` runs this in a debug build). The profile is also
+    // dropped on that stack.
     let text = deep_json(1100);
-    let p = std::thread::Builder::new()
-        .stack_size(256 << 10)
-        .spawn(move || parse_json(&text).map(|p| (p.nodes.len(), p.samples.len())))
-        .unwrap()
-        .join()
-        .unwrap();
-    assert_eq!(p, Ok((1101, 1)));
+    let p = on_small_stack(move || {
+        parse_json(&text).map(|p| {
+            let chain = (0..p.nodes.len() - 1).all(|k| p.nodes[k].children == [k + 1]);
+            let last = p.nodes.last().unwrap();
+            (
+                p.nodes.len(),
+                p.samples.len(),
+                chain,
+                last.call_frame.function_name.clone(),
+                last.self_size,
+            )
+        })
+    });
+    assert_eq!(p, Ok((1101, 1, true, "f1100".to_string(), 524320.0)));
+}
+
+#[test]
+fn deep_malformed_profiles_are_errors_on_a_small_stack() {
+    let text = deep_json(1100);
+    let at = text.find("]}]}").unwrap();
+    for bad in [
+        // Cut off inside the deepest nodes, among the closing brackets, before `samples`.
+        text[..text.len() / 2].to_string(),
+        text[..at + 2].to_string(),
+        text[..text.find(r#","samples""#).unwrap()].to_string(),
+        // A bad value at the bottom, with the whole chain open above it.
+        text.replacen(r#""selfSize":524320"#, r#""selfSize":"x""#, 1),
+        // A node after the deepest subtree has closed: the error comes out past 1,100 levels.
+        format!("{}{}", &text[..at + 2], r#",{"selfSize":1}"#) + &text[at + 2..],
+    ] {
+        let e = on_small_stack(move || parse_json(&bad).map(|p| p.nodes.len()));
+        let e = e.unwrap_err();
+        assert!(e.contains(" at line 1 column "), "{e}");
+    }
+}
+
+#[test]
+fn unknown_members_are_skipped_however_deep_they_nest() {
+    let deep = format!("{}1{}", "[{\"a\":".repeat(5000), "}]".repeat(5000));
+    let text = format!(
+        r#"{{"x":{deep},"head":{{"callFrame":{{"functionName":"f","scriptId":"7","x":{deep}}},"x":{deep},"children":[]}},"samples":[{{"size":8,"nodeId":1,"ordinal":2,"x":{deep}}}],"samplingInterval":512}}"#
+    );
+    let p = on_small_stack(move || parse_json(&text)).unwrap();
+    assert_eq!(p.nodes.len(), 1);
+    assert_eq!(p.nodes[0].call_frame, cf("f", "", -1, -1));
+    assert_eq!(
+        p.samples,
+        [ProfileSample {
+            size: 8.0,
+            node_id: 1,
+            ordinal: 2.0
+        }]
+    );
 }
