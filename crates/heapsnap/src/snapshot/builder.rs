@@ -11,7 +11,7 @@ use super::devtools_facts::DevToolsFacts;
 use super::error::ParseError;
 use super::ints::{BatchSink, IntSink};
 use super::meta::{Meta, MAX_FIELDS};
-use super::parse::ParseOptions;
+use super::options::ParseOptions;
 use super::strings::StringSink;
 use super::table::{EdgeNameColumn, EdgeTable, IdColumn, NameTable, SizeColumn, Snapshot};
 use super::trace::{FunctionSink, NodeTraceColumn, TraceBuilder, TreeScanner};

@@ -7,6 +7,7 @@ mod digits;
 mod error;
 mod ints;
 mod meta;
+mod options;
 mod parse;
 mod skip;
 mod source;
@@ -17,7 +18,8 @@ mod trace;
 
 pub(crate) use devtools_facts::{DevToolsFacts, SHARED, UNSEEN};
 pub use error::ParseError;
-pub use parse::{parse_file, parse_reader, ParseOptions, SnapshotParser};
+pub use options::ParseOptions;
+pub use parse::{parse_file, parse_reader, SnapshotParser};
 pub use stream::{parse_streamed, StreamError, PIECES_IN_FLIGHT};
 pub use table::{EdgeName, EdgeTable, Snapshot};
 pub(crate) use table::{IdColumn, SizeColumn};

@@ -14,31 +14,12 @@ use super::builder::Builder;
 use super::error::{show_byte, ParseError};
 use super::ints::IntArrayScanner;
 use super::meta::Meta;
+use super::options::ParseOptions;
 use super::skip::ValueSkipper;
 use super::source;
 use super::strings::{unescape_into, StringArrayScanner};
 use super::table::Snapshot;
 use super::trace::TreeScanner;
-
-/// What to keep besides the per-node columns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ParseOptions {
-    /// Keep the edge table (about 9 bytes per edge) for graph walks such as retainer paths;
-    /// a plain id-based diff does not need it.
-    pub keep_edges: bool,
-    /// Without `keep_edges`: gather what DevTools' comparison rules read from the edges (a few
-    /// bytes a node) instead of keeping any, for `Grouping::DevTools` diffs. Graph walks see no
-    /// edges then; a file loaded through `load_file` turns the facts into DevTools' view and
-    /// drops them.
-    pub devtools_edges: bool,
-}
-
-impl ParseOptions {
-    /// Whether the edges' offsets per node are needed.
-    pub(crate) fn stores_edges(&self) -> bool {
-        self.keep_edges || self.devtools_edges
-    }
-}
 
 /// The header is a few KiB; anything near this size is not a V8 header.
 const HEADER_LIMIT: usize = 16 << 20;

@@ -7,7 +7,8 @@ use std::sync::mpsc::sync_channel;
 use std::thread;
 
 use super::error::ParseError;
-use super::parse::{ParseOptions, SnapshotParser};
+use super::options::ParseOptions;
+use super::parse::SnapshotParser;
 use super::table::Snapshot;
 
 /// Pieces in flight between the producer and the parser thread; with V8's 256 KiB chunks this
