@@ -7,6 +7,7 @@ mod digits;
 mod error;
 mod ints;
 mod meta;
+mod needed;
 mod options;
 mod parse;
 mod skip;

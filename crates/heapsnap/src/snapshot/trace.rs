@@ -15,10 +15,10 @@
 
 use std::fmt;
 
-use super::builder::NeededStrings;
 use super::error::{show_byte, ParseError};
 use super::ints::IntSink;
 use super::meta::{FunctionFields, TraceMeta, TreeFields};
+use super::needed::NeededStrings;
 use super::table::Snapshot;
 
 /// No parent: a top-level tree node.
