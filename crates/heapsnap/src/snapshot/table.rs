@@ -9,6 +9,8 @@
 use std::mem::size_of;
 use std::ops::Range;
 
+use super::trace::{AllocationFrame, Traces};
+
 /// Node ids: V8 ids are 32-bit, so `u32` until a foreign writer proves otherwise.
 #[derive(Debug, Clone)]
 pub(crate) enum IdColumn {
@@ -388,7 +390,7 @@ pub struct Snapshot {
     /// Whether the nodes carry a `detachedness` field at all.
     pub(crate) has_detachedness: bool,
     /// Allocation traces, when V8 tracked allocations (see `trace.rs`).
-    pub(crate) traces: Option<Box<super::trace::Traces>>,
+    pub(crate) traces: Option<Box<Traces>>,
     /// What DevTools' rules read from the edges, gathered while parsing with
     /// `ParseOptions::devtools_edges` instead of keeping any edge; dropped once it made the view.
     pub(crate) devtools_facts: Option<Box<super::devtools_facts::DevToolsFacts>>,
@@ -532,6 +534,38 @@ impl Snapshot {
             + self.traces.as_ref().map_or(0, |t| t.heap_bytes())
             + self.devtools_facts.as_ref().map_or(0, |f| f.heap_bytes())
             + self.devtools_view.as_ref().map_or(0, |v| v.heap_bytes())
+    }
+}
+
+/// Allocation stacks, from the traces V8 writes while it tracks allocations (see `trace.rs`).
+impl Snapshot {
+    /// Whether the snapshot carries allocation traces (V8 tracked allocations while it was
+    /// taken). Without them no node has an allocation stack.
+    pub fn has_allocation_traces(&self) -> bool {
+        self.traces.is_some()
+    }
+
+    /// The trace-tree node node `i` was allocated under, if V8 recorded one.
+    #[inline]
+    pub(crate) fn trace_of(&self, i: usize) -> Option<u32> {
+        self.traces.as_ref()?.trace_of(i)
+    }
+
+    /// The frames of trace-tree node `t`, allocating function first, out to the outermost
+    /// caller; the top-level node (no frame) is not one.
+    pub(crate) fn trace_frames(&self, t: u32) -> Vec<AllocationFrame<'_>> {
+        let Some(traces) = self.traces.as_ref() else {
+            return Vec::new();
+        };
+        traces.frames(t, |k| self.name_by_index(k))
+    }
+
+    /// The allocation stack of node `i`, allocating function first; `None` when V8 recorded no
+    /// stack for it (no traces, allocated before tracking began, or by native code with no
+    /// JavaScript on the stack).
+    pub fn allocation_stack(&self, i: usize) -> Option<Vec<AllocationFrame<'_>>> {
+        let frames = self.trace_frames(self.trace_of(i)?);
+        (!frames.is_empty()).then_some(frames)
     }
 }
 

@@ -19,7 +19,6 @@ use super::error::{show_byte, ParseError};
 use super::ints::IntSink;
 use super::meta::{FunctionFields, TraceMeta, TreeFields};
 use super::needed::NeededStrings;
-use super::table::Snapshot;
 
 /// No parent: a top-level tree node.
 const NONE: u32 = u32::MAX;
@@ -58,6 +57,39 @@ impl Traces {
             + self.tree.capacity() * std::mem::size_of::<TreeNode>()
             + self.node_trace.capacity() * 4
     }
+
+    /// The trace-tree node node `i` was allocated under, if V8 recorded one.
+    #[inline]
+    pub(crate) fn trace_of(&self, i: usize) -> Option<u32> {
+        match self.node_trace.get(i) {
+            Some(&k) if k != 0 => Some(k - 1),
+            _ => None,
+        }
+    }
+
+    /// The frames of trace-tree node `t`, allocating function first, out to the outermost
+    /// caller; the top-level node (no frame) is not one. `name` looks up a names-table id.
+    pub(crate) fn frames<'a>(
+        &self,
+        mut t: u32,
+        name: impl Fn(u32) -> &'a str,
+    ) -> Vec<AllocationFrame<'a>> {
+        let mut frames = Vec::new();
+        while let Some(node) = self.tree.get(t as usize) {
+            if node.parent == NONE {
+                break;
+            }
+            let f = self.functions[node.function as usize];
+            frames.push(AllocationFrame {
+                name: name(f.name),
+                script: name(f.script),
+                line: f.line,
+                column: f.column,
+            });
+            t = node.parent;
+        }
+        frames
+    }
 }
 
 /// One frame of an allocation stack.
@@ -87,55 +119,6 @@ impl fmt::Display for AllocationFrame<'_> {
             (false, 0) => write!(f, "{name} ({})", self.script),
             (false, line) => write!(f, "{name} ({}:{line}:{})", self.script, self.column),
         }
-    }
-}
-
-impl Snapshot {
-    /// Whether the snapshot carries allocation traces (V8 tracked allocations while it was
-    /// taken). Without them no node has an allocation stack.
-    pub fn has_allocation_traces(&self) -> bool {
-        self.traces.is_some()
-    }
-
-    /// The trace-tree node node `i` was allocated under, if V8 recorded one.
-    #[inline]
-    pub(crate) fn trace_of(&self, i: usize) -> Option<u32> {
-        let t = self.traces.as_ref()?;
-        match t.node_trace.get(i) {
-            Some(&k) if k != 0 => Some(k - 1),
-            _ => None,
-        }
-    }
-
-    /// The frames of trace-tree node `t`, allocating function first, out to the outermost
-    /// caller; the top-level node (no frame) is not one.
-    pub(crate) fn trace_frames(&self, mut t: u32) -> Vec<AllocationFrame<'_>> {
-        let Some(traces) = self.traces.as_ref() else {
-            return Vec::new();
-        };
-        let mut frames = Vec::new();
-        while let Some(node) = traces.tree.get(t as usize) {
-            if node.parent == NONE {
-                break;
-            }
-            let f = traces.functions[node.function as usize];
-            frames.push(AllocationFrame {
-                name: self.name_by_index(f.name),
-                script: self.name_by_index(f.script),
-                line: f.line,
-                column: f.column,
-            });
-            t = node.parent;
-        }
-        frames
-    }
-
-    /// The allocation stack of node `i`, allocating function first; `None` when V8 recorded no
-    /// stack for it (no traces, allocated before tracking began, or by native code with no
-    /// JavaScript on the stack).
-    pub fn allocation_stack(&self, i: usize) -> Option<Vec<AllocationFrame<'_>>> {
-        let frames = self.trace_frames(self.trace_of(i)?);
-        (!frames.is_empty()).then_some(frames)
     }
 }
 
