@@ -117,7 +117,7 @@ impl DevToolsView {
     fn new(snap: &Snapshot) -> Option<DevToolsView> {
         let facts = match &snap.devtools_facts {
             Some(f) => (**f).clone(),
-            None => DevToolsFacts::from_edges(snap)?,
+            None => facts_from_edges(snap)?,
         };
         Some(DevToolsView::build(snap, facts))
     }
@@ -247,11 +247,29 @@ impl DevToolsView {
 pub(crate) fn settle(snap: &mut Snapshot) {
     let facts = snap.devtools_facts.take();
     if snap.devtools_view.is_none() {
-        let facts = facts
-            .map(|f| *f)
-            .or_else(|| DevToolsFacts::from_edges(snap));
+        let facts = facts.map(|f| *f).or_else(|| facts_from_edges(snap));
         snap.devtools_view = facts.map(|f| Box::new(DevToolsView::build(snap, f)));
     }
+}
+
+/// DevTools' facts from a snapshot's full edge table (`None` without one), as the parser
+/// gathers them from the edges streaming past.
+fn facts_from_edges(snap: &Snapshot) -> Option<DevToolsFacts> {
+    let edges = snap.edges()?;
+    let mut facts = DevToolsFacts::new(&snap.types, snap.node_type_names(), snap.edge_type_names());
+    for from in 0..snap.node_count() {
+        let run = edges.range(from).map(|e| {
+            (
+                edges.edge_type_index(e),
+                edges.name_value(e),
+                edges.to_node(e),
+            )
+        });
+        facts.node_edges(&snap.types, from, run, &mut |_| {});
+    }
+    facts.end_edges(&mut |_| {});
+    facts.finish(|k| k);
+    Some(facts)
 }
 
 /// Rule 2's owners, worked out in `facts.slot` for the nodes that turn out to be stores (the

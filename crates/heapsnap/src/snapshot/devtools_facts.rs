@@ -8,8 +8,6 @@
 //! those from one possible store to another, about 7,000 of 33 million in a Node snapshot of
 //! 11 million nodes. Keeping the selected edges instead cost 7 bytes each, over half the edges.
 
-use super::table::Snapshot;
-
 /// A possible backing store that no node of another type reaches (yet).
 pub(crate) const UNSEEN: u32 = u32::MAX;
 /// A possible backing store that several nodes of other types reach.
@@ -223,26 +221,6 @@ impl DevToolsFacts {
         }
         self.between.shrink_to_fit();
         self.root_targets.shrink_to_fit();
-    }
-
-    /// The same facts from a snapshot's full edge table (`None` without one).
-    pub(crate) fn from_edges(snap: &Snapshot) -> Option<Self> {
-        let edges = snap.edges()?;
-        let mut facts =
-            DevToolsFacts::new(&snap.types, snap.node_type_names(), snap.edge_type_names());
-        for from in 0..snap.node_count() {
-            let run = edges.range(from).map(|e| {
-                (
-                    edges.edge_type_index(e),
-                    edges.name_value(e),
-                    edges.to_node(e),
-                )
-            });
-            facts.node_edges(&snap.types, from, run, &mut |_| {});
-        }
-        facts.end_edges(&mut |_| {});
-        facts.finish(|k| k);
-        Some(facts)
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
