@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use crate::classes::{ClassRules, Grouping};
 use crate::devtools::DevToolsView;
 use crate::idset::{IdSet, BITSET_IDS_PER_NODE, BITSET_MIN_IDS};
+use crate::members::Members;
+use crate::report::{signed_difference, sort_details, ClassChange, Diff, Totals};
 use crate::snapshot::{IdColumn, Snapshot};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,128 +57,6 @@ pub enum Strategy {
     Auto,
     /// Sorted id lists merge-joined: any ids, including sparse, 64-bit and duplicate ones.
     Sorted,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub nodes: u64,
-    pub size_bytes: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClassChange {
-    pub what: String,
-    /// Self size of allocated nodes minus self size of freed ones.
-    pub size_bytes: i64,
-    /// Nodes of this class only in `after` (memwatch's `+`).
-    pub allocated: u64,
-    /// Nodes of this class only in `before` (memwatch's `-`).
-    pub freed: u64,
-    pub allocated_bytes: u64,
-    pub freed_bytes: u64,
-    /// Where the new instances were allocated, most instances first: set by `explained_diff`
-    /// when `after` carries allocation traces (`None` without them).
-    pub allocated_at: Option<Vec<crate::allocations::AllocationStack>>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Diff {
-    pub before: Totals,
-    pub after: Totals,
-    /// `after.size_bytes - before.size_bytes`, as the classic memwatch reported it.
-    pub size_bytes: i64,
-    pub freed_nodes: u64,
-    pub allocated_nodes: u64,
-    pub details: Vec<ClassChange>,
-}
-
-pub(crate) fn signed_difference(plus: u64, minus: u64) -> i64 {
-    let d = i128::from(plus) - i128::from(minus);
-    d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
-}
-
-/// Members of one snapshot sorted by id: the fallback for id sets a bitset cannot hold cheaply
-/// (sparse or wider than 32 bits, as foreign writers may produce) and for duplicate ids, whose
-/// one-to-one pairing a set cannot express. V8 ids fit 32 bits, so `id << 32 | index` packs a
-/// key in one `u64` (half the memory of a pair, and a plain integer sort); wider ids use pairs.
-pub(crate) enum Members {
-    Packed(Vec<u64>),
-    Wide(Vec<(u64, u32)>),
-}
-
-impl Members {
-    /// Every node, counted or not: whether an object existed is a matter of its id, and V8 may
-    /// file one object under a counted type in one snapshot and an uncounted one (hidden) in
-    /// the next.
-    pub(crate) fn collect(snap: &Snapshot, exclude: &[u64]) -> Members {
-        let all = 0..snap.node_count();
-        let mut m = if snap.ids.is_narrow() {
-            let mut keys: Vec<u64> = all.map(|i| (snap.node_id(i) << 32) | i as u64).collect();
-            keys.sort_unstable();
-            Members::Packed(keys)
-        } else {
-            let mut keys: Vec<(u64, u32)> = all.map(|i| (snap.node_id(i), i as u32)).collect();
-            keys.sort_unstable();
-            Members::Wide(keys)
-        };
-        if !exclude.is_empty() {
-            m.remove_ids(exclude);
-        }
-        m
-    }
-
-    /// Drops members whose id is in `exclude` (sorted), by walking both in id order.
-    fn remove_ids(&mut self, exclude: &[u64]) {
-        let mut x = 0usize;
-        let mut keep = |id: u64| {
-            while x < exclude.len() && exclude[x] < id {
-                x += 1;
-            }
-            x >= exclude.len() || exclude[x] != id
-        };
-        match self {
-            Members::Packed(v) => v.retain(|&k| keep(k >> 32)),
-            Members::Wide(v) => v.retain(|&(id, _)| keep(id)),
-        }
-    }
-
-    fn contains(&self, id: u64) -> bool {
-        match self {
-            Members::Packed(v) => v.binary_search_by(|&k| (k >> 32).cmp(&id)).is_ok(),
-            Members::Wide(v) => v.binary_search_by(|&(k, _)| k.cmp(&id)).is_ok(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Members::Packed(v) => v.len(),
-            Members::Wide(v) => v.len(),
-        }
-    }
-
-    /// `(id, node index)` of the `k`-th member in id order.
-    #[inline]
-    pub(crate) fn get(&self, k: usize) -> Option<(u64, usize)> {
-        match self {
-            Members::Packed(v) => v
-                .get(k)
-                .map(|&key| (key >> 32, (key & 0xFFFF_FFFF) as usize)),
-            Members::Wide(v) => v.get(k).map(|&(id, i)| (id, i as usize)),
-        }
-    }
-
-    /// Count and size of the members the rules count.
-    fn totals(&self, snap: &Snapshot, rules: &ClassRules) -> Totals {
-        let mut t = Totals::default();
-        for k in 0..self.len() {
-            let (_, i) = self.get(k).expect("in range");
-            if rules.slot(snap, i).is_some() {
-                t.nodes += 1;
-                t.size_bytes += snap.self_size(i);
-            }
-        }
-        t
-    }
 }
 
 /// Calls `f(index, id, slot)` for every node of `snap` that the rules count.
@@ -461,18 +341,6 @@ impl SlotCounts {
 }
 
 /// Compares `before` and `after` (two snapshots of one process) by node id.
-/// Classic rows in byte order of `what`; DevTools rows by size change, largest first.
-pub(crate) fn sort_details(details: &mut [ClassChange], grouping: Grouping) {
-    match grouping {
-        Grouping::Classic => details.sort_unstable_by(|a, b| a.what.cmp(&b.what)),
-        Grouping::DevTools => details.sort_unstable_by(|a, b| {
-            b.size_bytes
-                .cmp(&a.size_bytes)
-                .then_with(|| a.what.cmp(&b.what))
-        }),
-    }
-}
-
 pub fn diff(before: &Snapshot, after: &Snapshot, opts: &DiffOptions) -> Diff {
     diff_with(before, after, opts, Strategy::Auto)
 }
@@ -499,7 +367,7 @@ pub fn diff_with(
             )
         });
         if let (Some(vb), Some(va)) = views {
-            return crate::devtools::diff((before, &vb), (after, &va), &exclude);
+            return crate::devtools_diff::diff((before, &vb), (after, &va), &exclude);
         }
     }
 

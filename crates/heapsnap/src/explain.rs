@@ -3,9 +3,10 @@
 //! carries allocation traces, where every class's new instances were allocated.
 
 use crate::allocations::allocation_sites_of_new;
-use crate::diff::{diff, Diff, DiffOptions};
+use crate::diff::{diff, DiffOptions};
 use crate::graph::{retention_of_new, ClassRetention, GraphError};
 use crate::options::{OptionError, OptionField};
+use crate::report::Diff;
 use crate::snapshot::Snapshot;
 
 /// What a diff with retention analyses.

@@ -31,22 +31,23 @@
 mod allocations;
 mod classes;
 mod devtools;
+mod devtools_diff;
 mod diff;
 mod explain;
 mod files;
 mod graph;
 mod idset;
+mod members;
 mod options;
 mod own;
+mod report;
 mod snapshot;
 
 pub use allocations::{
     allocation_sites, allocation_sites_of_new, AllocationStack, DEFAULT_MAX_STACKS,
 };
 pub use classes::Grouping;
-pub use diff::{
-    diff, diff_with, unmatched_nodes, ClassChange, Diff, DiffOptions, Strategy, Totals, Unmatched,
-};
+pub use diff::{diff, diff_with, unmatched_nodes, DiffOptions, Strategy, Unmatched};
 pub use explain::{explained_diff, ExplainedDiff, Retention, RetentionOptions};
 pub use files::{
     diff_files, find_own_survivors_in_files, find_survivors_in_files, load_file, load_files,
@@ -62,6 +63,7 @@ pub use own::{
     in_process_options, own_held_ids, own_node_ids, retainers_of, scripts_of, unmatched_report,
     OwnCode, UnmatchedNode,
 };
+pub use report::{ClassChange, Diff, Totals};
 pub use snapshot::{
     parse_file, parse_reader, parse_streamed, AllocationFrame, EdgeName, EdgeTable, ParseError,
     ParseOptions, Snapshot, SnapshotParser, StreamError, PIECES_IN_FLIGHT,
