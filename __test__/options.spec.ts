@@ -1,6 +1,6 @@
 // Each option's default is declared once, in the native module; the typed description
-// (binding.d.ts, generated from the Rust doc comments) and the README's tables must say the same,
-// so that documentation cannot drift from the code again.
+// (binding.d.ts, generated from the Rust doc comments) and the option tables of docs/api.md must
+// say the same, so that documentation cannot drift from the code again.
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -34,13 +34,16 @@ function dtsDefaults(iface: string): Record<string, string | number | boolean> {
   return out
 }
 
-/** The README's option table that starts after `heading`: option → default cell. */
-function readmeDefaults(heading: string): Record<string, string | number | boolean> {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const at = readme.indexOf(heading)
-  if (at < 0) throw new Error(`README has no ${heading}`)
+/** The API reference, where the option tables live. */
+const API_DOC = join(root, 'docs', 'api.md')
+
+/** docs/api.md's option table that starts after `heading`: option → default cell. */
+function docDefaults(heading: string): Record<string, string | number | boolean> {
+  const doc = readFileSync(API_DOC, 'utf8')
+  const at = doc.indexOf(heading)
+  if (at < 0) throw new Error(`docs/api.md has no ${heading}`)
   const out: Record<string, string | number | boolean> = {}
-  const lines = readme.slice(at).split('\n')
+  const lines = doc.slice(at).split('\n')
   const start = lines.findIndex((l) => l.startsWith('| option'))
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break
@@ -50,7 +53,7 @@ function readmeDefaults(heading: string): Record<string, string | number | boole
   return out
 }
 
-test('leak options: binding.d.ts and the README state the rule’s own defaults', (t) => {
+test('leak options: binding.d.ts and docs/api.md state the rule’s own defaults', (t) => {
   const defaults = binding.leakOptionDefaults() as Record<string, unknown>
   t.deepEqual(Object.keys(defaults).sort(), [
     'consecutiveGrowth',
@@ -63,7 +66,7 @@ test('leak options: binding.d.ts and the README state the rule’s own defaults'
     'window',
   ])
   t.deepEqual(dtsDefaults('LeakOptions'), defaults)
-  t.deepEqual(readmeDefaults('memwatch.setLeakOptions(options)'), defaults)
+  t.deepEqual(docDefaults('memwatch.setLeakOptions(options)'), defaults)
 })
 
 test('leak options: out-of-range values are judged by the rule and named as JS spells them', (t) => {
@@ -89,7 +92,7 @@ test('leak options: out-of-range values are judged by the rule and named as JS s
   t.notThrows(() => memwatch.setLeakOptions({}))
 })
 
-test('diff options: binding.d.ts and the README state the crate’s own defaults', (t) => {
+test('diff options: binding.d.ts and docs/api.md state the crate’s own defaults', (t) => {
   const defaults = binding.diffOptionDefaults() as Record<string, unknown>
   t.deepEqual(Object.keys(defaults).sort(), [
     'allocations',
@@ -100,10 +103,10 @@ test('diff options: binding.d.ts and the README state the crate’s own defaults
     'retainers',
   ])
   t.deepEqual(dtsDefaults('DiffOptions'), defaults)
-  t.deepEqual(readmeDefaults('Diff options (for `new HeapDiff(options)`'), defaults)
+  t.deepEqual(docDefaults('Diff options (for `new HeapDiff(options)`'), defaults)
 })
 
-test('analysis options: binding.d.ts and the README state the crate’s own defaults', (t) => {
+test('analysis options: binding.d.ts and docs/api.md state the crate’s own defaults', (t) => {
   const defaults = binding.analysisOptionDefaults() as Record<string, unknown>
   t.deepEqual(Object.keys(defaults).sort(), [
     'allocations',
@@ -115,15 +118,15 @@ test('analysis options: binding.d.ts and the README state the crate’s own defa
     'minCount',
   ])
   t.deepEqual(dtsDefaults('AnalysisOptions'), defaults)
-  t.deepEqual(readmeDefaults('Analysis options (`findLeaks`'), defaults)
+  t.deepEqual(docDefaults('Analysis options (`findLeaks`'), defaults)
 })
 
-test('topRetainers options: binding.d.ts and the README state the crate’s own default', (t) => {
+test('topRetainers options: binding.d.ts and docs/api.md state the crate’s own default', (t) => {
   const defaults = binding.topRetainerOptionDefaults() as Record<string, unknown>
   t.deepEqual(Object.keys(defaults), ['top'])
   t.deepEqual(dtsDefaults('TopRetainerOptions'), defaults)
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const stated = /memwatch\.topRetainers\(file, \{ top = (\d+) \}\)/.exec(readme)?.[1]
+  const doc = readFileSync(API_DOC, 'utf8')
+  const stated = /memwatch\.topRetainers\(file, \{ top = (\d+) \}\)/.exec(doc)?.[1]
   t.is(Number(stated), defaults.top)
 })
 
