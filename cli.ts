@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 /**
- * `heapdiff` command line: diff two .heapsnapshot files of any size, or take a snapshot.
+ * `heapdiff` command line, seven commands (USAGE below has every option; docs/cli.md the manual):
+ * `diff` two snapshot files of any size, `top` retained sizes of one, `leaks` (the three-snapshot
+ * technique), `profile` (sites of a sampled heap profile, or their growth), `snapshot` (run a
+ * script ready for snapshots, or ask a running process with --pid), `run` (a program with
+ * heapdiff loaded, then its report) and `report` (of a run folder, a diff, three snapshots or a
+ * profile).
  *
- * Exit codes (for CI jobs): 0 diff done (and under --fail-above, if given); 1 growth above
- * --fail-above; 2 usage error; 3 an input file is missing, unreadable or not a valid snapshot.
+ * Exit codes (for CI jobs): 0 ok; 1 growth above --fail-above, or with `leaks --fail-on-leak` a
+ * leaked class of the program's; 2 usage error; 3 missing, unreadable or invalid input. `run`
+ * exits with the program's own code, or dies by the signal that ended it (after the report).
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
