@@ -84,7 +84,7 @@ test('in a worker, HeapDiff({ allocations: true }) names the same frame', (t) =>
 
 test('checkLeaks(fn, { allocations: true }) names the allocating frame of the leaked class', (t) => {
   // V8 drops the traces of objects allocated between two snapshots in some runs, with its own
-  // writeHeapSnapshot() too (README, "Allocation stacks"): then the row says it has traces but
+  // writeHeapSnapshot() too (docs/api.md, "Allocation stacks"): then the row says it has traces but
   // none for these instances (`[]`). Seen on Node 22 and 24 (a third of the runs on 24.21); such
   // a run is repeated, up to six, and anything else than `[]` is judged at once.
   let row: any
@@ -96,7 +96,7 @@ test('checkLeaks(fn, { allocations: true }) names the allocating frame of the le
     t.log(`run ${run}: V8 kept no allocation trace for these instances`)
   }
   if (process.versions.node.startsWith('22.') && row.allocated_at?.length === 0) {
-    // Node 22 (V8 12.4) keeps the acceptance it had before the repeats (README).
+    // Node 22 (V8 12.4) keeps the acceptance it had before the repeats (docs/api.md).
     t.deepEqual(row.allocated_at, [])
     return
   }

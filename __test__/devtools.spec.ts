@@ -19,7 +19,7 @@ interface Row {
 /**
  * DevTools' comparison of two files, computed by DevTools' own snapshot worker as
  * heap-snapshot-toolkit packages it; rows of one class name summed (DevTools splits an object
- * class by its constructor's location, heapdiff does not: see the README).
+ * class by its constructor's location, heapdiff does not: see docs/api.md, "Grouping").
  */
 async function devtoolsRows(a: string, b: string): Promise<Map<string, Row>> {
   const toolkit = await import('heap-snapshot-toolkit')

@@ -237,7 +237,7 @@ realTest(
   },
 )
 
-// Checked here once per Node: the deploy folder's files are where the README says.
+// Checked here once per Node: the deploy folder's files are where docs/metrics.md says.
 test('deploy/ holds the rules, their tests and the dashboard', (t) => {
   for (const f of [rules, ruleTests, dashboard]) t.true(existsSync(f), f)
   t.notThrows(() =>

@@ -185,7 +185,7 @@ test.serial('clean service: no leak; its own NODE_OPTIONS are kept and in force'
   // This service's post-GC heap is ~6 MB, and V8's own cycle on it (code and feedback made,
   // then flushed) rises ~300 KB over some 8 full GCs and drops: past the trend rule's 256 KiB
   // floor, so a leak is reported in about 1 run of 8 (Node 22; also with a bare `leak` listener
-  // and no `heapdiff run`; README, "A limit on very small heaps"). Up to three runs, one clean.
+  // and no `heapdiff run`; docs/api.md, "A limit on very small heaps"). Up to three runs, one clean.
   const clean = () =>
     run(['--no-sampling'], ['clean', '--batches', '30'], {
       NODE_OPTIONS: '--max-old-space-size=300 --no-deprecation',

@@ -1,6 +1,6 @@
 // A short run of each cargo-fuzz target (crates/heapsnap/fuzz) over the committed seeds, as part
 // of `npm test`: it catches a target that no longer builds and a crash the seeds' neighbourhood
-// finds quickly; the long campaigns (README, "Fuzzing") are run by hand. Needs the nightly
+// finds quickly; the long campaigns (CONTRIBUTING.md, "Fuzzing") are run by hand. Needs the nightly
 // toolchain and cargo-fuzz; without them it is a loud SKIPPED note, except under CI=true, where
 // .ci/run installs both first and a missing one is a failure.
 //   node scripts/fuzz-smoke.mjs [seconds per target, default 15]
