@@ -5,7 +5,7 @@
  */
 import binding = require('../binding')
 import { ownCode, toClassicDiff, type HeapDiffResult } from './heapdiff'
-import { toSurvivorReport, type SurvivorReport, type TopRetainer } from './leaks'
+import type { SurvivorReport, TopRetainer } from './leaks'
 import { checkAnalysisOptions, checkDiffOptions, checkTopRetainerOptions } from './options'
 import type { AnalysisOptions, DiffOptions, TopRetainerOptions } from './options'
 
@@ -54,7 +54,7 @@ export function startFindLeaks(
   const files = checkPaths('findLeaks(s1, s2, s3)', [s1, s2, s3])
   const opts = checkAnalysisOptions(options)
   const job = new binding.FileAnalysisJob(files)
-  return { progress: () => job.progress(), result: job.leaks(opts, ownCode()).then(toSurvivorReport) }
+  return { progress: () => job.progress(), result: job.leaks(opts, ownCode()) }
 }
 
 /** Starts finding the objects with the largest retained sizes in a snapshot file. */

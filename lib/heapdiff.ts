@@ -13,50 +13,19 @@ import binding = require('../binding')
 import { checkDiffOptions, type DiffOptions } from './options'
 import { startAllocationTracking, stopAllocationTracking } from './tracking'
 
-export interface HeapTotals {
-  nodes: number
-  size_bytes: number
-  size: string
+/** A snapshot's totals (the native diff's) and when it was taken. */
+export interface HeapTotals extends binding.Totals {
   time: Date
 }
 
-/** One hop of a retaining path: the edge taken (none for the first) and the node it reaches. */
-export interface RetainerStep {
-  edge: string | null
-  edge_type: string | null
-  /** Constructor or node name; `(string)`, `(number)` for primitives. */
-  node: string
-  type: string
-  id: number
-  /**
-   * The edge is a key of a keyed store: an element index, a `Map`/`Set` entry, or a property of an
-   * object V8 keeps as a dictionary (`store[sessionId]`). The group holds any key here.
-   */
-  keyed: boolean
-}
+/** One hop of a retaining path: the edge taken (`null` for the first) and the node it reaches. */
+export type RetainerStep = binding.PathStep
 
-/** New instances that share one shortest-path shape from the GC roots, with one example path. */
-export interface RetainerPath {
-  /** The shape: `global.cache → Map.table → (object elements)[·] → LeakingClass`, any key as `[·]`. */
-  path: string
-  count: number
-  /** The example's path, with its own keys. */
-  steps: RetainerStep[]
-  /** Keys of the group's first few objects (`[KmlOoEBbXp]`); empty when no step is keyed. */
-  keys: string[]
-}
+/** Objects that share one shortest-path shape from the GC roots, with one example path. */
+export type RetainerPath = binding.RetainerPath
 
 /** Instances of a class allocated under one stack (snapshots with allocation traces). */
-export interface AllocationStack {
-  /**
-   * `name (url:line:column)` frames, allocating function first, out to the outermost caller;
-   * lines and columns are 1-based and point at the start of each function (V8 records functions,
-   * not statements).
-   */
-  stack: string[]
-  count: number
-  size_bytes: number
-}
+export type AllocationStack = binding.AllocationStack
 
 export interface HeapDiffDetail {
   what: string
@@ -130,35 +99,15 @@ export function toClassicDiff(
         if (d.retainers) {
           if (d.retained_size_bytes !== undefined) row.retained_size_bytes = d.retained_size_bytes
           if (d.retained_size !== undefined) row.retained_size = d.retained_size
-          row.retainers = d.retainers.map(toPath)
+          row.retainers = d.retainers
         }
-        if (d.allocated_at) row.allocated_at = d.allocated_at.map(toStack)
+        if (d.allocated_at) row.allocated_at = d.allocated_at
         return row
       }),
     },
   }
   if (raw.explained) result.change.explained = raw.explained
   return result
-}
-
-export function toStack(s: binding.AllocationStack): AllocationStack {
-  return { stack: s.stack, count: s.count, size_bytes: s.size_bytes }
-}
-
-export function toPath(p: binding.RetainerPath): RetainerPath {
-  return {
-    path: p.path,
-    count: p.count,
-    steps: p.steps.map((s) => ({
-      edge: s.edge ?? null,
-      edge_type: s.edge_type ?? null,
-      node: s.node,
-      type: s.type,
-      id: s.id,
-      keyed: s.keyed,
-    })),
-    keys: p.keys,
-  }
 }
 
 /**

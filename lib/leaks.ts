@@ -11,62 +11,18 @@ import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
 import binding = require('../binding')
-import {
-  ownCode,
-  snapshotWindows,
-  takeSnapshot,
-  toPath,
-  toStack,
-  type AllocationStack,
-  type RetainerPath,
-} from './heapdiff'
+import { ownCode, snapshotWindows, takeSnapshot, type AllocationStack } from './heapdiff'
 import { checkAnalysisOptions, checkCount, checkObject, type AnalysisOptions } from './options'
 import { startAllocationTracking, stopAllocationTracking } from './tracking'
 
-/** One class of surviving objects. */
-export interface ClassRetention {
-  what: string
-  count: number
-  size_bytes: number
-  size: string
-  /** Retained size of the instances (for the `maxClasses` largest classes). */
-  retained_size_bytes?: number
-  retained_size?: string
-  /**
-   * All instances are of V8's own node types (compiled code, hidden classes, internal arrays such
-   * as an old `Map`'s new backing store): such classes are listed after every class of the
-   * program's, and the `heapdiff run` report leaves them out.
-   */
-  internal: boolean
-  retainers: RetainerPath[]
-  /**
-   * Where the instances were allocated, most instances first (at most `maxStacks`): present when
-   * the snapshots carry allocation traces (`checkLeaks` with `allocations: true`, or files
-   * written while V8 tracked allocations).
-   */
-  allocated_at?: AllocationStack[]
-}
+/** One class of surviving objects, with what keeps them alive. */
+export type ClassRetention = binding.ClassRetention
 
-export interface SurvivorReport {
-  /** Objects the second snapshot had and the first had not. */
-  allocated: number
-  /** Of those, how many the third snapshot still has. */
-  leaked: number
-  /** By class, largest retained size first (owners before their parts). */
-  leaks: ClassRetention[]
-}
+/** What the action of a three-snapshot check allocated that survived, by class. */
+export type SurvivorReport = binding.SurvivorReport
 
-export interface TopRetainer {
-  id: number
-  /** Constructor or node name (`Map`, `system / Context`, `(string)`). */
-  what: string
-  type: string
-  self_size: number
-  retained_size_bytes: number
-  retained_size: string
-  /** Shortest retaining path from the GC roots. */
-  path: string
-}
+/** One of the objects with the largest retained sizes in a snapshot. */
+export type TopRetainer = binding.TopRetainer
 
 export interface CheckLeaksOptions extends Omit<AnalysisOptions, 'minCount'> {
   /** Calls between snapshots (default 10); a class is reported with at least this many survivors. */
@@ -84,25 +40,6 @@ export interface LeakCheck {
   /** Objects allocated by the first round of calls, and how many survived the second round. */
   allocated: number
   survivors: number
-}
-
-function toRow(r: binding.ClassRetention): ClassRetention {
-  const row: ClassRetention = {
-    what: r.what,
-    count: r.count,
-    size_bytes: r.size_bytes,
-    size: r.size,
-    internal: r.internal,
-    retainers: r.retainers.map(toPath),
-  }
-  if (r.retained_size_bytes !== undefined) row.retained_size_bytes = r.retained_size_bytes
-  if (r.retained_size !== undefined) row.retained_size = r.retained_size
-  if (r.allocated_at) row.allocated_at = r.allocated_at.map(toStack)
-  return row
-}
-
-export function toSurvivorReport(r: binding.SurvivorReport): SurvivorReport {
-  return { allocated: r.allocated, leaked: r.leaked, leaks: r.leaks.map(toRow) }
 }
 
 /** Whether `await` would wait for `value`: only then does the check await a call's result. */
@@ -209,7 +146,7 @@ export async function checkLeaks(fn: () => unknown, options?: CheckLeaksOptions)
     release()
     const [s1, s2, s3] = handles
     const raw = await binding.findLeaksInSnapshots(s1, s2, s3, { ...analysis, minCount: iterations }, ownCode())
-    const leaks = raw.leaks.map(toRow)
+    const leaks = raw.leaks
     return { leaked: leaks.length > 0, iterations, leaks, allocated: raw.allocated, survivors: raw.leaked }
   } finally {
     release()

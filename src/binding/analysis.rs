@@ -153,8 +153,11 @@ pub fn resolve_top_retainer_options(
 
 #[napi(object)]
 pub struct SurvivorReport {
+    /// Objects the second snapshot had and the first had not.
     pub allocated: f64,
+    /// Of those, how many the third snapshot still has.
     pub leaked: f64,
+    /// By class, largest retained size first (owners before their parts).
     pub leaks: Vec<ClassRetention>,
 }
 
@@ -171,6 +174,7 @@ impl From<heapsnap::SurvivorReport> for SurvivorReport {
 #[napi(object)]
 pub struct TopRetainer {
     pub id: f64,
+    /// Constructor or node name (`Map`, `system / Context`, `(string)`).
     pub what: String,
     #[napi(js_name = "type")]
     pub node_type: String,
@@ -180,7 +184,7 @@ pub struct TopRetainer {
     pub retained_size_bytes: f64,
     #[napi(js_name = "retained_size")]
     pub retained_size: String,
-    /// Shortest retaining path from the roots.
+    /// Shortest retaining path from the GC roots.
     pub path: String,
 }
 

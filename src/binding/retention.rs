@@ -3,24 +3,29 @@
 use memstats::format_size;
 use napi_derive::napi;
 
-#[napi(object)]
+/// One hop of a retaining path: the edge taken (none for the first) and the node it reaches.
+#[napi(object, use_nullable = true)]
 pub struct PathStep {
-    /// Edge name; absent for the first step (reached from the synthetic root).
+    /// Edge name; `null` for the first step (reached from the synthetic root).
     pub edge: Option<String>,
     #[napi(js_name = "edge_type")]
     pub edge_type: Option<String>,
+    /// Constructor or node name; `(string)`, `(number)` for primitives.
     pub node: String,
     #[napi(js_name = "type")]
     pub node_type: String,
     pub id: f64,
-    /// The edge is a key of a keyed store (an element index, a `Map`/`Set` entry, a property of
-    /// a dictionary-mode object): the group holds any key here, its path reads `[·]`.
+    /// The edge is a key of a keyed store: an element index, a `Map`/`Set` entry, or a property
+    /// of an object V8 keeps as a dictionary (`store[sessionId]`). The group holds any key here,
+    /// its path reads `[·]`.
     pub keyed: bool,
 }
 
+/// Objects that share one shortest-path shape from the GC roots, with one example path.
 #[napi(object)]
 pub struct RetainerPath {
-    /// The group's shape, keys of keyed stores as `[·]`.
+    /// The group's shape, keys of keyed stores as `[·]`:
+    /// `global.cache → Map.table → (object elements)[·] → LeakingClass`.
     pub path: String,
     pub count: f64,
     /// The example's path, with its own keys.
@@ -30,11 +35,12 @@ pub struct RetainerPath {
     pub keys: Vec<String>,
 }
 
-/// Instances of a class allocated under one stack.
+/// Instances of a class allocated under one stack (snapshots with allocation traces).
 #[napi(object)]
 pub struct AllocationStack {
-    /// `name (url:line:column)` frames, allocating function first; lines and columns 1-based,
-    /// at the start of each function.
+    /// `name (url:line:column)` frames, allocating function first, out to the outermost caller;
+    /// lines and columns are 1-based and point at the start of each function (V8 records
+    /// functions, not statements).
     pub stack: Vec<String>,
     pub count: f64,
     #[napi(js_name = "size_bytes")]
@@ -64,16 +70,20 @@ pub struct ClassRetention {
     #[napi(js_name = "size_bytes")]
     pub size_bytes: f64,
     pub size: String,
-    /// Absent for classes past the analysed ones.
+    /// All instances are of V8's own node types (compiled code, hidden classes, internal arrays
+    /// such as an old `Map`'s new backing store): such classes are listed after every class of
+    /// the program's, and the `heapdiff run` report leaves them out.
+    pub internal: bool,
+    pub retainers: Vec<RetainerPath>,
+    /// Retained size of the instances; absent for classes past the analysed ones (the
+    /// `maxClasses` largest).
     #[napi(js_name = "retained_size_bytes")]
     pub retained_size_bytes: Option<f64>,
     #[napi(js_name = "retained_size")]
     pub retained_size: Option<String>,
-    /// All instances are of V8's own node types (compiled code, hidden classes, internal
-    /// arrays such as an old `Map`'s new store): listed after every class of the program's.
-    pub internal: bool,
-    pub retainers: Vec<RetainerPath>,
-    /// Where the instances were allocated, most first (snapshots with allocation traces).
+    /// Where the instances were allocated, most instances first (at most `maxStacks`): present
+    /// when the snapshots carry allocation traces (`checkLeaks` with `allocations: true`, or
+    /// files written while V8 tracked allocations).
     #[napi(js_name = "allocated_at")]
     pub allocated_at: Option<Vec<AllocationStack>>,
 }
