@@ -5,68 +5,9 @@
  */
 import type uPlotT from 'uplot'
 
-declare const uPlot: typeof uPlotT
+import type { ClassRow, FlameNode, Report, ThreadSeries as Thread } from '../lib/report/types'
 
-interface Step {
-  edge: string | null
-  edge_type: string | null
-  node: string
-  type: string
-  id: number
-}
-interface Path {
-  path: string
-  count: number
-  steps: Step[]
-}
-interface ClassRow {
-  what: string
-  count: number
-  freed: number | null
-  size_bytes: number
-  retained_size_bytes: number | null
-  allocated_at: string | null
-  paths: Path[]
-}
-interface Thread {
-  id: string
-  label: string
-  series: { time: number[]; heap: number[]; base: number[]; pause_ms: number[] }
-  snapshots: { file: string; start: number; end: number }[]
-}
-interface LeakMark {
-  thread: string
-  time: number
-  reason: string
-}
-interface Site {
-  name: string
-  url: string
-  line: number
-  column: number
-  growth_bytes: number | null
-  live_bytes: number | null
-  live_count: number | null
-}
-interface FlameNode {
-  name: string
-  value: number
-  children: FlameNode[]
-}
-interface Report {
-  kind: string
-  title: string
-  generated: string
-  inputs: string[]
-  verdict: { leak: boolean; sentence: string }
-  threads: Thread[]
-  leaks: LeakMark[]
-  sites: Site[]
-  flame: FlameNode | null
-  classes: ClassRow[]
-  class_source: string | null
-  notes: string[]
-}
+declare const uPlot: typeof uPlotT
 
 function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
