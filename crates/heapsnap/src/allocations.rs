@@ -14,7 +14,7 @@ use crate::idset::IdSet;
 use crate::snapshot::Snapshot;
 
 /// Allocation stacks listed per class unless asked otherwise.
-pub const DEFAULT_MAX_STACKS: usize = 5;
+pub(crate) const DEFAULT_MAX_STACKS: usize = 5;
 
 /// Instances of one class allocated under one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +81,7 @@ impl ByTrace {
 
 /// The allocation sites of the given nodes of `snap` (node indices), or `None` if `snap` has
 /// no allocation traces.
-pub fn allocation_sites(
+pub(crate) fn allocation_sites(
     snap: &Snapshot,
     nodes: &[u32],
     max: usize,
@@ -119,7 +119,7 @@ pub(crate) fn allocation_sites_by_id(
 /// Per class (named as the diff names it), the allocation sites of the instances `after` has
 /// and `before` had not, ids in `exclude_ids` left out; `None` if `after` has no allocation
 /// traces. Classes with no traced new instance map to nothing.
-pub fn allocation_sites_of_new(
+pub(crate) fn allocation_sites_of_new(
     before: &Snapshot,
     after: &Snapshot,
     grouping: Grouping,

@@ -43,9 +43,7 @@ mod own;
 mod report;
 mod snapshot;
 
-pub use allocations::{
-    allocation_sites, allocation_sites_of_new, AllocationStack, DEFAULT_MAX_STACKS,
-};
+pub use allocations::AllocationStack;
 pub use classes::Grouping;
 pub use diff::{diff, diff_with, unmatched_nodes, DiffOptions, Strategy, Unmatched};
 pub use explain::{explained_diff, ExplainedDiff, Retention, RetentionOptions};
@@ -54,17 +52,17 @@ pub use files::{
     top_retainers_in_file, AnalysisError, FileToLoad, LoadError, Progress,
 };
 pub use graph::{
-    class_retained_sizes, find_survivors, node_label, retention_of_new, top_retainer_report,
-    top_retainers, ClassRetention, DominatorTree, GraphError, PathGroup, PathStep, ShortestPaths,
-    SurvivorOptions, SurvivorReport, TopRetainer, TopRetainerOptions,
+    class_retained_sizes, find_survivors, retention_of_new, top_retainer_report, top_retainers,
+    ClassRetention, DominatorTree, GraphError, PathGroup, PathStep, ShortestPaths, SurvivorOptions,
+    SurvivorReport, TopRetainer, TopRetainerOptions,
 };
 pub use options::{OptionError, OptionField};
 pub use own::{
-    in_process_options, own_held_ids, own_node_ids, retainers_of, scripts_of, unmatched_report,
-    OwnCode, UnmatchedNode,
+    in_process_options, own_held_ids, own_node_ids, scripts_of, unmatched_report, OwnCode,
+    UnmatchedNode,
 };
 pub use report::{ClassChange, Diff, Totals};
 pub use snapshot::{
     parse_file, parse_reader, parse_streamed, AllocationFrame, EdgeName, EdgeTable, ParseError,
-    ParseOptions, Snapshot, SnapshotParser, StreamError, PIECES_IN_FLIGHT,
+    ParseOptions, Snapshot, SnapshotParser, StreamError,
 };

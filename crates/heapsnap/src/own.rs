@@ -488,7 +488,7 @@ pub fn scripts_of(snap: &Snapshot, i: usize) -> Vec<String> {
 
 /// For each of `targets` (node indices), what holds it: `type name .edge` of every node with an
 /// edge to it (none without edges). For listing what a diff counted and why it was not left out.
-pub fn retainers_of(snap: &Snapshot, targets: &[usize]) -> Vec<Vec<String>> {
+pub(crate) fn retainers_of(snap: &Snapshot, targets: &[usize]) -> Vec<Vec<String>> {
     let mut out = vec![Vec::new(); targets.len()];
     let Some(edges) = snap.edges() else {
         return out;

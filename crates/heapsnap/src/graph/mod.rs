@@ -18,7 +18,7 @@ mod top;
 use std::fmt;
 
 pub use dominators::DominatorTree;
-pub use paths::{node_label, PathGroup, PathStep, ShortestPaths};
+pub use paths::{PathGroup, PathStep, ShortestPaths};
 pub use retained::class_retained_sizes;
 pub use retention::{retention_of_new, ClassRetention};
 pub use survivors::{find_survivors, SurvivorOptions, SurvivorReport};

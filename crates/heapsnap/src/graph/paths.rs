@@ -492,7 +492,7 @@ fn edge_label(snap: &Snapshot, e: usize) -> String {
 /// by tag (their names carry their attributes, which would split a group of 77 detached `<div>`s
 /// into 77 paths), everything else by name (constructor, function or system name), or by type
 /// when nameless.
-pub fn node_label(snap: &Snapshot, i: usize) -> String {
+pub(crate) fn node_label(snap: &Snapshot, i: usize) -> String {
     let ty = snap.node_type_name(i);
     match ty {
         "string" | "concatenated string" | "sliced string" | "number" => format!("({ty})"),

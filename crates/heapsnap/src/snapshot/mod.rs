@@ -21,7 +21,7 @@ pub(crate) use devtools_facts::{DevToolsFacts, SHARED, UNSEEN};
 pub use error::ParseError;
 pub use options::ParseOptions;
 pub use parse::{parse_file, parse_reader, SnapshotParser};
-pub use stream::{parse_streamed, StreamError, PIECES_IN_FLIGHT};
+pub use stream::{parse_streamed, StreamError};
 pub use table::{EdgeName, EdgeTable, Snapshot};
 pub(crate) use table::{IdColumn, SizeColumn};
 pub use trace::AllocationFrame;

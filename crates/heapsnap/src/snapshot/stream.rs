@@ -13,7 +13,7 @@ use super::table::Snapshot;
 
 /// Pieces in flight between the producer and the parser thread; with V8's 256 KiB chunks this
 /// bounds the copies to a few MiB however large the heap is.
-pub const PIECES_IN_FLIGHT: usize = 32;
+pub(crate) const PIECES_IN_FLIGHT: usize = 32;
 
 /// Why a streamed parse produced no snapshot.
 #[derive(Debug)]
