@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 
 import { startDiff, startFindLeaks } from '../files'
+import type { ExitEvent, LeakRecord, RunEvent, SnapshotEvent, StartEvent, StatsEvent } from '../run/events'
 import { readingOrder } from '../table'
 import type { ClassRow, FlameNode, LeakMark, Report, Site, ThreadSeries } from './types'
 
@@ -123,13 +124,17 @@ function sortFlame(n: FlameNode): void {
 // ---------------------------------------------------------------------------------------------
 // Run folders
 
+/**
+ * One thread's events file, sorted by type. Typed as `preload.ts` writes them; what is read from
+ * them is still checked (`num()`, `typeof`), as a file may come from another version.
+ */
 interface RawThread {
   file: string
-  start: Record<string, unknown> | null
-  stats: Record<string, unknown>[]
-  leaks: Record<string, unknown>[]
-  snapshots: { index: number; file: string; start: number; end: number }[]
-  exit: Record<string, unknown> | null
+  start: StartEvent | null
+  stats: StatsEvent[]
+  leaks: LeakRecord[]
+  snapshots: SnapshotEvent[]
+  exit: ExitEvent | null
 }
 
 /** Reads one NDJSON file; a line that is not a JSON object is an error naming file and line. */
@@ -159,12 +164,12 @@ function readEvents(path: string): RawThread {
     if (i === lines.length - 1) {
       throw new ReportInputError(`${path}:${i + 1}: truncated: the last line has no newline`)
     }
-    if (rec.type === 'start') t.start = rec
-    else if (rec.type === 'stats') t.stats.push(rec)
-    else if (rec.type === 'leak') t.leaks.push(rec)
-    else if (rec.type === 'snapshot')
-      t.snapshots.push(rec as unknown as { index: number; file: string; start: number; end: number })
-    else if (rec.type === 'exit') t.exit = rec
+    const ev = rec as unknown as RunEvent
+    if (ev.type === 'start') t.start = ev
+    else if (ev.type === 'stats') t.stats.push(ev)
+    else if (ev.type === 'leak') t.leaks.push(ev)
+    else if (ev.type === 'snapshot') t.snapshots.push(ev)
+    else if (ev.type === 'exit') t.exit = ev
   }
   return t
 }
@@ -193,7 +198,7 @@ function byPidThread(a: string, b: string): number {
 
 function toThread(raw: RawThread): ThreadSeries {
   const [pid, tid] = basename(raw.file).match(/\d+/g)!.map(Number)
-  const start = raw.start ?? {}
+  const start: Partial<StartEvent> = raw.start ?? {}
   const main = start.main !== false && tid === 0
   const series = { time: [] as number[], heap: [] as number[], base: [] as number[], pause_ms: [] as number[] }
   for (const s of raw.stats) {
@@ -207,7 +212,7 @@ function toThread(raw: RawThread): ThreadSeries {
     label: `${main ? 'main' : `worker ${tid}`} (pid ${pid})`,
     pid,
     thread_id: tid,
-    argv: Array.isArray(start.argv) ? (start.argv as string[]) : [],
+    argv: Array.isArray(start.argv) ? start.argv : [],
     node: typeof start.node === 'string' ? start.node : null,
     hook: typeof start.hook === 'string' ? start.hook : null,
     sampling: start.sampling === true,

@@ -14,13 +14,16 @@ import { join } from 'node:path'
 import * as v8 from 'node:v8'
 import { isMainThread, threadId } from 'node:worker_threads'
 
+import type { GcStats, LeakEvent } from '../../index'
 import { ENV } from './env'
+import type { RunEvent } from './events'
 
 /** Once per thread, even if the program's own NODE_OPTIONS name this file too. */
 const LOADED = Symbol.for('heapdiff.run.preload')
 
 interface Memwatch {
-  on(event: 'stats' | 'leak', listener: (payload: Record<string, unknown>) => void): unknown
+  on(event: 'stats', listener: (stats: GcStats) => void): unknown
+  on(event: 'leak', listener: (info: LeakEvent) => void): unknown
   status(): { installed: boolean; reason: string | null }
   startSampling?: (...args: unknown[]) => unknown
 }
@@ -29,7 +32,7 @@ function start(dir: string): void {
   const file = join(dir, `events-${process.pid}-${threadId}.ndjson`)
   let fd: number | null = openSync(file, 'a')
   let failed = false
-  const write = (record: object) => {
+  const write = (record: RunEvent) => {
     if (fd === null) return
     try {
       writeSync(fd, JSON.stringify(record) + '\n')
@@ -79,12 +82,10 @@ function start(dir: string): void {
   const snapshots = process.env[ENV.snapshots] === 'on-leak' ? onLeakSnapshots(dir, write) : null
   memwatch.on('stats', (stats) => {
     write({ type: 'stats', ...stats })
-    snapshots?.afterGc(stats.gc_time as number)
+    snapshots?.afterGc(stats.gc_time)
   })
   memwatch.on('leak', (info) => {
-    const start = info.start as Date
-    const end = info.end as Date
-    write({ type: 'leak', time: Date.now(), ...info, start: start.getTime(), end: end.getTime() })
+    write({ type: 'leak', time: Date.now(), ...info, start: info.start.getTime(), end: info.end.getTime() })
     snapshots?.afterLeak()
   })
   process.on('exit', (code) => {
@@ -100,7 +101,7 @@ function start(dir: string): void {
  * allocated between s1 and s2 that are still alive in s3 are what leaks; temporaries and
  * warmed caches drop out.
  */
-function onLeakSnapshots(dir: string, write: (record: object) => void) {
+function onLeakSnapshots(dir: string, write: (record: RunEvent) => void) {
   const every = Math.max(1, Number(process.env[ENV.snapshotGcs]) || 5)
   let taken = 0
   let gcs = 0
