@@ -64,7 +64,7 @@ fn strip_zeros(s: &str) -> &str {
 
 /// `"20s"`, `"3m 20s"`, `"1h 2m 5s"`. Hours appear only above 3600 s and minutes only above
 /// 60 s (so 60 is `"60s"` and 3601 is `"1h 1s"`), as in the original.
-pub fn format_duration(secs: u64) -> String {
+pub(crate) fn format_duration(secs: u64) -> String {
     let mut rest = secs;
     let mut out = String::new();
     if rest > 3600 {
@@ -82,7 +82,7 @@ pub fn format_duration(secs: u64) -> String {
 /// `"<size>/hr"` for `bytes` gained over `duration_ms`. A zero duration counts as 1 ms: the
 /// original divided by whole seconds and printed `-2147483648 bytes/hr` when all GCs fell within
 /// one second.
-pub fn format_rate(bytes: i64, duration_ms: u64) -> String {
+pub(crate) fn format_rate(bytes: i64, duration_ms: u64) -> String {
     let hours = duration_ms.max(1) as f64 / 3_600_000.0;
     let per_hour = bytes as f64 / hours;
     let clamped = per_hour.clamp(i64::MIN as f64, i64::MAX as f64) as i64;

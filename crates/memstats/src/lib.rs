@@ -11,12 +11,11 @@ mod record;
 mod stats;
 mod watch;
 
-pub use format::{format_duration, format_rate, format_size};
+pub use format::format_size;
 pub use leak::{LeakEvent, LeakOption, LeakOptions, LeakRule, OptionError};
 pub use pauses::{
-    bucket_of, GcType, PauseCounts, PauseHistogram, PauseRing, GC_TYPES, PAUSE_BOUNDS_NS,
-    PAUSE_BUCKETS,
+    GcType, PauseCounts, PauseHistogram, PauseRing, GC_TYPES, PAUSE_BOUNDS_NS, PAUSE_BUCKETS,
 };
-pub use record::{FullGcSample, GcCounters, GcKind, HeapFigures, Recorder, Source, GC_KINDS};
+pub use record::{FullGcSample, GcCounters, GcKind, HeapFigures, Recorder, Source};
 pub use stats::ClassicStats;
 pub use watch::{Event, StatsEvent, WatchFigures, Watcher};

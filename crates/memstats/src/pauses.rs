@@ -104,7 +104,7 @@ impl PauseCounts {
 }
 
 /// The bucket a pause falls in: the first bound it does not exceed.
-pub fn bucket_of(pause_ns: u64) -> usize {
+pub(crate) fn bucket_of(pause_ns: u64) -> usize {
     PAUSE_BOUNDS_NS.partition_point(|&bound| bound < pause_ns)
 }
 

@@ -37,7 +37,7 @@ pub enum GcKind {
     ProcessWeakCallbacks = 4,
 }
 
-pub const GC_KINDS: usize = 5;
+pub(crate) const GC_KINDS: usize = 5;
 
 impl GcKind {
     /// From V8's `GCType` bit or a `perf_hooks` entry's `detail.kind`; `None` for anything else.
