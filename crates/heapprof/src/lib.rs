@@ -92,7 +92,7 @@ impl Strings {
 
 /// The pprof message for a profile: one function per (name, url, line), one location per
 /// frame, one sample per stack; samples with nothing live are left out.
-pub fn to_proto(p: &HeapProfile) -> proto::Profile {
+pub(crate) fn to_proto(p: &HeapProfile) -> proto::Profile {
     let mut strings = Strings::new();
     let value_type = |strings: &mut Strings, t: &str, u: &str| proto::ValueType {
         r#type: strings.id(t),

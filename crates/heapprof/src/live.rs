@@ -128,7 +128,7 @@ pub fn parse_json(text: &str) -> Result<SampledProfile, String> {
 }
 
 /// A call frame as reported: 1-based line and column, 0 when unknown.
-pub fn frame_of(cf: &CallFrame) -> Frame {
+pub(crate) fn frame_of(cf: &CallFrame) -> Frame {
     Frame {
         name: cf.function_name.clone(),
         url: cf.url.clone(),
@@ -146,7 +146,7 @@ pub fn frame_of(cf: &CallFrame) -> Frame {
 }
 
 /// `'name (url:line:column)'`, as Node prints stack frames; V8's own entries by name alone.
-pub fn format_frame(f: &Frame) -> String {
+pub(crate) fn format_frame(f: &Frame) -> String {
     let name = if f.name.is_empty() {
         "(anonymous)"
     } else {
@@ -162,12 +162,12 @@ pub fn format_frame(f: &Frame) -> String {
 /// How many objects a sample of `size` bytes stands for when one is taken every `interval` bytes
 /// on average: sampling is a Poisson process over allocated bytes, so an object of that size is
 /// sampled with probability 1 − e^(−size/interval). Computed as V8's `ScaleSample` does.
-pub fn sample_scale(size: f64, interval: f64) -> f64 {
+pub(crate) fn sample_scale(size: f64, interval: f64) -> f64 {
     1.0 / (1.0 - (-size / interval).exp())
 }
 
 /// V8's estimated object count for `count` samples of one size (`ScaleSample`: rounded).
-pub fn scaled_count(size: f64, interval: f64, count: f64) -> f64 {
+pub(crate) fn scaled_count(size: f64, interval: f64, count: f64) -> f64 {
     (count * sample_scale(size, interval) + 0.5).floor()
 }
 
@@ -177,7 +177,7 @@ const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 /// Object sizes behind sample values, remembered per `(value, interval)`: the same values come
 /// back in every read of a profile.
 #[derive(Debug, Default)]
-pub struct SizeCandidates {
+pub(crate) struct SizeCandidates {
     known: HashMap<(u64, u64), Vec<u64>>,
 }
 
@@ -437,7 +437,7 @@ struct PathEntry {
 /// frame of a path that belongs to a script (builtins such as `Array` or `JSON.parse` are not
 /// where code can be fixed), or the innermost frame where none does (`'(V8 API)'`).
 #[derive(Debug, Default)]
-pub struct SiteTable {
+pub(crate) struct SiteTable {
     strings: Vec<Box<str>>,
     string_ids: HashMap<Box<str>, u32>,
     frames: Vec<FrameEntry>,
@@ -460,10 +460,6 @@ impl SiteTable {
     /// Paths interned so far.
     pub fn len(&self) -> usize {
         self.paths.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.paths.is_empty()
     }
 
     fn string(&mut self, s: &str) -> u32 {
@@ -584,7 +580,7 @@ impl SiteTable {
 
 /// One live sample in a summary.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LiveSample {
+pub(crate) struct LiveSample {
     pub ordinal: f64,
     /// Estimated bytes.
     pub bytes: f64,
@@ -596,7 +592,7 @@ pub struct LiveSample {
 
 /// What was live where at one moment: one entry per live sample.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// When (ms since the epoch): the full GC it follows.
     pub time: f64,
     pub samples: Vec<LiveSample>,
@@ -604,7 +600,7 @@ pub struct Summary {
 
 /// The live samples of `profile`, each with its path in `table`. Paths through an excluded
 /// script are left out, and so is the root's own entry.
-pub fn summarize(
+pub(crate) fn summarize(
     profile: &SampledProfile,
     table: &mut SiteTable,
     cands: &mut SizeCandidates,
@@ -655,7 +651,7 @@ pub fn summarize(
 /// P(X ≥ k) for X ~ Binomial(n, ½): how likely `k` or more of `n` sampled objects that came or
 /// went over a window were the ones that came, if the site were level. Exact for n ≤ 1000 (log
 /// space), normal approximation above.
-pub fn sign_tail(k: u64, n: u64) -> f64 {
+pub(crate) fn sign_tail(k: u64, n: u64) -> f64 {
     if k == 0 {
         return 1.0;
     }
@@ -756,7 +752,7 @@ struct Acc {
 /// growth is the bytes of samples alive at `end` that were not at `start` minus those alive at
 /// `start` that are gone at `end`; it is listed only when that is positive and more new samples
 /// than gone ones is not what turnover alone makes (a sign test on the sample counts).
-pub fn grown_sites(
+pub(crate) fn grown_sites(
     start: &Summary,
     end: &Summary,
     table: &SiteTable,
@@ -832,7 +828,7 @@ pub fn grown_sites(
 }
 
 /// Beyond this many interned paths the tables restart (code generated without end).
-pub const MAX_PATHS: usize = 200_000;
+pub(crate) const MAX_PATHS: usize = 200_000;
 
 /// One sampling session's persistent state: the table, the ring of summaries that reaches back
 /// over the leak rule's window, and the size-candidate cache.
