@@ -31,10 +31,16 @@ function checkObject(name: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null'
+/**
+ * A wrong argument as error messages name it, heapdiff's one wording: `null`, `undefined`,
+ * `an array`, `the string "1k"`, `number 1`, `boolean true`; other objects and functions by
+ * their type alone (`object`, `function`).
+ */
+export function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v)
   if (Array.isArray(v)) return 'an array'
   if (typeof v === 'string') return `the string ${JSON.stringify(v)}`
+  if (typeof v === 'object' || typeof v === 'function') return typeof v
   return `${typeof v} ${String(v)}`
 }
 

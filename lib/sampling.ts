@@ -13,6 +13,7 @@ import type { Session } from 'node:inspector'
 
 import binding = require('../binding')
 import { OWN_SCRIPTS, snapshotWindows } from './heapdiff'
+import { describe } from './options'
 import type { AllocationSite, HeapProfile } from './sites'
 
 export interface SamplingOptions {
@@ -75,12 +76,6 @@ function checkOptions(options: unknown): { interval: number; depth: number } {
     return v
   }
   return { interval: whole('interval', 1, 2 ** 31), depth: whole('depth', 1, 1024) }
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'an array'
-  return typeof v === 'string' ? `the string ${JSON.stringify(v)}` : typeof v
 }
 
 class Sampler {
