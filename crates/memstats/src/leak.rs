@@ -40,9 +40,12 @@ use std::collections::VecDeque;
 
 use crate::format::{format_duration, format_rate};
 
+/// Which rule decides whether the heap leaks; the fast path applies to either.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeakRule {
+    /// memwatch's streak of growing full GCs, minus its bugs.
     Classic,
+    /// A clear least-squares rise over a window that is still going at its end.
     Trend,
 }
 
@@ -88,21 +91,32 @@ impl Default for LeakOptions {
 /// The options, named for error reports; the JS layer maps each to its own spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeakOption {
+    /// `LeakOptions::rule`.
     Rule,
+    /// `LeakOptions::consecutive_growth`.
     ConsecutiveGrowth,
+    /// `LeakOptions::window`.
     Window,
+    /// `LeakOptions::min_growth`.
     MinGrowth,
+    /// `LeakOptions::significance`.
     Significance,
+    /// `LeakOptions::fast_gcs`.
     FastGcs,
+    /// `LeakOptions::fast_min_growth`.
     FastMinGrowth,
+    /// `LeakOptions::fast_min_ratio`.
     FastMinRatio,
 }
 
 /// An option value the rule cannot work with: `{option} must be {requirement}, got {got}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OptionError {
+    /// The option at fault.
     pub option: LeakOption,
+    /// What it must be, e.g. `"at least 3 full GCs"`.
     pub requirement: &'static str,
+    /// The value given, as printed.
     pub got: String,
 }
 
@@ -121,12 +135,16 @@ impl std::error::Error for OptionError {}
 /// One `leak` event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LeakEvent {
+    /// When the reported growth began: the first full GC counted, ms since the epoch.
     pub start_ms: f64,
+    /// The full GC that completed the report, ms since the epoch.
     pub end_ms: f64,
+    /// Used heap at `end_ms` minus at `start_ms`, bytes (exact; `reason` rounds).
     pub growth: i64,
     /// Full GCs the report spans, counted as memwatch did: growth steps for the streak rules,
     /// samples for the trend window.
     pub gcs: u32,
+    /// memwatch's sentence, e.g. `heap growth over 10 consecutive GCs (1m 40s) - 11.67 mb/hr`.
     pub reason: String,
 }
 

@@ -3,6 +3,12 @@
 //! Nothing here knows about Node or V8: the native module records each GC with [`Recorder`]
 //! (inside V8's callbacks) and turns the records into events with [`Watcher`] (on the JS thread),
 //! then only converts the results, so every rule can be tested with synthetic heaps.
+//!
+//! Metrics read pauses from [`PauseHistogram`] (every GC, for scrapes) and [`PauseRing`] (each
+//! pause, while OpenTelemetry listens), since a scrape may come from any thread and must not
+//! wait on a GC; [`format_size`] prints bytes as memwatch did.
+
+#![warn(missing_docs)]
 
 mod format;
 mod leak;

@@ -19,12 +19,17 @@ use crate::record::GcKind;
 /// prom-client's `kind` label also uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GcType {
+    /// Mark-sweep-compact.
     Major = 0,
+    /// Scavenge or minor mark-sweep.
     Minor = 1,
+    /// Incremental marking.
     Incremental = 2,
+    /// Processing of weak callbacks.
     WeakCallbacks = 3,
 }
 
+/// Every type, in label order, for exporters that list them all.
 pub const GC_TYPES: [GcType; 4] = [
     GcType::Major,
     GcType::Minor,
@@ -33,6 +38,7 @@ pub const GC_TYPES: [GcType; 4] = [
 ];
 
 impl GcType {
+    /// The `v8js.gc.type` / `kind` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             GcType::Major => "major",
@@ -79,16 +85,20 @@ pub const PAUSE_BOUNDS_NS: [u64; 15] = [
     5_000_000_000,
 ];
 
+/// Buckets per type: one per bound and one past the last.
 pub const PAUSE_BUCKETS: usize = PAUSE_BOUNDS_NS.len() + 1;
 
 /// One type's pauses as read: per-bucket (not cumulative) counts, the last one past every bound.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PauseCounts {
+    /// Pauses per bucket, `PAUSE_BOUNDS_NS` order.
     pub buckets: [u64; PAUSE_BUCKETS],
+    /// All pauses summed, ns (Prometheus' `_sum`).
     pub sum_ns: u64,
 }
 
 impl PauseCounts {
+    /// Pauses counted (Prometheus' `_count`).
     pub fn count(&self) -> u64 {
         self.buckets.iter().sum()
     }
@@ -108,6 +118,8 @@ pub(crate) fn bucket_of(pause_ns: u64) -> usize {
     PAUSE_BOUNDS_NS.partition_point(|&bound| bound < pause_ns)
 }
 
+/// Pause counts per GC type, shared between the GC hook (writer) and metrics scrapes from
+/// any thread (readers): relaxed atomics, so neither side ever waits.
 #[derive(Debug, Default)]
 pub struct PauseHistogram {
     buckets: [[AtomicU64; PAUSE_BUCKETS]; 4],
@@ -115,6 +127,7 @@ pub struct PauseHistogram {
 }
 
 impl PauseHistogram {
+    /// Counts one pause of a GC of type `ty`.
     pub fn record(&self, ty: GcType, pause_ns: u64) {
         let t = ty as usize;
         self.buckets[t][bucket_of(pause_ns)].fetch_add(1, Ordering::Relaxed);
@@ -148,6 +161,7 @@ pub struct PauseRing {
 }
 
 impl PauseRing {
+    /// A ring of `capacity` pauses (at least one); fixed, so `push` never allocates inside a GC.
     pub fn new(capacity: usize) -> Self {
         PauseRing {
             slots: (0..capacity.max(1)).map(|_| AtomicU64::new(0)).collect(),
@@ -158,6 +172,7 @@ impl PauseRing {
         }
     }
 
+    /// Pauses it holds between two drains.
     pub fn capacity(&self) -> usize {
         self.slots.len()
     }

@@ -12,16 +12,27 @@ use std::collections::VecDeque;
 /// native read, the fallback's `v8.getHeapStatistics()` and the `stats` event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HeapFigures {
+    /// Memory V8 has reserved for the heap.
     pub total_heap_size: u64,
+    /// The part of `total_heap_size` that holds code.
     pub total_heap_size_executable: u64,
+    /// The part of `total_heap_size` backed by physical memory.
     pub total_physical_size: u64,
+    /// How much more the heap may grow before it hits `heap_size_limit`.
     pub total_available_size: u64,
+    /// Live objects: the figure the leak rules and `current_base` follow.
     pub used_heap_size: u64,
+    /// The most the heap may reach (`--max-old-space-size`).
     pub heap_size_limit: u64,
+    /// Memory V8 itself allocated with `malloc`, outside the heap.
     pub malloced_memory: u64,
+    /// Memory outside the heap that objects hold (Buffers, ArrayBuffers).
     pub external_memory: u64,
+    /// The highest `malloced_memory` so far.
     pub peak_malloced_memory: u64,
+    /// Live top-level contexts (the main realm, `vm` contexts, iframes).
     pub number_of_native_contexts: u64,
+    /// Contexts no longer in use but not yet collected; one that stays retained is a leak.
     pub number_of_detached_contexts: u64,
     /// Only V8 14+ (Node 26) reports it.
     pub total_allocated_bytes: Option<u64>,
@@ -30,10 +41,15 @@ pub struct HeapFigures {
 /// GC kinds as V8's `GCType` bits, which `perf_hooks` entries reuse; the same values on V8 11–14.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GcKind {
+    /// A young-generation copy (V8's minor GC).
     Scavenge = 0,
+    /// V8's alternative young-generation collector (`--minor-ms`).
     MinorMarkSweep = 1,
+    /// A full GC: the only kind that makes a `stats` sample.
     MarkSweepCompact = 2,
+    /// Marking done in steps ahead of a full GC.
     IncrementalMarking = 3,
+    /// A pass over weak handles' callbacks.
     ProcessWeakCallbacks = 4,
 }
 
@@ -64,6 +80,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// The `source` string a `stats` event carries.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::V8Callback => "v8-gc-callback",
@@ -75,16 +92,20 @@ impl Source {
 /// Per-kind counters, cumulative since the hook was installed.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GcCounters {
+    /// GCs of each kind, indexed by `GcKind as usize`.
     pub counts: [u64; GC_KINDS],
+    /// Summed pauses of each kind, ns, indexed as `counts`.
     pub pause_ns: [u64; GC_KINDS],
 }
 
 impl GcCounters {
+    /// Counts one GC of `kind` and its pause.
     pub fn record(&mut self, kind: GcKind, pause_ns: u64) {
         self.counts[kind as usize] += 1;
         self.pause_ns[kind as usize] += pause_ns;
     }
 
+    /// The full (mark-sweep-compact) GCs: the classic `num_full_gc`.
     pub fn full(&self) -> u64 {
         self.counts[GcKind::MarkSweepCompact as usize]
     }
@@ -100,9 +121,13 @@ impl GcCounters {
 pub struct FullGcSample {
     /// Wall-clock time, ms since the epoch.
     pub time_ms: f64,
+    /// The GC's pause, ns; for `gc()`, the sum of the GCs it ran.
     pub pause_ns: u64,
+    /// Whether `gc()` caused it: the JS layer marks that event.
     pub forced: bool,
+    /// Where the figures were read.
     pub source: Source,
+    /// The heap right after the GC.
     pub heap: HeapFigures,
     /// The counters as of this GC.
     pub counters: GcCounters,
@@ -138,6 +163,7 @@ impl Default for Recorder {
 }
 
 impl Recorder {
+    /// The counters so far (a copy: the recorder keeps counting).
     pub fn counters(&self) -> GcCounters {
         self.counters
     }

@@ -13,13 +13,21 @@ pub const ANCIENT_PERIOD: u64 = 120;
 /// One `stats` event's classic fields.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClassicStats {
+    /// Full GCs the hook saw on this thread (`gc()` runs two).
     pub num_full_gc: u64,
+    /// Every other GC the hook saw.
     pub num_inc_gc: u64,
+    /// Full GCs that fed these statistics (one per `gc()` call).
     pub heap_compactions: u64,
+    /// `current_base` averaged over about `RECENT_PERIOD` full GCs, damped at start-up.
     pub estimated_base: u64,
+    /// Used heap right after this GC, bytes.
     pub current_base: u64,
+    /// Lowest `current_base` from the third full GC on (0 before: start-up is not a base).
     pub min: u64,
+    /// Highest `current_base` from the third full GC on (0 before).
     pub max: u64,
+    /// Percent by which the recent base exceeds the long-run one; negative when shrinking.
     pub usage_trend: f64,
 }
 

@@ -7,13 +7,18 @@ use crate::stats::{ClassicStats, StatsAccumulator};
 /// One event for the JS layer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
+    /// After every full GC (boxed: it is much larger than a leak report).
     Stats(Box<StatsEvent>),
+    /// When the leak rule completes a report.
     Leak(LeakEvent),
 }
 
+/// A `stats` event: the classic figures and the sample they were computed from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatsEvent {
+    /// memwatch's figures.
     pub classic: ClassicStats,
+    /// The GC's own figures (time, pause, heap, counters).
     pub sample: FullGcSample,
     /// Samples lost so far to a full queue.
     pub dropped: u64,
@@ -24,7 +29,10 @@ pub struct StatsEvent {
 pub struct WatchFigures {
     /// The newest `stats` figures; none before the first full GC.
     pub last: Option<ClassicStats>,
+    /// `leak` events so far, across leak rule changes.
     pub leak_events: u64,
+    /// Whether the rule still suspects a leak: from a report until the heap stops growing
+    /// (see `LeakDetector::suspected`).
     pub leak_suspected: bool,
     /// Bytes per second (see `LeakDetector::growth_rate`).
     pub growth_rate: f64,
