@@ -3,6 +3,14 @@
 //! estimated object count and byte size each, the two sample types `inuse_objects` and
 //! `inuse_space`; this crate encodes that with `prost` and decodes it back (from any pprof
 //! heap profile that carries those two sample types, plain or gzipped).
+//!
+//! A caller starts from [`encode_gz`] and [`decode`] (a [`HeapProfile`] each way), and for the
+//! sampler that runs in the process from [`live::parse_json`] (one read of V8's profile),
+//! [`live::SiteRecorder`] (which sites grew between reads) and [`live::profile_rows`] (a read as
+//! a [`HeapProfile`]). The native module only converts these to and from JS values, so all of it
+//! is tested here without Node.
+
+#![warn(missing_docs)]
 
 pub mod live;
 mod proto;
@@ -15,23 +23,34 @@ use prost::Message;
 /// One stack frame: a function and the position V8 reports for it (1-based; 0 when unknown).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Frame {
+    /// The function's name (`0x…` for a decoded location that has no symbols).
     pub name: String,
+    /// The script's URL or path; empty for V8's own entries.
     pub url: String,
+    /// The line of the position.
     pub line: i64,
+    /// The column of the position.
     pub column: i64,
 }
 
 /// A stack (indices into the frame table, the allocating frame first) and what is live there.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StackSample {
+    /// Indices into [`HeapProfile::frames`], the allocating frame first.
     pub stack: Vec<usize>,
+    /// Estimated live objects (`inuse_objects`).
     pub objects: i64,
+    /// Estimated live bytes (`inuse_space`).
     pub bytes: i64,
 }
 
+/// A live heap profile, in the terms pprof keeps of one: what [`encode_gz`] writes and
+/// [`decode`] gives back.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct HeapProfile {
+    /// The frame table, each frame once, so stacks share their frames.
     pub frames: Vec<Frame>,
+    /// One entry per stack.
     pub samples: Vec<StackSample>,
     /// The sampling interval in bytes (pprof's `period`), 0 when unknown.
     pub interval: i64,

@@ -79,19 +79,26 @@ mod json;
 /// `Runtime.CallFrame` of the inspector protocol: 0-based line and column, -1 when unknown.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CallFrame {
+    /// Empty for an anonymous function.
     pub function_name: String,
+    /// The script's URL or path; empty for V8's own entries.
     pub url: String,
+    /// 0-based line, -1 when unknown.
     pub line_number: i64,
+    /// 0-based column, -1 when unknown.
     pub column_number: i64,
 }
 
 /// `HeapProfiler.SamplingHeapProfileNode`, its children by index into [`SampledProfile::nodes`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProfileNode {
+    /// The function this node's allocations happened in.
     pub call_frame: CallFrame,
     /// Estimated bytes of the live objects allocated here (V8's scaled sum over its samples).
     pub self_size: f64,
+    /// V8's node id, which samples name in [`ProfileSample::node_id`].
     pub id: u64,
+    /// Callees, as indices into [`SampledProfile::nodes`].
     pub children: Vec<usize>,
 }
 
@@ -100,6 +107,7 @@ pub struct ProfileNode {
 pub struct ProfileSample {
     /// Estimated bytes the sample stands for: its size times its scaled count.
     pub size: f64,
+    /// The [`ProfileNode::id`] of the node (call path) that allocated it.
     pub node_id: u64,
     /// Unique and increasing in allocation order: tells one sampled object from another.
     pub ordinal: f64,
@@ -108,7 +116,9 @@ pub struct ProfileSample {
 /// `HeapProfiler.SamplingHeapProfile` as a flat tree: `nodes[0]` is the head (V8's root).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SampledProfile {
+    /// The call tree, parents before children.
     pub nodes: Vec<ProfileNode>,
+    /// The sampled objects still alive when the profile was read.
     pub samples: Vec<ProfileSample>,
 }
 
@@ -704,8 +714,9 @@ pub struct AllocationSite {
     pub name: String,
     /// Script URL or path; empty for V8's own entries such as `'(V8 API)'`.
     pub url: String,
-    /// 1-based line and column of the function; 0 when unknown.
+    /// 1-based line of the function; 0 when unknown.
     pub line: i64,
+    /// 1-based column of the function; 0 when unknown.
     pub column: i64,
     /// `'name (url:line:column)'`, the allocating frame first, callers after it.
     pub stack: Vec<String>,
