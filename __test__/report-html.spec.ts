@@ -315,7 +315,7 @@ btest(title('10,000 classes: the table is virtualised and scrolls to the last cl
   const { page } = o
   const inDom = await page.locator('#class-table .row').count()
   t.true(inDom > 10 && inDom < 100, `${inDom} rows in the DOM`)
-  t.deepEqual((await rowsText(page))[0], ['Class00000', '10000', '0', '+313 KB', ''])
+  t.deepEqual((await rowsText(page))[0], ['Class00000', '10000', '0', '+312.5 kb', ''])
   await page.$eval('#class-table', (el) => (el.scrollTop = el.scrollHeight))
   await page.waitForFunction(() => document.querySelector('#class-table .row[data-index="9999"]') !== null)
   const last = await rowsText(page)

@@ -8,6 +8,8 @@ import type uPlotT from 'uplot'
 import type { ClassRow, FlameNode, Report, ThreadSeries as Thread } from '../lib/report/types'
 
 declare const uPlot: typeof uPlotT
+/** heapdiff's size wording (lib/size.ts), inlined into the page by lib/report/html.ts. */
+declare function formatSize(bytes: number): string
 
 function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -24,17 +26,7 @@ function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 function bytes(n: number | null): string {
-  if (n === null) return ''
-  const a = Math.abs(n)
-  if (a < 1024) return `${n} B`
-  const units = ['KB', 'MB', 'GB', 'TB']
-  let v = a / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${n < 0 ? '-' : ''}${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
+  return n === null ? '' : formatSize(n)
 }
 
 async function loadData(): Promise<Report> {

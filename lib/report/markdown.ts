@@ -3,7 +3,8 @@
  * (`cat report.md >> "$GITHUB_STEP_SUMMARY"`): the verdict, what grew with where it was
  * allocated and what holds it, and a link to the HTML report for the rest.
  */
-import { formatBytes, siteLabel, type Report } from './model'
+import { formatSize } from '../size'
+import { siteLabel, type Report } from './model'
 
 const TOP = 5
 
@@ -21,8 +22,8 @@ export function renderMarkdown(report: Report, htmlLink?: string): string {
     out.push(`**What ${diff ? 'grew' : 'is still alive'}** (${report.class_source}):`, '')
     out.push(`| class | ${diff ? 'new' : 'alive'} | size | retained | allocated at |`, '|---|---:|---:|---:|---|')
     for (const c of report.classes.slice(0, TOP)) {
-      const size = (c.size_bytes > 0 && diff ? '+' : '') + formatBytes(c.size_bytes)
-      const retained = c.retained_size_bytes === null ? '' : formatBytes(c.retained_size_bytes)
+      const size = (c.size_bytes > 0 && diff ? '+' : '') + formatSize(c.size_bytes)
+      const retained = c.retained_size_bytes === null ? '' : formatSize(c.retained_size_bytes)
       out.push(
         `| ${cell(c.what)} | ${c.count} | ${size} | ${retained} | ${c.allocated_at ? cell(c.allocated_at) : ''} |`,
       )
@@ -40,9 +41,9 @@ export function renderMarkdown(report: Report, htmlLink?: string): string {
   if (report.sites.length > 0) {
     out.push('**Allocation sites of the growth:**', '', '| site | growth | live |', '|---|---:|---:|')
     for (const s of report.sites.slice(0, TOP)) {
-      const growth = s.growth_bytes === null ? '' : formatBytes(s.growth_bytes)
+      const growth = s.growth_bytes === null ? '' : formatSize(s.growth_bytes)
       const live =
-        s.live_bytes === null ? '' : formatBytes(s.live_bytes) + (s.live_count !== null ? ` (${s.live_count})` : '')
+        s.live_bytes === null ? '' : formatSize(s.live_bytes) + (s.live_count !== null ? ` (${s.live_count})` : '')
       out.push(`| ${cell(siteLabel(s)!)} | ${growth} | ${live} |`)
     }
     out.push('')

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path'
 
 import { startDiff, startFindLeaks } from '../files'
 import type { ExitEvent, LeakRecord, RunEvent, SnapshotEvent, StartEvent, StatsEvent } from '../run/events'
+import { formatSize } from '../size'
 import { readingOrder } from '../table'
 import type { ClassRow, FlameNode, LeakMark, Report, Site, ThreadSeries } from './types'
 
@@ -16,22 +17,6 @@ export type { ClassRow, FlameNode, LeakMark, Report, Site, ThreadSeries } from '
 
 /** Input the report cannot be built from; the CLI exits with code 3. */
 export class ReportInputError extends Error {}
-
-const KB = 1024
-/** memwatch's size wording (`1.75 mb`), as the rest of heapdiff prints sizes. */
-export function formatBytes(n: number): string {
-  const a = Math.abs(n)
-  const sign = n < 0 ? '-' : ''
-  if (a < KB) return `${n} bytes`
-  const units = ['kb', 'mb', 'gb', 'tb']
-  let v = a / KB
-  let i = 0
-  while (v >= KB && i < units.length - 1) {
-    v /= KB
-    i++
-  }
-  return `${sign}${Math.round(v * 100) / 100} ${units[i]}`
-}
 
 function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`
@@ -332,19 +317,19 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
       leak: false,
       sentence:
         `No leak: over ${gcs} full GCs in ${formatDuration(span)}${n > 1 ? ` across ${n} threads` : ''}, ` +
-        `the post-GC heap stayed between ${formatBytes(Math.min(...heaps))} and ${formatBytes(Math.max(...heaps))}.`,
+        `the post-GC heap stayed between ${formatSize(Math.min(...heaps))} and ${formatSize(Math.max(...heaps))}.`,
     }
   }
   const thread = report.threads.find((t) => t.id === first.thread)!
   const t0 = Math.min(...report.threads.filter((t) => t.series.time.length).map((t) => t.series.time[0]))
   let s =
-    `Leak: the post-GC heap of the ${thread.label.replace(/ \(.*/, ' thread')} grew ${formatBytes(first.growth)} ` +
+    `Leak: the post-GC heap of the ${thread.label.replace(/ \(.*/, ' thread')} grew ${formatSize(first.growth)} ` +
     `over ${first.gcs} full GCs (${first.reason.replace(/^heap growth over \d+ consecutive GCs \(([^)]*)\) - /, '$1, ')}), ` +
     `reported ${formatDuration(Math.max(0, first.time - t0))} after the first GC`
   const top = report.classes[0]
   if (top) {
     s += `; ${top.what} grew most: ${top.count} objects still alive`
-    if (top.retained_size_bytes !== null) s += `, retaining ${formatBytes(top.retained_size_bytes)}`
+    if (top.retained_size_bytes !== null) s += `, retaining ${formatSize(top.retained_size_bytes)}`
     if (top.allocated_at) s += `, allocated at ${top.allocated_at}`
   }
   const site = report.sites[0]
@@ -375,12 +360,10 @@ export async function diffReport(before: string, after: string): Promise<Report>
   report.verdict = {
     leak: grew,
     sentence:
-      `The heap ${grew ? 'grew' : 'shrank'} by ${formatBytes(Math.abs(result.change.size_bytes))} between ` +
+      `The heap ${grew ? 'grew' : 'shrank'} by ${formatSize(Math.abs(result.change.size_bytes))} between ` +
       `${basename(before)} and ${basename(after)} (${result.change.allocated_nodes} objects allocated, ` +
       `${result.change.freed_nodes} freed)` +
-      (top
-        ? `; ${top.what} grew most: +${top.count - (top.freed ?? 0)} objects, +${formatBytes(top.size_bytes)}`
-        : '') +
+      (top ? `; ${top.what} grew most: +${top.count - (top.freed ?? 0)} objects, +${formatSize(top.size_bytes)}` : '') +
       (top?.paths[0] ? `, held by ${top.paths[0].path}` : '') +
       '.',
   }
@@ -402,7 +385,7 @@ export async function leaksReport(s1: string, s2: string, s3: string, options: R
         sentence:
           `${r.leaked} of the ${r.allocated} objects allocated between ${names[0]} and ${names[1]} are still alive in ${names[2]}; ` +
           `${top.what} leads with ${top.count} objects` +
-          (top.retained_size_bytes !== null ? `, retaining ${formatBytes(top.retained_size_bytes)}` : '') +
+          (top.retained_size_bytes !== null ? `, retaining ${formatSize(top.retained_size_bytes)}` : '') +
           (top.paths[0] ? `, held by ${top.paths[0].path}` : '') +
           '.',
       }
@@ -467,7 +450,7 @@ export function profileReport(file: string): Report {
   report.verdict = {
     leak: false,
     sentence: top
-      ? `Sampled live allocations: ${formatBytes(root.value)}; ${Math.round((top.live_bytes! / root.value) * 100)}% ` +
+      ? `Sampled live allocations: ${formatSize(root.value)}; ${Math.round((top.live_bytes! / root.value) * 100)}% ` +
         `allocated at ${siteLabel(top)}.`
       : 'The profile has no sampled allocations.',
   }
