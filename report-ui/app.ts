@@ -8,7 +8,7 @@ import type uPlotT from 'uplot'
 import type { ClassRow, FlameNode, Report, ThreadSeries as Thread } from '../lib/report/types'
 
 declare const uPlot: typeof uPlotT
-/** heapdiff's size wording (lib/size.ts), inlined into the page by lib/report/html.ts. */
+/** heapdiff's size wording (lib/report/size.ts), inlined into the page by lib/report/html.ts. */
 declare function formatSize(bytes: number): string
 
 function h<K extends keyof HTMLElementTagNameMap>(

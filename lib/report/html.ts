@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
-import { formatSize } from '../size'
 import type { Report } from './model'
+import { formatSize } from './size'
 
 /** Built by `npm run build`; shipped in the package as a file, not as runtime dependencies. */
 export const ASSET = join(__dirname, 'ui.html')
@@ -53,7 +53,7 @@ export function renderHtml(report: Report): string {
 <noscript>This report needs JavaScript to draw; the data is in the report's JSON (heapdiff report --format json).</noscript>
 <script type="application/json" id="heapdiff-data" data-encoding="${encoding}">${payload}</script>
 <script>
-${formatSize /* heapdiff's size wording, for the browser code: lib/size.ts's source */}
+${formatSize /* heapdiff's size wording, for the browser code: lib/report/size.ts's source */}
 </script>
 ${asset}
 </body>

@@ -1,7 +1,7 @@
 /**
- * heapdiff's size wording in TypeScript, for what the JS side prints (the report): the native
- * `format_size` (crates/memstats) words the `size` fields of diffs and analyses, and this gives
- * the same string for the same bytes (`__test__/size.spec.ts` checks one against the other).
+ * heapdiff's size wording for the report's browser code, which cannot call the native module:
+ * the same strings as the binding's `formatSize` (memstats' `format_size`, which words every
+ * `size` field and the report's text), checked against it by `__test__/size.spec.ts`.
  */
 
 /**
@@ -12,9 +12,12 @@
  * Self-contained (no helper, no import): the HTML report inlines its source for the browser.
  */
 export function formatSize(bytes: number): string {
-  const abs = Math.abs(bytes)
+  // A whole number of bytes, as the binding's `bytes as i64` makes it (a chart's ticks need not
+  // be one): toward zero, saturating, NaN as 0.
+  const whole = Number.isNaN(bytes) ? 0 : Math.max(-(2 ** 63), Math.min(2 ** 63, Math.trunc(bytes)))
+  const abs = Math.abs(whole)
   const unit = abs > 1024 * 1024 ? 'mb' : abs > 1024 ? 'kb' : null
-  if (unit === null) return `${bytes} bytes`
+  if (unit === null) return `${whole} bytes`
   // Rounded to two decimals (half away from zero), then to six significant digits with ties to
   // even, as Rust's float formatting rounds. The double's exact decimal expansion tells a tie
   // apart (toFixed with many digits is exact; toPrecision rounds ties away from zero); the
@@ -40,5 +43,5 @@ export function formatSize(bytes: number): string {
     const frac = six.slice(1).replace(/0+$/, '')
     text = `${six[0]}${frac ? `.${frac}` : ''}e+${String(exp).padStart(2, '0')}`
   }
-  return `${bytes < 0 ? '-' : ''}${text} ${unit}`
+  return `${whole < 0 ? '-' : ''}${text} ${unit}`
 }
