@@ -22,6 +22,7 @@ pub struct AllocationStack {
     /// Frames as `name (script:line:column)`, allocating function first, out to the outermost
     /// caller; lines and columns are 1-based and point at the start of each function.
     pub stack: Vec<String>,
+    /// Instances allocated there.
     pub count: u64,
     /// Self size of those instances.
     pub size_bytes: u64,

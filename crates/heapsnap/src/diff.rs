@@ -15,8 +15,10 @@ use crate::members::Members;
 use crate::report::{signed_difference, sort_details, ClassChange, Diff, Totals};
 use crate::snapshot::{IdColumn, Snapshot};
 
+/// How a diff matches and names what it counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffOptions {
+    /// Which naming the `what` column follows: memwatch's or DevTools'.
     pub grouping: Grouping,
     /// Ids left out of everything (the in-process HeapDiff's own objects).
     pub exclude_ids: Vec<u64>,
@@ -40,6 +42,8 @@ impl Default for DiffOptions {
 }
 
 impl DiffOptions {
+    /// Refuses a count of 0, which would make the analysis report nothing while looking as if it
+    /// ran. The analyses do not check: a caller validates options before it starts one.
     pub fn validate(&self) -> Result<(), crate::options::OptionError> {
         crate::options::OptionError::at_least_one(
             crate::options::OptionField::DiffMaxStacks,
@@ -426,6 +430,7 @@ pub fn diff_with(
 /// One node a diff counts as allocated (only in `after`) or freed (only in `before`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unmatched {
+    /// Allocated (only in `after`) rather than freed.
     pub allocated: bool,
     /// Node index in `after` when allocated, else in `before`.
     pub index: usize,

@@ -28,6 +28,8 @@ impl Default for RetentionOptions {
 }
 
 impl RetentionOptions {
+    /// Refuses a count of 0, which would make the analysis report nothing while looking as if it
+    /// ran. The analyses do not check: a caller validates options before it starts one.
     pub fn validate(&self) -> Result<(), OptionError> {
         OptionError::at_least_one(OptionField::RetentionClasses, self.classes as u64)?;
         OptionError::at_least_one(OptionField::RetentionMaxPaths, self.max_paths as u64)
@@ -37,10 +39,13 @@ impl RetentionOptions {
 /// A diff and, when asked for, the retention of the explained classes' new instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExplainedDiff {
+    /// The diff itself, as `diff` gives it.
     pub diff: Diff,
+    /// Present when retention was asked for.
     pub retention: Option<Retention>,
 }
 
+/// Why the explained classes' new instances are still alive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
     /// Parallel to `diff.details`: the retention of the row's new instances, for the rows

@@ -43,8 +43,11 @@ impl Progress {
 /// Why files could not be loaded.
 #[derive(Debug)]
 pub enum LoadError {
+    /// A file is not a snapshot that could be read.
     Parse {
+        /// The file.
         path: PathBuf,
+        /// Why.
         error: ParseError,
     },
     /// A second parser thread could not be started.
@@ -73,7 +76,9 @@ impl std::error::Error for LoadError {}
 /// Why a file analysis produced no result.
 #[derive(Debug)]
 pub enum AnalysisError {
+    /// The files could not be loaded.
     Load(LoadError),
+    /// The snapshots loaded, but the analysis cannot run on them.
     Graph(GraphError),
 }
 
@@ -103,9 +108,11 @@ impl std::error::Error for AnalysisError {}
 /// One file to load.
 #[derive(Debug, Clone, Copy)]
 pub struct FileToLoad<'a> {
+    /// The snapshot file, gzipped or not.
     pub path: &'a Path,
     /// What to keep besides the node columns.
     pub parse: ParseOptions,
+    /// Updated as the file is read, for a caller that shows how far loading got.
     pub progress: &'a Progress,
 }
 

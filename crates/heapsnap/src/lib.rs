@@ -4,6 +4,16 @@
 //! Plain Rust with no Node dependency, so the heavy lifting behind heapdiff can be tested and
 //! benchmarked with `cargo test` alone.
 //!
+//! A caller starts from a [`Snapshot`]: [`SnapshotParser`] takes the document in pieces,
+//! [`parse_streamed`] parses V8's output stream on a second thread as it is written, and
+//! [`parse_file`] / [`load_files`] read files. On snapshots it runs [`diff`] or
+//! [`explained_diff`] (two snapshots: what changed and what keeps it),
+//! [`find_survivors`] (three: what an action leaked) or [`top_retainer_report`]; the
+//! [`diff_files`], [`find_survivors_in_files`] and [`top_retainers_in_file`] forms load and
+//! analyse in one call, keeping only the edges the analysis reads. Each options type has a
+//! `validate` that names a bad field as an [`OptionField`], so the caller reports it in its own
+//! spelling before any work starts.
+//!
 //! ```
 //! use heapsnap::{diff, DiffOptions, ParseOptions, SnapshotParser};
 //!
@@ -27,6 +37,8 @@
 //! assert_eq!(d.allocated_nodes, 0);
 //! # Ok::<(), heapsnap::ParseError>(())
 //! ```
+
+#![warn(missing_docs)]
 
 mod allocations;
 mod classes;

@@ -29,8 +29,11 @@ pub enum OptionField {
 /// An option value an analysis cannot work with: `{option} must be {requirement}, got {got}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionError {
+    /// The field at fault.
     pub option: OptionField,
+    /// What it must be, e.g. `"at least 1"`.
     pub requirement: &'static str,
+    /// The value given, as printed.
     pub got: String,
 }
 

@@ -547,9 +547,13 @@ pub fn in_process_options(
 pub struct UnmatchedNode {
     /// Only in `after` (else only in `before`).
     pub allocated: bool,
+    /// V8's object id.
     pub id: u64,
+    /// V8's node type.
     pub node_type: String,
+    /// The node's name.
     pub name: String,
+    /// Its self size.
     pub size: u64,
     /// See `scripts_of`.
     pub scripts: Vec<String>,

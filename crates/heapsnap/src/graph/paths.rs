@@ -29,8 +29,11 @@ pub struct PathStep {
     pub edge_type: Option<String>,
     /// The node's label: constructor or node name, `(string)`, `(number)`, or `(type)`.
     pub node: String,
+    /// V8's node type (`object`, `closure`, `string`, ...).
     pub node_type: String,
+    /// V8's object id, stable across snapshots of one process.
     pub id: u64,
+    /// Node index in the snapshot.
     pub index: usize,
     /// The edge is one key of a keyed store (`Keys`): a shape holds it whatever its name.
     pub keyed: bool,
@@ -39,7 +42,9 @@ pub struct PathStep {
 /// Targets that share one path shape, with the concrete path of the first of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathGroup {
+    /// One concrete path of the shape: the hops from the root to an example target.
     pub steps: Vec<PathStep>,
+    /// Targets whose path has this shape.
     pub count: u64,
     /// The shape: `global.cache → Map.table → (object elements)[·] → LeakingClass`, a key of a
     /// keyed store as `[·]`.

@@ -16,7 +16,9 @@ use crate::snapshot::Snapshot;
 /// One class of objects singled out (new, or surviving), with what keeps them alive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassRetention {
+    /// The class, as the `Grouping` in use names it.
     pub what: String,
+    /// Instances singled out.
     pub count: u64,
     /// Self size of the instances.
     pub size_bytes: u64,
@@ -25,6 +27,7 @@ pub struct ClassRetention {
     /// The instances are all of V8's own node types (`V8Own`): listed after every class of the
     /// program's, and left out where only the program's classes are read.
     pub internal: bool,
+    /// The instances' shortest retaining paths, grouped by shape, largest group first.
     pub paths: Vec<PathGroup>,
     /// Where the instances were allocated, most first; `None` when no snapshot involved
     /// carries allocation traces.

@@ -17,8 +17,10 @@ use crate::idset::IdSet;
 use crate::options::{OptionError, OptionField};
 use crate::snapshot::Snapshot;
 
+/// What a three-snapshot analysis reports, and how much of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SurvivorOptions {
+    /// Which naming the classes follow: memwatch's or DevTools'.
     pub grouping: Grouping,
     /// Path groups reported per class.
     pub max_paths: usize,
@@ -52,6 +54,8 @@ impl Default for SurvivorOptions {
 }
 
 impl SurvivorOptions {
+    /// Refuses a count of 0, which would make the analysis report nothing while looking as if it
+    /// ran. The analyses do not check: a caller validates options before it starts one.
     pub fn validate(&self) -> Result<(), OptionError> {
         OptionError::at_least_one(OptionField::SurvivorMaxPaths, self.max_paths as u64)?;
         OptionError::at_least_one(OptionField::SurvivorMaxClasses, self.max_classes as u64)?;
@@ -60,6 +64,7 @@ impl SurvivorOptions {
     }
 }
 
+/// What survived: objects the action allocated that are still alive after it was undone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SurvivorReport {
     /// Objects of the second snapshot that the first did not have.

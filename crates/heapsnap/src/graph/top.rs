@@ -47,6 +47,8 @@ impl Default for TopRetainerOptions {
 }
 
 impl TopRetainerOptions {
+    /// Refuses a count of 0, which would make the analysis report nothing while looking as if it
+    /// ran. The analyses do not check: a caller validates options before it starts one.
     pub fn validate(&self) -> Result<(), OptionError> {
         OptionError::at_least_one(OptionField::TopCount, self.count as u64)
     }
@@ -55,12 +57,17 @@ impl TopRetainerOptions {
 /// One of the largest retainers of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopRetainer {
+    /// Node index in the snapshot.
     pub index: usize,
+    /// V8's object id (`@id` in DevTools), stable across snapshots of one process.
     pub id: u64,
     /// The node's label (see `node_label`).
     pub what: String,
+    /// V8's node type (`object`, `closure`, `string`, ...).
     pub node_type: String,
+    /// The node's own size.
     pub self_size: u64,
+    /// What freeing it would free: its own size and everything only it keeps alive.
     pub retained_size: u64,
     /// Shortest retaining path from the root, as text; empty if unreachable.
     pub path: String,

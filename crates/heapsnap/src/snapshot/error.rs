@@ -11,17 +11,37 @@ use std::path::PathBuf;
 pub enum ParseError {
     /// Reading the input failed; `path` is set when the input was a named file.
     Io {
+        /// The file, when there was one.
         path: Option<PathBuf>,
+        /// What the system said.
         source: io::Error,
     },
     /// The input is JSON of another kind, or not JSON at all.
-    NotASnapshot { offset: u64, detail: String },
+    NotASnapshot {
+        /// Byte offset where this became clear.
+        offset: u64,
+        /// What was found, or that nothing was.
+        detail: String,
+    },
     /// The input ended before the snapshot was complete; `inside` names where it stopped.
-    Truncated { offset: u64, inside: String },
+    Truncated {
+        /// Byte offset where the input ended.
+        offset: u64,
+        /// The part of the document the input ended in.
+        inside: String,
+    },
     /// The input is a heap snapshot whose content is malformed or inconsistent.
-    Corrupt { offset: Option<u64>, detail: String },
+    Corrupt {
+        /// Byte offset of the problem, when it has one (some are found only after reading).
+        offset: Option<u64>,
+        /// What is wrong.
+        detail: String,
+    },
     /// A well-formed snapshot exceeding a limit of the compact tables (e.g. over 2^32 nodes).
-    Unsupported { detail: String },
+    Unsupported {
+        /// Which limit.
+        detail: String,
+    },
     /// A problem in the JSON of a gzip file: its offset counts inflated bytes, not file bytes.
     Inflated(Box<ParseError>),
 }

@@ -107,6 +107,7 @@ fn is_ws(b: u8) -> bool {
 }
 
 impl SnapshotParser {
+    /// A parser waiting for the document's first bytes; `opts` says what it keeps.
     pub fn new(opts: ParseOptions) -> Self {
         SnapshotParser {
             opts,

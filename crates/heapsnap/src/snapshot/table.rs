@@ -173,7 +173,9 @@ impl NameTable {
 /// The name of an edge: a property/context/internal name, or an element/hidden index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdgeName<'a> {
+    /// The name of a named edge (all types but `element` and `hidden`).
     Name(&'a str),
+    /// The index of an `element` or `hidden` edge.
     Index(u32),
 }
 
@@ -328,10 +330,12 @@ impl EdgeTable {
         self.first[node] as usize..self.first[node + 1] as usize
     }
 
+    /// Edges in the table: every edge of the file.
     pub fn len(&self) -> usize {
         self.types.len()
     }
 
+    /// Whether the snapshot has no edges at all.
     pub fn is_empty(&self) -> bool {
         self.types.is_empty()
     }
@@ -399,6 +403,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Nodes in the snapshot: node indices run from 0 to this.
     pub fn node_count(&self) -> usize {
         self.types.len()
     }
@@ -418,14 +423,17 @@ impl Snapshot {
         self.types[i]
     }
 
+    /// Node `i`'s type (`object`, `closure`, `string`, ...).
     pub fn node_type_name(&self, i: usize) -> &str {
         &self.node_type_names[self.types[i] as usize]
     }
 
+    /// Node `i`'s name: a constructor, a function, a string's contents, as its type has it.
     pub fn node_name(&self, i: usize) -> &str {
         self.name_table.get(self.names[i])
     }
 
+    /// Bytes node `i` itself takes, not counting what it keeps alive.
     pub fn self_size(&self, i: usize) -> u64 {
         self.self_sizes.get(i)
     }
@@ -437,6 +445,7 @@ impl Snapshot {
         Some(t.first[i + 1] - t.first[i])
     }
 
+    /// Every node's self size summed: the heap the snapshot saw.
     pub fn total_self_size(&self) -> u64 {
         self.total_self_size
     }
