@@ -25,7 +25,7 @@ import { parseSize, renderLeaks, renderTable, renderTop } from './lib/table'
 import { profileSites, renderSites } from './lib/profiles'
 import { formatSize } from './binding'
 import { siteGrowth } from './lib/sites'
-import { buildReport, ReportInputError, ReportUsageError, runReport } from './lib/report/model'
+import { buildReport, ReportInputError, runReport, type ReportInput } from './lib/report/model'
 import { FORMATS, formatOf, writeReport, type Format } from './lib/report/output'
 import { prepareRunDir, runProgram } from './lib/run/run'
 
@@ -429,6 +429,16 @@ async function runCommand(argv: string[]): Promise<number> {
   return exit.code ?? 1
 }
 
+/** `heapdiff report`'s positionals: a run folder, `diff A B`, `leaks S1 S2 S3` or a `.heapprofile`. */
+function reportInput(args: string[]): ReportInput {
+  const [first, ...rest] = args
+  if (first === 'diff' && rest.length === 2) return { kind: 'diff', before: rest[0], after: rest[1] }
+  if (first === 'leaks' && rest.length === 3) return { kind: 'leaks', s1: rest[0], s2: rest[1], s3: rest[2] }
+  if (args.length === 1 && /\.heapprofile$/i.test(first)) return { kind: 'profile', file: first }
+  if (args.length === 1) return { kind: 'run', dir: first }
+  throw new UsageError('report takes <run-folder>, diff A B, leaks S1 S2 S3 or <file.heapprofile>')
+}
+
 async function reportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -443,16 +453,16 @@ async function reportCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--format must be html, md or json, got ${values.format}`)
   const format = (values.format as Format | undefined) ?? (values.output ? formatOf(values.output) : 'html')
   if (positionals.length === 0) throw new UsageError('report needs a run folder or snapshot files')
+  const input = reportInput(positionals)
   let report
   try {
-    report = await buildReport(positionals, { internals: values.internals })
+    report = await buildReport(input, { internals: values.internals })
   } catch (e) {
-    if (e instanceof ReportUsageError) throw new UsageError(e.message)
     if (e instanceof ReportInputError) return fail(3, e.message)
     throw e
   }
-  const isRun = report.kind === 'run'
-  const out = values.output ?? (isRun ? join(positionals[0], `report.${format}`) : `heapdiff-report.${format}`)
+  const out =
+    values.output ?? (input.kind === 'run' ? join(input.dir, `report.${format}`) : `heapdiff-report.${format}`)
   writeReport(report, format, out)
   if (out !== '-') process.stderr.write(`heapdiff: ${report.verdict.sentence}\nheapdiff: wrote ${resolve(out)}\n`)
   return 0

@@ -458,21 +458,28 @@ export function profileReport(file: string): Report {
   return report
 }
 
-/** Builds the report of whatever `heapdiff report` was given. */
-export async function buildReport(args: string[], options: ReportOptions = {}): Promise<Report> {
-  const [first, ...rest] = args
-  if (first === 'diff' && rest.length === 2) return diffReport(checkFile(rest[0]), checkFile(rest[1]))
-  if (first === 'leaks' && rest.length === 3) {
-    const [a, b, c] = rest.map(checkFile)
-    return leaksReport(a, b, c, options)
-  }
-  if (args.length === 1 && /\.heapprofile$/i.test(first)) return profileReport(checkFile(first))
-  if (args.length === 1) return runReport(first, options)
-  throw new ReportUsageError('report takes <run-folder>, diff A B, leaks S1 S2 S3 or <file.heapprofile>')
-}
+/** What a report is built from: `heapdiff report`'s arguments, parsed by the CLI. */
+export type ReportInput =
+  | { kind: 'run'; dir: string }
+  | { kind: 'diff'; before: string; after: string }
+  | { kind: 'leaks'; s1: string; s2: string; s3: string }
+  | { kind: 'profile'; file: string }
 
-/** Arguments in the wrong shape (the CLI exits with code 2). */
-export class ReportUsageError extends Error {}
+/** Builds the report of a run folder or of snapshot or profile files; files are checked first. */
+export async function buildReport(input: ReportInput, options: ReportOptions = {}): Promise<Report> {
+  switch (input.kind) {
+    case 'diff':
+      return diffReport(checkFile(input.before), checkFile(input.after))
+    case 'leaks': {
+      const [a, b, c] = [input.s1, input.s2, input.s3].map(checkFile)
+      return leaksReport(a, b, c, options)
+    }
+    case 'profile':
+      return profileReport(checkFile(input.file))
+    case 'run':
+      return runReport(input.dir, options)
+  }
+}
 
 function checkFile(p: string): string {
   let st
