@@ -145,6 +145,21 @@ test('the CLI prints `allocated at` lines under each class, for diff and leaks',
   assertNamed(t, json.change.details.find((r: any) => r.what === 'Tracked').allocated_at, K)
 })
 
+test('the report of traced files names the allocating frame in its table and verdict', (t) => {
+  const [a, b, c] = written()
+  for (const args of [
+    ['diff', a, b],
+    ['leaks', a, b, c],
+  ]) {
+    const r = cli(['report', ...args, '-o', '-', '--format', 'json'])
+    t.is(r.status, 0, r.stderr)
+    const report = JSON.parse(r.stdout)
+    const row = report.classes.find((x: { what: string }) => x.what === 'Tracked')
+    t.truthy(row, `${args[0]}: ${report.classes.map((x: { what: string }) => x.what).join(', ')}`)
+    t.is(row?.allocated_at, expectedFrame(), args[0])
+  }
+})
+
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

@@ -202,7 +202,8 @@ export function ownCode(): binding.OwnCode {
     } catch {
       return // a file of the list that this install does not have (.ts next to .js)
     }
-    for (const m of text.matchAll(pattern)) classes.add(m[1])
+    // An exec loop, not matchAll: the package's sources also compile for ES5 targets.
+    for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) classes.add(m[1])
   }
   for (const f of OWN_SCRIPTS)
     if (f.endsWith('.js') && !f.startsWith('file:')) read(f, /^\s*(?:export\s+)?class\s+([A-Za-z_$][\w$]*)/gm)

@@ -37,6 +37,14 @@ export function siteLabel(s: unknown): string | null {
   return `${name} (${o.url}:${o.line ?? 0}${o.column !== undefined ? `:${o.column}` : ''})`
 }
 
+/**
+ * Where most of a class's instances were allocated: the allocating frame (`name (url:line:column)`)
+ * of its first stack, the one most instances share; null where the snapshots have no traces.
+ */
+function allocatedAt(stacks: ReadonlyArray<{ stack: string[] }> | undefined): string | null {
+  return stacks?.[0]?.stack[0] ?? null
+}
+
 function empty(kind: Report['kind'], title: string, inputs: string[]): Report {
   return {
     heapdiff_report: 1,
@@ -240,7 +248,7 @@ function survivorRows(report: Report, leaks: Survivors['leaks'], options: Report
       freed: null,
       size_bytes: l.size_bytes,
       retained_size_bytes: l.retained_size_bytes ?? null,
-      allocated_at: siteLabel((l as { allocated_at?: unknown }).allocated_at),
+      allocated_at: allocatedAt(l.allocated_at),
       paths: l.retainers,
     }))
 }
@@ -351,7 +359,7 @@ export async function diffReport(before: string, after: string): Promise<Report>
     freed: d['-'],
     size_bytes: d.size_bytes,
     retained_size_bytes: d.retained_size_bytes ?? null,
-    allocated_at: siteLabel((d as { allocated_at?: unknown }).allocated_at),
+    allocated_at: allocatedAt(d.allocated_at),
     paths: d.retainers ?? [],
   }))
   report.class_source = `diff ${basename(before)} → ${basename(after)}`
