@@ -10,7 +10,9 @@ use napi_derive::napi;
 
 use super::env_state;
 use crate::gc::state::EnvState;
-use crate::v8::symbols::{HeapProfiler, SamplingApi};
+use crate::v8::isolate::JsIsolate;
+use crate::v8::profiler::start_sampling;
+use crate::v8::symbols::SamplingApi;
 
 #[napi(object)]
 pub struct SamplingStart {
@@ -22,32 +24,30 @@ pub struct SamplingStart {
     pub reason: Option<String>,
 }
 
-type Profiler = (&'static SamplingApi, *mut HeapProfiler);
+type Profiler<'a> = (&'static SamplingApi, JsIsolate<'a>);
 
-fn profiler(env: &Env) -> std::result::Result<Profiler, String> {
-    profiler_of(env_state(env).map_err(|e| e.reason.clone())?)
-}
-
-fn profiler_of(state: &EnvState) -> std::result::Result<Profiler, String> {
+/// The sampling entry points and this thread's isolate, or why they cannot be used.
+fn profiler<'a>(state: &'a EnvState, env: &'a Env) -> std::result::Result<Profiler<'a>, String> {
     let api = crate::v8::api().map_err(str::to_owned)?;
     let sampling = api.sampling.as_ref().map_err(Clone::clone)?;
-    if state.isolate.is_null() {
-        return Err("no V8 isolate on this thread".into());
-    }
-    // SAFETY: the live isolate of the calling JS thread.
-    let profiler = unsafe { (sampling.get_heap_profiler)(state.isolate) };
-    if profiler.is_null() {
-        return Err("V8 has no heap profiler on this thread".into());
-    }
-    Ok((sampling, profiler))
+    let isolate = state
+        .js_isolate(env)
+        .ok_or("no V8 isolate on this thread")?;
+    Ok((sampling, isolate))
 }
 
 /// Starts sampling one allocation per `interval` bytes on average, keeping `depth` frames,
 /// with no flags: only samples of live objects are kept and reading forces no GC.
 #[napi(catch_unwind)]
 pub fn sampling_start(env: Env, interval: f64, depth: u32) -> Result<SamplingStart> {
-    let (api, profiler) = match profiler(&env) {
-        Ok(p) => p,
+    let state = env_state(&env).map_err(|e| e.reason.clone());
+    let started = state.and_then(|state| {
+        let (api, isolate) = profiler(state, &env)?;
+        let depth = depth.min(i32::MAX as u32) as i32;
+        start_sampling(api, isolate, interval.max(1.0) as u64, depth)
+    });
+    let started = match started {
+        Ok(started) => started,
         Err(reason) => {
             return Ok(SamplingStart {
                 started: false,
@@ -56,9 +56,6 @@ pub fn sampling_start(env: Env, interval: f64, depth: u32) -> Result<SamplingSta
             })
         }
     };
-    let depth = depth.min(i32::MAX as u32) as i32;
-    // SAFETY: on the isolate's JS thread, outside GC callbacks; flags 0 is kSamplingNoFlags.
-    let started = unsafe { (api.start)(profiler, interval.max(1.0) as u64, depth, 0) };
     if started {
         env_state(&env)?.sampling.store(true, Ordering::Release);
     }
@@ -72,27 +69,8 @@ pub fn sampling_start(env: Env, interval: f64, depth: u32) -> Result<SamplingSta
 /// Stops V8's sampling heap profiler on this thread and discards its profile.
 #[napi(catch_unwind)]
 pub fn sampling_stop(env: Env) -> Result<bool> {
-    Ok(stop(env_state(&env)?))
-}
-
-fn stop(state: &EnvState) -> bool {
-    state.sampling.store(false, Ordering::Release);
-    match profiler_of(state) {
-        Ok((api, profiler)) => {
-            // SAFETY: on the isolate's thread, which is alive; stopping a stopped profiler is
-            // a no-op in V8.
-            unsafe { (api.stop)(profiler) };
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-/// From the environment's cleanup hook, while the isolate is still alive.
-pub(super) fn teardown(state: &EnvState) {
-    if state.sampling.load(Ordering::Acquire) {
-        stop(state);
-    }
+    let state = env_state(&env)?;
+    Ok(state.stop_sampling(state.js_isolate(&env)))
 }
 
 /// Hides GCs from `stats` while on (nested): the inspector-started profiler forces a full GC on

@@ -102,11 +102,9 @@ fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
         .snapshot
         .as_ref()
         .map_err(|e| Error::from_reason(format!("cannot take a heap snapshot: {e}")))?;
-    if state.isolate.is_null() {
-        return Err(Error::from_reason(
-            "cannot take a heap snapshot: no V8 isolate on this thread",
-        ));
-    }
+    let isolate = state.js_isolate(env).ok_or_else(|| {
+        Error::from_reason("cannot take a heap snapshot: no V8 isolate on this thread")
+    })?;
     let parsed = parse_streamed(
         ParseOptions {
             keep_edges,
@@ -114,8 +112,7 @@ fn take_snapshot(env: &Env, keep_edges: bool) -> Result<Snapshot> {
         },
         |sink| {
             state.snapshot_depth.fetch_add(1, Ordering::AcqRel);
-            // SAFETY: on the isolate's JS thread, outside GC callbacks, with a live isolate.
-            let streamed = unsafe { take_and_stream(snap_api, state.isolate, sink) };
+            let streamed = take_and_stream(snap_api, isolate, sink);
             state.snapshot_depth.fetch_sub(1, Ordering::AcqRel);
             streamed
         },
@@ -146,23 +143,10 @@ pub fn track_allocations(env: Env, on: bool) -> Result<bool> {
     let Ok(t) = api.tracking.as_ref() else {
         return Ok(false);
     };
-    if state.isolate.is_null() {
+    let Some(isolate) = state.js_isolate(&env) else {
         return Ok(false);
-    }
-    // SAFETY: on the isolate's own JS thread with a live isolate; both are plain member
-    // functions of the isolate's HeapProfiler (`this` first, a C bool).
-    unsafe {
-        let profiler = (t.get_heap_profiler)(state.isolate);
-        if profiler.is_null() {
-            return Ok(false);
-        }
-        if on {
-            (t.start)(profiler, true);
-        } else {
-            (t.stop)(profiler);
-        }
-    }
-    Ok(true)
+    };
+    Ok(crate::v8::profiler::track_allocations(t, isolate, on))
 }
 
 /// `keep_edges` keeps the graph for retainer paths and retained sizes (about 9 bytes per edge).

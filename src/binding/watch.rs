@@ -2,17 +2,15 @@
 //! points that start watching, force a GC and feed the fallback. Conversion only: what is
 //! recorded lives in `memstats::Recorder`, the events in `memstats::Watcher`.
 
-use std::ffi::c_void;
-use std::ptr;
 use std::sync::atomic::Ordering;
 
 use memstats::{Event, GcCounters, GcKind, HeapFigures, LeakOption, LeakRule, Source};
 use napi::bindgen_prelude::*;
-use napi::sys;
 use napi_derive::napi;
 
 use super::env_state;
 use super::options::{self, BadOption};
+use crate::gc::deliver::{self, Delivery};
 use crate::gc::hook;
 use crate::gc::state::{now_ms, now_ns, EnvState};
 
@@ -356,6 +354,18 @@ impl From<Event> for GcEventJs {
     }
 }
 
+/// What the JS dispatcher of `gcWatch` receives: the drained samples as events.
+struct GcEvents;
+
+impl Delivery for GcEvents {
+    type Batch = Vec<GcEventJs>;
+
+    fn drain(state: &EnvState) -> Option<Vec<GcEventJs>> {
+        let events = events_js(state);
+        (!events.is_empty()).then_some(events)
+    }
+}
+
 fn events_js(state: &EnvState) -> Vec<GcEventJs> {
     let (samples, dropped) = {
         let mut recorder = state.recorder();
@@ -373,89 +383,13 @@ fn events_js(state: &EnvState) -> Vec<GcEventJs> {
     events.into_iter().map(GcEventJs::from).collect()
 }
 
-/// The thread-safe function's JS-thread side: drain and hand the events to the JS dispatcher.
-unsafe extern "C" fn call_js(
-    env: sys::napi_env,
-    js_cb: sys::napi_value,
-    context: *mut c_void,
-    _data: *mut c_void,
-) {
-    // A null env means the function is being torn down with the environment: the state may
-    // already be gone, so touch nothing.
-    if env.is_null() || js_cb.is_null() || context.is_null() {
-        return;
-    }
-    // SAFETY: context is the EnvState owned by this env's instance data, alive while the env is.
-    let state = unsafe { &*(context as *const EnvState) };
-    state.ping_done();
-    if state.torn_down.load(Ordering::Acquire) {
-        return;
-    }
-    let events = events_js(state);
-    if events.is_empty() {
-        return;
-    }
-    // SAFETY: env is valid inside call_js; conversion failures just skip this batch.
-    unsafe {
-        let Ok(arg) = Vec::<GcEventJs>::to_napi_value(env, events) else {
-            return;
-        };
-        let mut undefined = ptr::null_mut();
-        sys::napi_get_undefined(env, &mut undefined);
-        let mut result = ptr::null_mut();
-        // The JS dispatcher catches listener exceptions itself and rethrows them on a later
-        // tick, so nothing is left pending here.
-        sys::napi_call_function(env, undefined, js_cb, 1, &arg, &mut result);
-    }
-}
-
 /// Starts watching this thread's isolate and routes its events to `dispatch`. Idempotent per
 /// environment; later calls only replace nothing and report the status.
 #[napi(catch_unwind)]
 pub fn gc_watch(env: Env, dispatch: Function<'_, Vec<GcEventJs>, ()>) -> Result<HookStatus> {
     let state = env_state(&env)?;
-    if state.tsfn.load(Ordering::Acquire).is_null() {
-        let mut name = ptr::null_mut();
-        let label = "heapdiff:gc";
-        let mut tsfn = ptr::null_mut();
-        // SAFETY: plain Node-API calls on the JS thread with valid arguments.
-        unsafe {
-            check(sys::napi_create_string_utf8(
-                env.raw(),
-                label.as_ptr().cast(),
-                label.len() as isize,
-                &mut name,
-            ))?;
-            check(sys::napi_create_threadsafe_function(
-                env.raw(),
-                dispatch.raw(),
-                ptr::null_mut(),
-                name,
-                0,
-                1,
-                ptr::null_mut(),
-                None,
-                state as *const EnvState as *mut c_void,
-                Some(call_js),
-                &mut tsfn,
-            ))?;
-            // Watching must never keep a process alive.
-            check(sys::napi_unref_threadsafe_function(env.raw(), tsfn))?;
-        }
-        state.env.store(env.raw(), Ordering::Release);
-        state.tsfn.store(tsfn, Ordering::Release);
-    }
+    deliver::start::<GcEvents, _>(&env, state, &dispatch)?;
     Ok(status(state))
-}
-
-fn check(status: sys::napi_status) -> Result<()> {
-    if status == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(Error::from_reason(format!(
-            "Node-API call failed with status {status}"
-        )))
-    }
 }
 
 fn status(state: &EnvState) -> HookStatus {
@@ -497,13 +431,15 @@ pub fn gc_force(env: Env) -> Result<bool> {
     let Ok(api) = crate::v8::api() else {
         return Ok(false);
     };
-    let Ok(low_memory) = api.low_memory_notification.as_ref() else {
+    if api.low_memory_notification.is_err() {
+        return Ok(false);
+    }
+    let Some(isolate) = state.js_isolate(&env) else {
         return Ok(false);
     };
     state.recorder().forced_started();
     let start = now_ns();
-    // SAFETY: the JS thread of this isolate, outside any GC callback.
-    unsafe { low_memory(state.isolate) };
+    isolate.low_memory_notification();
     let wall = now_ns() - start;
     let record = state.hook.is_ok() && state.active.load(Ordering::Relaxed);
     let queued = state.recorder().forced_ended(wall, record, || {
@@ -561,25 +497,4 @@ pub fn gc_set_leak_options(env: Env, opts: LeakOptions) -> Result<()> {
 #[napi]
 pub fn leak_option_defaults() -> LeakOptions {
     memstats::LeakOptions::default().into()
-}
-
-/// Installs the GC hook for a new environment's state; called once from `env_state`.
-pub(super) fn install_hook(state: &mut EnvState) {
-    state.hook = hook::install(state);
-}
-
-pub(super) fn teardown(state: &EnvState) {
-    state.torn_down.store(true, Ordering::Release);
-    super::sampling::teardown(state);
-    if state.hook.is_ok() {
-        hook::uninstall(state);
-    }
-    crate::gc::registry::teardown(state);
-    let tsfn = state.tsfn.swap(ptr::null_mut(), Ordering::AcqRel);
-    if !tsfn.is_null() {
-        // SAFETY: releasing our only reference; Node finalizes it with the environment.
-        unsafe {
-            sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort)
-        };
-    }
 }

@@ -9,6 +9,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::isolate::JsIsolate;
 use super::symbols::{Isolate, SnapshotApi};
 
 /// Bytes per `WriteAsciiChunk` call. V8 honours what `GetChunkSize` returns; larger chunks mean
@@ -112,11 +113,22 @@ pub enum SnapshotError {
     SinkPanicked,
 }
 
-/// Takes a snapshot of `isolate`'s heap, streams its JSON through `sink`, and frees it.
-///
+/// Takes a snapshot of `isolate`'s heap, streams its JSON through `sink`, and frees it. Under
+/// [`JsIsolate`]'s contract: on the isolate's own thread, outside any GC callback, isolate live.
+pub fn take_and_stream(
+    api: &SnapshotApi,
+    isolate: JsIsolate<'_>,
+    sink: &mut Sink<'_>,
+) -> Result<(), SnapshotError> {
+    // SAFETY: on the isolate's own thread, outside any GC callback, with the isolate live
+    // (`JsIsolate`'s contract); the signatures match (symbols.rs). The options block and the
+    // stream outlive the calls that read them, and the snapshot is deleted once, after use.
+    unsafe { take_and_stream_raw(api, isolate.as_ptr(), sink) }
+}
+
 /// # Safety
-/// Must run on the isolate's own thread, outside any GC callback, with `isolate` live.
-pub unsafe fn take_and_stream(
+/// As `take_and_stream`: `isolate` is the calling thread's live isolate, outside GC callbacks.
+unsafe fn take_and_stream_raw(
     api: &SnapshotApi,
     isolate: *mut Isolate,
     sink: &mut Sink<'_>,

@@ -27,7 +27,7 @@ type RemoveGcCallbackFn = unsafe extern "C" fn(*mut Isolate, GcCallback, *mut c_
 type IsolateVoidFn = unsafe extern "C" fn(*mut Isolate);
 type GetHeapStatisticsFn = unsafe extern "C" fn(*mut Isolate, *mut c_void);
 type HeapStatisticsCtorFn = unsafe extern "C" fn(*mut c_void);
-type GetHeapProfilerFn = unsafe extern "C" fn(*mut Isolate) -> *mut HeapProfiler;
+pub(super) type GetHeapProfilerFn = unsafe extern "C" fn(*mut Isolate) -> *mut HeapProfiler;
 type TakeHeapSnapshotFn =
     unsafe extern "C" fn(*mut HeapProfiler, *const c_void) -> *const HeapSnapshot;
 type SerializeFn = unsafe extern "C" fn(*const HeapSnapshot, *mut c_void, c_int);
@@ -57,9 +57,9 @@ pub struct V8Api {
 /// `StopTrackingHeapObjects()`: V8's allocation tracker, with nothing around it (the inspector's
 /// route adds a 50 ms heap-statistics timer and a full snapshot on stop).
 pub struct TrackingApi {
-    pub get_heap_profiler: GetHeapProfilerFn,
-    pub start: StartTrackingFn,
-    pub stop: StopTrackingFn,
+    pub(super) get_heap_profiler: GetHeapProfilerFn,
+    pub(super) start: StartTrackingFn,
+    pub(super) stop: StopTrackingFn,
 }
 
 pub struct GcApi {
@@ -75,18 +75,21 @@ pub struct HeapStatsApi {
 }
 
 pub struct SnapshotApi {
-    pub get_heap_profiler: GetHeapProfilerFn,
-    pub take: TakeHeapSnapshotFn,
-    pub serialize: SerializeFn,
-    pub delete: DeleteSnapshotFn,
+    pub(super) get_heap_profiler: GetHeapProfilerFn,
+    pub(super) take: TakeHeapSnapshotFn,
+    pub(super) serialize: SerializeFn,
+    pub(super) delete: DeleteSnapshotFn,
 }
 
 /// Starting and stopping V8's sampling heap profiler; the profile itself is read through the
 /// inspector protocol (`node:inspector`), which serializes V8's `AllocationProfile` for us.
+///
+/// This and the other two profiler tables keep their fields to `crate::v8`, so a reference to one
+/// can only come from [`api`]: the safe functions taking one call exactly the resolved symbols.
 pub struct SamplingApi {
-    pub get_heap_profiler: GetHeapProfilerFn,
-    pub start: StartSamplingFn,
-    pub stop: StopSamplingFn,
+    pub(super) get_heap_profiler: GetHeapProfilerFn,
+    pub(super) start: StartSamplingFn,
+    pub(super) stop: StopSamplingFn,
 }
 
 const GET_CURRENT: &CStr = c"_ZN2v87Isolate10GetCurrentEv";
