@@ -62,14 +62,14 @@ interface MemwatchEvents {
 }
 
 type Event = keyof MemwatchEvents
-// Spelled as @types/node spells a typed emitter's listener and arguments, so the overrides below
-// hand theirs straight to the base class.
-type Listener<K> = K extends Event
-  ? MemwatchEvents[K] extends unknown[]
-    ? (...args: MemwatchEvents[K]) => void
-    : never
-  : never
+// The two watched events get their payloads; any other name, a symbol too, stays untyped. Names
+// are `string | number | symbol` so that the overrides below fit every @types/node from 20 on: up
+// to 24 `keyof MemwatchEvents` holds numbers, and 26 requires an override to take a symbol.
+type EventName = Event | symbol
+type Listener<K> = K extends Event ? (...args: MemwatchEvents[K]) => void : (...args: any[]) => void
 type Args<K> = K extends Event ? MemwatchEvents[K] : never
+// What the base class's methods take, whichever @types/node spells them.
+type AnyListener = Listener<Event>
 
 const WATCHED: readonly string[] = ['stats', 'leak'] satisfies Event[]
 
@@ -99,37 +99,39 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
   // Heap figures are read only while someone listens. Every way of adding or removing a listener
   // funnels through these (`once` uses `on`, `prependOnceListener` uses `prependListener`), which
   // unlike 'newListener'/'removeListener' handlers survive `removeAllListeners()`.
-  override addListener<K extends Event>(event: K, listener: Listener<K>): this {
-    super.addListener(event, listener)
+  override addListener<K extends EventName>(event: K, listener: Listener<K>): this {
+    super.addListener(event as Event, listener as AnyListener)
     return this.sync()
   }
-  override on<K extends Event>(event: K, listener: Listener<K>): this {
-    super.on(event, listener)
+  override on<K extends EventName>(event: K, listener: Listener<K>): this {
+    super.on(event as Event, listener as AnyListener)
     return this.sync()
   }
-  override prependListener<K extends Event>(event: K, listener: Listener<K>): this {
-    super.prependListener(event, listener)
+  override prependListener<K extends EventName>(event: K, listener: Listener<K>): this {
+    super.prependListener(event as Event, listener as AnyListener)
     return this.sync()
   }
-  override removeListener<K extends Event>(event: K, listener: Listener<K>): this {
-    super.removeListener(event, listener)
+  override removeListener<K extends EventName>(event: K, listener: Listener<K>): this {
+    super.removeListener(event as Event, listener as AnyListener)
     return this.sync()
   }
-  override off<K extends Event>(event: K, listener: Listener<K>): this {
-    super.off(event, listener)
+  override off<K extends EventName>(event: K, listener: Listener<K>): this {
+    super.off(event as Event, listener as AnyListener)
     return this.sync()
   }
   // Overridden for their types only: the base class's leave a literal event name uninferred.
-  override once<K extends Event>(event: K, listener: Listener<K>): this {
-    return super.once(event, listener)
+  override once<K extends EventName>(event: K, listener: Listener<K>): this {
+    return super.once(event as Event, listener as AnyListener)
   }
-  override prependOnceListener<K extends Event>(event: K, listener: Listener<K>): this {
-    return super.prependOnceListener(event, listener)
+  override prependOnceListener<K extends EventName>(event: K, listener: Listener<K>): this {
+    return super.prependOnceListener(event as Event, listener as AnyListener)
   }
-  override emit<K extends Event>(event: K, ...args: Args<K>): boolean {
-    return super.emit(event, ...args)
+  override emit<K extends Event>(event: K, ...args: Args<K>): boolean
+  override emit(event: symbol, ...args: any[]): boolean
+  override emit(event: EventName, ...args: any[]): boolean {
+    return super.emit(event as Event, ...(args as Args<Event>))
   }
-  override removeAllListeners(event?: Event): this {
+  override removeAllListeners(event?: EventName): this {
     if (event === undefined) super.removeAllListeners()
     else super.removeAllListeners(event)
     return this.sync()
