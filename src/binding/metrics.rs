@@ -8,12 +8,11 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::env_state;
-use crate::gc::metrics::LeakSite;
-use crate::gc::registry;
+use crate::gc::{metrics, registry};
 
 /// A top site of the last `leak` event (from the allocation sampler, where it is on).
-#[napi(object)]
-pub struct LeakSiteJs {
+#[napi(object, js_name = "LeakSiteJs")]
+pub struct LeakSite {
     pub name: String,
     pub url: String,
     pub line: u32,
@@ -23,8 +22,8 @@ pub struct LeakSiteJs {
 }
 
 /// One registered thread's figures.
-#[napi(object, use_nullable = true)]
-pub struct ThreadMetricsJs {
+#[napi(object, js_name = "ThreadMetricsJs", use_nullable = true)]
+pub struct ThreadMetrics {
     /// `worker_threads.threadId` (0 on the main thread).
     pub thread: u32,
     /// `current_base` of the newest full GC; null before the first.
@@ -42,12 +41,12 @@ pub struct ThreadMetricsJs {
     /// count per bound of `metricsPauseBounds()`, the `+Inf` count, the summed pause in seconds
     /// and the count.
     pub pauses: Float64Array,
-    pub sites: Vec<LeakSiteJs>,
+    pub sites: Vec<LeakSite>,
 }
 
 /// Raw pauses of one thread since the last drain.
-#[napi(object)]
-pub struct ThreadPausesJs {
+#[napi(object, js_name = "ThreadPausesJs")]
+pub struct ThreadPauses {
     pub thread: u32,
     /// Index into `['major', 'minor', 'incremental', 'weakcb']`, one per pause.
     pub types: Uint8Array,
@@ -84,9 +83,9 @@ pub fn metrics_keep_pauses(env: Env, on: bool) -> Result<()> {
     Ok(())
 }
 
-impl From<LeakSiteJs> for LeakSite {
-    fn from(s: LeakSiteJs) -> Self {
-        LeakSite {
+impl From<LeakSite> for metrics::LeakSite {
+    fn from(s: LeakSite) -> Self {
+        metrics::LeakSite {
             name: s.name,
             url: s.url,
             line: s.line,
@@ -97,9 +96,9 @@ impl From<LeakSiteJs> for LeakSite {
     }
 }
 
-impl From<LeakSite> for LeakSiteJs {
-    fn from(s: LeakSite) -> Self {
-        LeakSiteJs {
+impl From<metrics::LeakSite> for LeakSite {
+    fn from(s: metrics::LeakSite) -> Self {
+        LeakSite {
             name: s.name,
             url: s.url,
             line: s.line,
@@ -112,15 +111,15 @@ impl From<LeakSite> for LeakSiteJs {
 
 /// Replaces this thread's top sites of the last leak.
 #[napi(catch_unwind)]
-pub fn metrics_set_sites(env: Env, sites: Vec<LeakSiteJs>) -> Result<()> {
-    let sites = sites.into_iter().map(LeakSite::from).collect();
+pub fn metrics_set_sites(env: Env, sites: Vec<LeakSite>) -> Result<()> {
+    let sites = sites.into_iter().map(metrics::LeakSite::from).collect();
     env_state(&env)?.metrics.set_sites(sites);
     Ok(())
 }
 
 /// Every registered thread's figures, main thread first.
 #[napi(catch_unwind)]
-pub fn metrics_read() -> Vec<ThreadMetricsJs> {
+pub fn metrics_read() -> Vec<ThreadMetrics> {
     registry::published()
         .into_iter()
         .map(|(thread, m)| {
@@ -132,8 +131,8 @@ pub fn metrics_read() -> Vec<ThreadMetricsJs> {
                 pauses.push(c.sum_ns as f64 / 1e9);
                 pauses.push(c.count() as f64);
             }
-            let sites = m.sites().into_iter().map(LeakSiteJs::from).collect();
-            ThreadMetricsJs {
+            let sites = m.sites().into_iter().map(LeakSite::from).collect();
+            ThreadMetrics {
                 thread,
                 post_gc_used_bytes: f.last.map(|s| s.current_base as f64),
                 estimated_base_bytes: f.last.map(|s| s.estimated_base as f64),
@@ -150,7 +149,7 @@ pub fn metrics_read() -> Vec<ThreadMetricsJs> {
 
 /// The raw pauses every registered thread kept since the last drain.
 #[napi(catch_unwind)]
-pub fn metrics_drain_pauses() -> Vec<ThreadPausesJs> {
+pub fn metrics_drain_pauses() -> Vec<ThreadPauses> {
     registry::published()
         .into_iter()
         .filter_map(|(thread, m)| {
@@ -160,7 +159,7 @@ pub fn metrics_drain_pauses() -> Vec<ThreadPausesJs> {
                 types.push(ty as u8);
                 seconds.push(ns as f64 / 1e9);
             });
-            Some(ThreadPausesJs {
+            Some(ThreadPauses {
                 thread,
                 types: types.into(),
                 seconds: seconds.into(),

@@ -3,6 +3,15 @@
 //! V8 calls and raw Node-API calls live in `gc` and `v8` behind safe functions (their contracts
 //! are in `v8::isolate`, `gc::state` and `gc::deliver`), so this module holds no `unsafe`.
 //!
+//! **Naming rule.** A napi type is named in Rust by what it is, without a `Js` suffix, and JS
+//! sees the same name, so `binding.d.ts` and the Rust agree (`LeakEvent`, `DiffOptions`,
+//! `HookStatus`). The one exception keeps the public TS surface unchanged: four types whose TS
+//! names already carry `Js` and are used by `index.ts` and `metrics.ts` (`GcEventJs`,
+//! `LeakSiteJs`, `ThreadMetricsJs`, `ThreadPausesJs`) keep those names through
+//! `#[napi(object, js_name = "...")]`. Where a napi type shares its name with the type it is
+//! converted from (`memstats::LeakOptions`, `gc::metrics::LeakSite`), the other one is written
+//! with its module path rather than renamed.
+//!
 //! `snapshot` (handles) is used by `diff` and `analysis`; `retention`, `options` and `task` are
 //! leaves shared by them. `watch` is the GC side.
 

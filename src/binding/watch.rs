@@ -103,8 +103,8 @@ pub struct LeakEvent {
     pub reason: String,
 }
 
-#[napi(object)]
-pub struct GcEventJs {
+#[napi(object, js_name = "GcEventJs")]
+pub struct GcEvent {
     /// `'stats'` or `'leak'`.
     pub kind: String,
     pub stats: Option<GcStats>,
@@ -337,15 +337,15 @@ impl From<memstats::LeakEvent> for LeakEvent {
     }
 }
 
-impl From<Event> for GcEventJs {
+impl From<Event> for GcEvent {
     fn from(ev: Event) -> Self {
         match ev {
-            Event::Stats(s) => GcEventJs {
+            Event::Stats(s) => GcEvent {
                 kind: "stats".into(),
                 stats: Some((*s).into()),
                 leak: None,
             },
-            Event::Leak(r) => GcEventJs {
+            Event::Leak(r) => GcEvent {
                 kind: "leak".into(),
                 stats: None,
                 leak: Some(r.into()),
@@ -358,15 +358,15 @@ impl From<Event> for GcEventJs {
 struct GcEvents;
 
 impl Delivery for GcEvents {
-    type Batch = Vec<GcEventJs>;
+    type Batch = Vec<GcEvent>;
 
-    fn drain(state: &EnvState) -> Option<Vec<GcEventJs>> {
-        let events = events_js(state);
+    fn drain(state: &EnvState) -> Option<Vec<GcEvent>> {
+        let events = drain_events(state);
         (!events.is_empty()).then_some(events)
     }
 }
 
-fn events_js(state: &EnvState) -> Vec<GcEventJs> {
+fn drain_events(state: &EnvState) -> Vec<GcEvent> {
     let (samples, dropped) = {
         let mut recorder = state.recorder();
         (recorder.drain(), recorder.dropped())
@@ -380,13 +380,13 @@ fn events_js(state: &EnvState) -> Vec<GcEventJs> {
         state.metrics.set_figures(watcher.figures());
         events
     };
-    events.into_iter().map(GcEventJs::from).collect()
+    events.into_iter().map(GcEvent::from).collect()
 }
 
 /// Starts watching this thread's isolate and routes its events to `dispatch`. Idempotent per
 /// environment; later calls only replace nothing and report the status.
 #[napi(catch_unwind)]
-pub fn gc_watch(env: Env, dispatch: Function<'_, Vec<GcEventJs>, ()>) -> Result<HookStatus> {
+pub fn gc_watch(env: Env, dispatch: Function<'_, Vec<GcEvent>, ()>) -> Result<HookStatus> {
     let state = env_state(&env)?;
     deliver::start::<GcEvents, _>(&env, state, &dispatch)?;
     Ok(status(state))
