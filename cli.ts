@@ -106,6 +106,79 @@ run: the program's own exit code, and death by its signal (after the report) whe
 
 class UsageError extends Error {}
 
+/** The commands `main` dispatches, in USAGE's order. */
+const COMMANDS = ['diff', 'top', 'leaks', 'profile', 'snapshot', 'run', 'report']
+
+/** What `parseArgs` takes (the type of node:util's `ParseArgsConfig`). */
+type ParseArgsConfig = NonNullable<Parameters<typeof parseArgs>[0]>
+
+/** The command whose arguments are being read, for the hint after a usage error. */
+let current: string | undefined
+
+/** `parseArgs`, with its errors as usage errors: an unknown option names the nearest known one. */
+function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config)
+  } catch (e) {
+    const err = e as Error & { code?: string }
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const option = /^Unknown option '([^']*)'/.exec(err.message)?.[1] ?? err.message
+      const known = Object.entries(config.options ?? {}).flatMap(([name, o]) =>
+        o.short ? [`--${name}`, `-${o.short}`] : [`--${name}`],
+      )
+      const near = closest(option, known)
+      const where = current ? ` for ${current}` : ''
+      throw new UsageError(`unknown option '${option}'${where}` + (near ? `; did you mean '${near}'?` : ''))
+    }
+    if (err.code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(err.message)
+    throw e
+  }
+}
+
+/** The one candidate within a typo's reach of `word` (edit distance), or none when none or several are. */
+function closest(word: string, candidates: string[]): string | undefined {
+  const bare = (w: string) => w.replace(/^-+/, '')
+  const reach = bare(word).length <= 4 ? 1 : 2
+  let best: string[] = []
+  let bestDistance = reach + 1
+  for (const c of candidates) {
+    const d = editDistance(bare(word), bare(c))
+    if (d < bestDistance) [best, bestDistance] = [[c], d]
+    else if (d === bestDistance) best.push(c)
+  }
+  return best.length === 1 ? best[0] : undefined
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    prev = row
+  }
+  return prev[b.length]
+}
+
+/** A command's part of USAGE: its synopsis lines and their indented detail. */
+function commandUsage(command: string): string {
+  const out: string[] = []
+  let inside = false
+  for (const line of USAGE.split('\n')) {
+    const start = /^ {2}heapdiff (\w+)/.exec(line)
+    if (start) inside = start[1] === command
+    else if (!/^ {4}/.test(line)) inside = false
+    if (inside) out.push(line)
+  }
+  return `usage:\n${out.join('\n')}\n\n${USAGE.slice(USAGE.indexOf('\nexit codes:') + 1)}`
+}
+
+/** The package's version, from the package.json beside this file. */
+function version(): string {
+  return (require('./package.json') as { version: string }).version
+}
+
 const osSignals = constants.signals as Record<string, number>
 
 /** Unwinds to `main`'s caller once the message is written; the code is already set. */
@@ -124,7 +197,7 @@ function fail(code: number, message: string): never {
 }
 
 async function diffCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     args: argv,
     allowPositionals: true,
     options: {
@@ -224,7 +297,7 @@ function wholeNumber(flag: string, text: string, min: number): number {
 }
 
 async function topCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     args: argv,
     allowPositionals: true,
     options: {
@@ -243,7 +316,7 @@ async function topCommand(argv: string[]): Promise<number> {
 }
 
 async function leaksCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     args: argv,
     allowPositionals: true,
     options: {
@@ -275,7 +348,7 @@ async function leaksCommand(argv: string[]): Promise<number> {
 }
 
 async function profileCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     args: argv,
     allowPositionals: true,
     options: {
@@ -315,7 +388,7 @@ async function snapshotCommand(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--')
   const own = dash >= 0 ? argv.slice(0, dash) : argv
   const script = dash >= 0 ? argv.slice(dash + 1) : []
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: own,
     options: {
       pid: { type: 'string' },
@@ -374,7 +447,7 @@ async function signalForSnapshot(pid: number, force: boolean, timeoutMs: number)
 async function runCommand(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--')
   if (dash < 0 || dash === argv.length - 1) throw new UsageError('run needs -- <script.js | node ... | command> [args]')
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv.slice(0, dash),
     options: {
       out: { type: 'string' },
@@ -440,7 +513,7 @@ function reportInput(args: string[]): ReportInput {
 }
 
 async function reportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions({
     args: argv,
     allowPositionals: true,
     options: {
@@ -474,6 +547,21 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n')
     return command ? 0 : 2
   }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write(version() + '\n')
+    return 0
+  }
+  if (COMMANDS.includes(command)) {
+    current = command
+    // `heapdiff diff --help`: that command's part of the help. After `--` the words are the
+    // program's (`run -- node app.js --help`).
+    const dash = rest.indexOf('--')
+    const own = dash >= 0 ? rest.slice(0, dash) : rest
+    if (own.includes('--help') || own.includes('-h')) {
+      process.stdout.write(commandUsage(command) + '\n')
+      return 0
+    }
+  }
   if (command === 'diff') return diffCommand(rest)
   if (command === 'snapshot') return snapshotCommand(rest)
   if (command === 'top') return topCommand(rest)
@@ -481,7 +569,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'profile') return profileCommand(rest)
   if (command === 'run') return runCommand(rest)
   if (command === 'report') return reportCommand(rest)
-  throw new UsageError(`unknown command ${JSON.stringify(command)}`)
+  const near = closest(command, COMMANDS)
+  throw new UsageError(`unknown command '${command}'` + (near ? `; did you mean '${near}'?` : ''))
 }
 
 main(process.argv.slice(2)).then(
@@ -490,8 +579,9 @@ main(process.argv.slice(2)).then(
   },
   (e) => {
     if (e instanceof Exit) return
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      report(2, `${(e as Error).message}\n\n${USAGE}`)
+    if (e instanceof UsageError) {
+      // One line naming the problem, and where the help is; not the whole help.
+      report(2, `${e.message}\nrun 'heapdiff ${current ? `${current} ` : ''}--help' for usage`)
       return
     }
     report(3, (e as Error).stack ?? String(e))

@@ -110,3 +110,74 @@ test('diff rejects a corrupt edge, with or without --retainers, plain or gzipped
     }
   }
 })
+
+test('--version and -v print the package version', (t) => {
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+  for (const flag of ['--version', '-v']) {
+    const r = cli([flag])
+    t.is(r.status, 0, r.stderr)
+    t.is(r.stdout, `${version}\n`)
+    t.is(r.stderr, '')
+  }
+})
+
+test('a usage error is one line naming the problem, then where the help is (exit 2)', (t) => {
+  const cases: [string[], string][] = [
+    [['diff', a, b, 'c'], 'heapdiff: diff needs exactly two snapshot files'],
+    [['diff', a, b, '--top'], "heapdiff: Option '--top <value>' argument missing"],
+    [['leaks', a, b, b, '--top', 'x'], 'heapdiff: --top must be a whole number >= 1, got x'],
+    [['run', '--snapshots', 'always', '--', 'x.js'], 'heapdiff: --snapshots must be off or on-leak, got always'],
+  ]
+  for (const [args, line] of cases) {
+    const r = cli(args)
+    t.is(r.status, 2, args.join(' '))
+    const command = args[0]
+    t.is(r.stderr, `${line}\nrun 'heapdiff ${command} --help' for usage\n`)
+    t.is(r.stdout, '')
+  }
+})
+
+test('an unknown option is quoted, with a "did you mean" when one option is close', (t) => {
+  const cases: [string[], string][] = [
+    [['diff', a, b, '--topp', '3'], "unknown option '--topp' for diff; did you mean '--top'?"],
+    [['diff', a, b, '--topp=3'], "unknown option '--topp' for diff; did you mean '--top'?"],
+    [['top', a, '--jsn'], "unknown option '--jsn' for top; did you mean '--json'?"],
+    [['report', a, '--fromat', 'md'], "unknown option '--fromat' for report; did you mean '--format'?"],
+    [
+      ['run', '--snapshot', 'on-leak', '--', 'x.js'],
+      "unknown option '--snapshot' for run; did you mean '--snapshots'?",
+    ],
+    // nothing close, or no single closest: no guess
+    [['diff', a, b, '-x'], "unknown option '-x' for diff"],
+    [['leaks', a, b, b, '--wat'], "unknown option '--wat' for leaks"],
+  ]
+  for (const [args, line] of cases) {
+    const r = cli(args)
+    t.is(r.status, 2, args.join(' '))
+    t.is(r.stderr, `heapdiff: ${line}\nrun 'heapdiff ${args[0]} --help' for usage\n`)
+  }
+  const command = cli(['dif', a, b])
+  t.is(command.status, 2)
+  t.is(command.stderr, "heapdiff: unknown command 'dif'; did you mean 'diff'?\nrun 'heapdiff --help' for usage\n")
+})
+
+test("--help per command prints that command's part of the help; after -- it is the program's", (t) => {
+  const full = cli(['--help'])
+  t.is(full.status, 0)
+  for (const command of ['diff', 'top', 'leaks', 'profile', 'snapshot', 'run', 'report']) {
+    for (const flag of ['--help', '-h']) {
+      const r = cli([command, flag])
+      t.is(r.status, 0, `${command} ${flag}: ${r.stderr}`)
+      const synopses = [...r.stdout.matchAll(/^ {2}heapdiff (\w+)/gm)].map((m) => m[1])
+      t.true(synopses.length > 0 && synopses.every((c) => c === command), `${command}: ${synopses}`)
+      t.regex(r.stdout, /^exit codes: /m)
+      t.true(r.stdout.split('\n').length < full.stdout.split('\n').length)
+    }
+  }
+  t.regex(cli(['diff', '--help']).stdout, /--fail-above SIZE/)
+  // `--help` after `--` goes to the program: run starts it (a missing script: node exits 1).
+  const out = mkdtempSync(join(dir, 'run-'))
+  const r = cli(['run', '--out', out, '--no-report', '--', join(dir, 'missing.js'), '--help'])
+  t.not(r.stdout, cli(['run', '--help']).stdout)
+  t.regex(r.stderr, /Cannot find module/)
+})
