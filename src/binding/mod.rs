@@ -1,7 +1,7 @@
 //! The Node-API boundary: entry points, the napi types JS sees (their doc comments are the
 //! typed description in `binding.d.ts`) and conversions; nothing more. Per-environment state,
 //! V8 calls and raw Node-API calls live in `gc` and `v8` behind safe functions (their contracts
-//! are in `v8::isolate`, `gc::state` and `gc::deliver`), so this module holds no `unsafe`.
+//! are in `v8::isolate`, `gc::state` and `gc::deliver`), so all of this module is safe Rust.
 //!
 //! **Naming rule.** A napi type is named in Rust by what it is, without a `Js` suffix, and JS
 //! sees the same name, so `binding.d.ts` and the Rust agree (`LeakEvent`, `DiffOptions`,
