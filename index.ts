@@ -8,7 +8,10 @@ import { PerformanceObserver } from 'node:perf_hooks'
 import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
-import binding = require('./binding')
+import type * as native from './binding'
+// Loaded before the lib/ modules, which load it too: a missing native module is reported here,
+// with the platform package to install.
+const binding = loadBinding()
 import { checkLeakOptions, type LeakOptions as LeakOpts, type DiffOptions as DiffOpts } from './lib/options'
 import { diffFiles, findLeaks, topRetainers } from './lib/files'
 import {
@@ -39,10 +42,10 @@ import {
 import type { AllocationSite as AllocationSiteT, HeapProfile as HeapProfileT } from './lib/sites'
 
 /** The `stats` payload: memwatch's fields plus what modern V8 reports, heap figures flattened in. */
-type GcStats = Omit<binding.GcStats, 'heap'> & binding.HeapStatistics
+type GcStats = Omit<native.GcStats, 'heap'> & native.HeapStatistics
 
 /** The `leak` payload, as memwatch emitted it, plus the number of GCs the rule looked at. */
-interface LeakEvent extends Omit<binding.LeakEvent, 'startMs' | 'endMs'> {
+interface LeakEvent extends Omit<native.LeakEvent, 'startMs' | 'endMs'> {
   start: Date
   end: Date
   /** Only while sampling is on (`startSampling()`): the allocation sites that grew most. */
@@ -50,7 +53,7 @@ interface LeakEvent extends Omit<binding.LeakEvent, 'startMs' | 'endMs'> {
 }
 
 /** `status()`: the native hook's figures and whether sampling is on. */
-interface Status extends binding.HookStatus {
+interface Status extends native.HookStatus {
   sampling: SamplingStatusT
 }
 
@@ -89,7 +92,7 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
   readonly assertNoLeaks = assertNoLeaks
   private fallback: PerformanceObserver | null = null
   private active = false
-  private readonly hook: binding.HookStatus
+  private readonly hook: native.HookStatus
 
   constructor() {
     super()
@@ -225,7 +228,7 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
     this.fallback = obs
   }
 
-  private dispatch(events: binding.GcEventJs[]): void {
+  private dispatch(events: native.GcEventJs[]): void {
     if (sampler.active) {
       let newest = -1
       for (const ev of events) if (ev.kind === 'stats' && ev.stats) newest = ev.stats.gc_time
@@ -259,6 +262,54 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
       }
     }
   }
+}
+
+/**
+ * `require('./binding')`, or an error naming the package that carries this platform's native
+ * module. napi's loader only says "Cannot find native binding" and blames an npm bug; the usual
+ * cause is that the optional platform package was not installed (`--omit=optional`, a lockfile
+ * made on another platform, or a packed heapdiff installed without its platform tarball).
+ */
+function loadBinding(): typeof native {
+  try {
+    return require('./binding') as typeof native
+  } catch (err) {
+    if (!/^(Cannot find native binding|Failed to load native binding)/.test((err as Error)?.message ?? '')) throw err
+    throw new Error(missingBinding(), { cause: err })
+  }
+}
+
+function missingBinding(): string {
+  // The platforms with a prebuilt `heapdiff-<platform>` package (npm/<platform>/). Inside the
+  // function: it runs before the module's own constants are initialised.
+  const PREBUILT = [
+    'linux-x64-gnu',
+    'linux-x64-musl',
+    'linux-arm64-gnu',
+    'linux-arm64-musl',
+    'darwin-x64',
+    'darwin-arm64',
+    'win32-x64-msvc',
+  ]
+  const { version } = require('./package.json') as { version: string }
+  let platform = `${process.platform}-${process.arch}`
+  if (process.platform === 'linux') {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+    platform += report?.header?.glibcVersionRuntime ? '-gnu' : '-musl'
+  } else if (process.platform === 'win32') platform += '-msvc'
+  if (!PREBUILT.includes(platform)) {
+    return (
+      `heapdiff has no prebuilt native module for ${platform} (prebuilt: ${PREBUILT.join(', ')}). ` +
+      'Build it from a clone of the repository (npm install there builds it; it needs Rust).'
+    )
+  }
+  const pkg = `heapdiff-${platform}`
+  return (
+    `heapdiff: the native module for ${platform} is missing. It comes in the package ${pkg}, ` +
+    `which npm installs along with heapdiff as an optional dependency; here it was not installed ` +
+    `(optional dependencies omitted, a lockfile made on another platform, or a packed heapdiff ` +
+    `installed without its platform tarball). Install it: npm install ${pkg}@${version}`
+  )
 }
 
 let exposedGc: (() => void) | null = null

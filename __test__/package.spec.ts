@@ -1,7 +1,8 @@
-// The package as a user gets it: the packed package.json runs nothing on install.
+// The package as a user gets it: the packed package.json runs nothing on install, and a missing
+// platform package is named in the error instead of napi's generic "Cannot find native binding".
 import test from 'ava'
-import { execFileSync } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -11,6 +12,28 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   scripts: Record<string, string>
 }
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare']
+
+test('without its platform package, loading heapdiff names the package to install (CJS and ESM)', (t) => {
+  // index.js and the napi loader alone, where neither heapdiff.<platform>.node nor
+  // heapdiff-<platform> can be found.
+  const dir = mkdtempSync(join(tmpdir(), 'heapdiff-nobinding-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  for (const file of ['index.js', 'index.mjs', 'binding.js', 'package.json'])
+    copyFileSync(join(root, file), join(dir, file))
+  const expected = new RegExp(
+    `npm install heapdiff-${process.platform}-${process.arch}[\\w-]*@${pkg.version.replace(/\./g, '\\.')}`,
+  )
+  for (const args of [
+    ['-e', `require(${JSON.stringify(join(dir, 'index.js'))})`],
+    ['--input-type=module', '-e', `await import(${JSON.stringify(join(dir, 'index.mjs'))})`],
+  ]) {
+    const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 60000 })
+    t.not(r.status, 0)
+    t.regex(r.stderr, /heapdiff: the native module for \S+ is missing\. It comes in the package heapdiff-/)
+    t.regex(r.stderr, expected)
+    if (process.platform === 'linux') t.regex(r.stderr, /heapdiff-linux-\w+-(gnu|musl)\b/)
+  }
+})
 
 test('the packed package.json has no install-time script; the repository keeps `prepare`', (t) => {
   // `npm install` in a clone builds everything through `prepare`; packing strips it.
