@@ -28,4 +28,4 @@ mod task;
 mod watch;
 
 /// This environment's watcher state (made and torn down in `gc::state`).
-pub(crate) use crate::gc::state::env_state;
+pub(crate) use crate::gc::env::env_state;

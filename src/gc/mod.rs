@@ -4,6 +4,7 @@
 //! here is only what needs V8: registering the callbacks, reading the clock and the heap.
 
 pub mod deliver;
+pub mod env;
 pub mod hook;
 pub mod metrics;
 pub mod registry;

@@ -5,9 +5,9 @@
 //! pointer. Nothing is global, so workers never see each other's GCs, and a worker's exit tears
 //! down exactly its own hook.
 //!
-//! `env_state` is the one place a state is made, on its environment's JS thread, with that
+//! `env::env_state` is the one place a state is made, on its environment's JS thread, with that
 //! thread's isolate: so `EnvState::isolate` is always the isolate of the thread that owns the
-//! state, alive until the environment's cleanup hook has run (`teardown`, the last moment V8 may
+//! state, alive until the environment's cleanup hook has run (`env::teardown`, the last moment V8 may
 //! be called for it). `js_isolate` hands it to the safe V8 calls (see `v8::isolate`).
 
 use std::ptr;
@@ -17,10 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use memstats::{PauseRing, Recorder, Watcher};
-use napi::{sys, Env, Error};
+use napi::{sys, Env};
 
 use super::metrics::ThreadMetrics;
-use super::{deliver, hook, registry};
 use crate::v8::isolate::JsIsolate;
 use crate::v8::symbols::Isolate;
 
@@ -65,58 +64,9 @@ pub struct EnvState {
 unsafe impl Send for EnvState {}
 unsafe impl Sync for EnvState {}
 
-/// This environment's watcher state, created (and the GC hook installed) on first use.
-///
-/// The state lives in Node-API instance data, so each main thread or worker has its own and it is
-/// freed with that environment. The cleanup hook unregisters the V8 callbacks first: Node runs
-/// cleanup hooks before instance-data finalizers, while the isolate is still alive, which is the
-/// last safe moment (a worker's exit can unload this library right after).
-pub fn env_state(env: &Env) -> napi::Result<&'static EnvState> {
-    if let Some(state) = env.get_instance_data::<EnvState>()? {
-        return Ok(state);
-    }
-    let isolate = match crate::v8::api() {
-        Ok(api) => api.current_isolate(),
-        Err(_) => std::ptr::null_mut(),
-    };
-    env.set_instance_data(EnvState::new(isolate), (), |_| {})?;
-    let state = env
-        .get_instance_data::<EnvState>()?
-        .ok_or_else(|| Error::from_reason("instance data vanished right after being set"))?;
-    if isolate.is_null() {
-        state.hook = Err(crate::v8::api()
-            .err()
-            .unwrap_or("no V8 isolate on this thread")
-            .to_owned());
-    } else {
-        state.hook = hook::install(state);
-    }
-    let addr = state as *const EnvState as usize;
-    env.add_env_cleanup_hook(addr, |addr| {
-        // SAFETY: the state is freed only by the instance-data finalizer, which runs after
-        // cleanup hooks.
-        teardown(unsafe { &*(addr as *const EnvState) });
-    })?;
-    Ok(state)
-}
-
-/// From the environment's cleanup hook, on its JS thread while the isolate is still alive.
-fn teardown(state: &EnvState) {
-    state.torn_down.store(true, Ordering::Release);
-    if state.sampling.load(Ordering::Acquire) {
-        // SAFETY: the cleanup hook runs on the environment's JS thread, outside GC callbacks,
-        // before the isolate goes away; `state.isolate` is that thread's (see the module docs).
-        state.stop_sampling(unsafe { JsIsolate::new(state.isolate) });
-    }
-    if state.hook.is_ok() {
-        hook::uninstall(state);
-    }
-    registry::teardown(state);
-    deliver::release(state);
-}
-
 impl EnvState {
-    fn new(isolate: *mut Isolate) -> Self {
+    /// Only `env::env_state` makes one, on the environment's JS thread (see the module docs).
+    pub(super) fn new(isolate: *mut Isolate) -> Self {
         EnvState {
             isolate,
             hook: Err("not installed yet".into()),
