@@ -20,7 +20,7 @@ function literal(text: string): string | number | boolean {
   return n
 }
 
-/** Defaults the doc comments of one generated interface state: `(default X` or `'x'` (default…`. */
+/** Defaults the doc comments of one generated interface state, as JSDoc `@default` tags. */
 function dtsDefaults(iface: string): Record<string, string | number | boolean> {
   const dts = readFileSync(join(root, 'binding.d.ts'), 'utf8')
   const body = new RegExp(`export interface ${iface} \\{([\\s\\S]*?)\\n\\}`).exec(dts)?.[1]
@@ -28,8 +28,8 @@ function dtsDefaults(iface: string): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {}
   for (const m of body.matchAll(/\/\*\*([\s\S]*?)\*\/\s*(\w+)\??:/g)) {
     const doc = m[1].replace(/\s*\*\s*/g, ' ')
-    const d = /`([^`]+)` \(default/.exec(doc) ?? /\(default ([^,;)\s]+)/.exec(doc)
-    if (d) out[m[2]] = literal(d[1].replace(/`/g, ''))
+    const d = /@default (\S+)/.exec(doc)
+    if (d) out[m[2]] = literal(d[1])
   }
   return out
 }

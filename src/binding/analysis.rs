@@ -18,23 +18,38 @@ use super::task::{shared_progress, Progress, Work};
 /// `analysisOptionDefaults()` returns from the crate itself.
 #[napi(object)]
 pub struct AnalysisOptions {
-    /// Class names: `'classic'` (default) or `'devtools'`.
+    /// Class names: `'classic'` or `'devtools'`.
+    ///
+    /// @default 'classic'
     #[napi(ts_type = "'classic' | 'devtools'")]
     pub grouping: Option<String>,
-    /// Path groups listed per class (default 5).
+    /// Path groups listed per class.
+    ///
+    /// @default 5
     pub max_paths: Option<f64>,
-    /// Classes reported, largest retained size first (default 20).
+    /// Classes reported, largest retained size first.
+    ///
+    /// @default 20
     pub max_classes: Option<f64>,
-    /// Classes with fewer surviving instances are left out (default 1).
+    /// Classes with fewer surviving instances are left out.
+    ///
+    /// @default 1
     pub min_count: Option<f64>,
-    /// Count V8's own objects: compiled code, hidden classes, system nodes (default true;
-    /// `checkLeaks` passes false, since V8 optimising the function is not a leak).
+    /// Count V8's own objects (compiled code, hidden classes, system nodes, internal arrays),
+    /// listed after the program's classes; `checkLeaks` passes false, since V8 optimising the
+    /// function is not a leak.
+    ///
+    /// @default true
     pub internals: Option<bool>,
-    /// `checkLeaks` only: record where objects are allocated while it runs (default false; V8's
-    /// allocation tracking, slow: for tests). Each leak row then lists its instances' stacks in
+    /// `checkLeaks` only: record where objects are allocated while it runs (V8's allocation
+    /// tracking, slow: for tests). Each leak row then lists its instances' stacks in
     /// `allocated_at`, as files do whenever they carry allocation traces.
+    ///
+    /// @default false
     pub allocations: Option<bool>,
-    /// Allocation stacks listed per class (default 5), in `allocated_at`.
+    /// Allocation stacks listed per class, in `allocated_at`.
+    ///
+    /// @default 5
     pub max_stacks: Option<f64>,
 }
 
@@ -111,7 +126,9 @@ pub fn resolve_analysis_options(
 /// Options of `topRetainers`; defaults as listed, which `topRetainerOptionDefaults()` returns.
 #[napi(object)]
 pub struct TopRetainerOptions {
-    /// How many objects, largest retained size first (default 20).
+    /// How many objects, largest retained size first.
+    ///
+    /// @default 20
     pub top: Option<f64>,
 }
 

@@ -17,23 +17,35 @@ use super::task::{shared_progress, Progress, Work};
 /// `diffOptionDefaults()` returns from the crate itself.
 #[napi(object)]
 pub struct DiffOptions {
-    /// `'classic'` (default: memwatch's `what`, constructor or type) or `'devtools'` (Chrome
-    /// DevTools' class names).
+    /// `'classic'` (memwatch's `what`, constructor or type) or `'devtools'` (Chrome DevTools' class
+    /// names).
+    ///
+    /// @default 'classic'
     #[napi(ts_type = "'classic' | 'devtools'")]
     pub grouping: Option<String>,
-    /// Also explain the growth: for the classes with the most new instances, the retained size
-    /// of those instances and their shortest retaining paths from the GC roots (default false,
-    /// so the classic output stays identical).
+    /// Also explain the growth: for the classes with the most new instances, the retained size of
+    /// those instances and their shortest retaining paths from the GC roots (so the classic output
+    /// stays identical).
+    ///
+    /// @default false
     pub retainers: Option<bool>,
-    /// With `retainers`: how many grown classes are explained (default 10).
+    /// With `retainers`: how many grown classes are explained.
+    ///
+    /// @default 10
     pub retainer_classes: Option<f64>,
-    /// With `retainers`: path groups listed per class (default 5).
+    /// With `retainers`: path groups listed per class.
+    ///
+    /// @default 5
     pub max_paths: Option<f64>,
-    /// `HeapDiff` only: record where objects are allocated between its two snapshots (default
-    /// false; V8's allocation tracking, slow: for tests). Each row then lists its new instances'
-    /// stacks in `allocated_at`, as files do whenever they carry allocation traces.
+    /// `HeapDiff` only: record where objects are allocated between its two snapshots (V8's
+    /// allocation tracking, slow: for tests). Each row then lists its new instances' stacks in
+    /// `allocated_at`, as files do whenever they carry allocation traces.
+    ///
+    /// @default false
     pub allocations: Option<bool>,
-    /// Allocation stacks listed per class (default 5), in `allocated_at`.
+    /// Allocation stacks listed per class, in `allocated_at`.
+    ///
+    /// @default 5
     pub max_stacks: Option<f64>,
 }
 

@@ -140,23 +140,39 @@ pub struct HookStatus {
 /// which `leakOptionDefaults()` returns from the rule itself.
 #[napi(object)]
 pub struct LeakOptions {
-    /// `'trend'` (default: least-squares growth over a window, fewer false alarms) or
-    /// `'classic'` (memwatch's streak of growing full GCs).
+    /// `'trend'` (least-squares growth over a window, fewer false alarms) or `'classic'`
+    /// (memwatch's streak of growing full GCs).
+    ///
+    /// @default 'trend'
     #[napi(ts_type = "'trend' | 'classic'")]
     pub rule: Option<String>,
-    /// Classic rule: growing full GCs in a row that make a report (default 5).
+    /// Classic rule: growing full GCs in a row that make a report.
+    ///
+    /// @default 5
     pub consecutive_growth: Option<f64>,
-    /// Trend rule: full GCs in the regression window (default 10, at least 3).
+    /// Trend rule: full GCs in the regression window (at least 3).
+    ///
+    /// @default 10
     pub window: Option<f64>,
-    /// Trend rule: bytes the fitted line must rise over the window (default 262144, 256 KiB).
+    /// Trend rule: bytes the fitted line must rise over the window (256 KiB).
+    ///
+    /// @default 262144
     pub min_growth: Option<f64>,
-    /// Trend rule: t-statistic the slope must reach (default 3).
+    /// Trend rule: t-statistic the slope must reach.
+    ///
+    /// @default 3
     pub significance: Option<f64>,
-    /// Fast path: growing full GCs in a row that can report a runaway heap (default 2; 0 = off).
+    /// Fast path: growing full GCs in a row that can report a runaway heap (0 = off).
+    ///
+    /// @default 2
     pub fast_gcs: Option<f64>,
-    /// Fast path: bytes of growth required (default 134217728, 128 MiB).
+    /// Fast path: bytes of growth required (128 MiB).
+    ///
+    /// @default 134217728
     pub fast_min_growth: Option<f64>,
-    /// Fast path: growth as a multiple of the starting heap (default 1 = doubled).
+    /// Fast path: growth as a multiple of the starting heap (doubled).
+    ///
+    /// @default 1
     pub fast_min_ratio: Option<f64>,
 }
 
