@@ -20,14 +20,14 @@ import { parseArgs } from 'node:util'
 
 import { startDiff, startFindLeaks, startTopRetainers, type FileTask } from './lib/files'
 import { ANALYSIS_DEFAULTS, TOP_DEFAULTS, type DiffOptions } from './lib/options'
-import { checkSnapshotSignal, snapshotFiles, waitForSnapshot } from './lib/signal'
-import { parseSize, renderLeaks, renderTable, renderTop } from './lib/table'
-import { profileSites, renderSites } from './lib/profiles'
+import { checkSnapshotSignal, snapshotFiles, waitForSnapshot } from './lib/cli/signal'
+import { parseSize, renderLeaks, renderTable, renderTop } from './lib/cli/table'
+import { profileSites, renderSites } from './lib/cli/profiles'
 import { formatSize } from './binding'
 import { siteGrowth } from './lib/sites'
-import { buildReport, ReportInputError, runReport, type ReportInput } from './lib/report/model'
-import { FORMATS, formatOf, writeReport, type Format } from './lib/report/output'
-import { prepareRunDir, runProgram } from './lib/run/run'
+import { buildReport, ReportInputError, runReport, type ReportInput } from './lib/cli/report/model'
+import { FORMATS, formatOf, writeReport, type Format } from './lib/cli/report/output'
+import { prepareRunDir, runProgram } from './lib/cli/run'
 
 /**
  * One class naming for every command that reads files: DevTools', because the files come from
@@ -418,7 +418,7 @@ async function snapshotCommand(argv: string[]): Promise<number> {
   return code
 }
 
-/** Sends SIGUSR2 only where it makes a snapshot (see lib/signal.ts), then waits for the file. */
+/** Sends SIGUSR2 only where it makes a snapshot (see lib/cli/signal.ts), then waits for the file. */
 async function signalForSnapshot(pid: number, force: boolean, timeoutMs: number): Promise<number> {
   const check = checkSnapshotSignal(pid)
   if (!check.ok && !(force && check.canForce)) {

@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
 
-import { renderHtml } from '../lib/report/html'
-import type { Report } from '../lib/report/model'
+import { renderHtml } from '../lib/cli/report/html'
+import type { Report } from '../lib/cli/report/model'
 
 const root = resolve(__dirname, '..')
 const cli = join(root, 'cli.js')

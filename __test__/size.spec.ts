@@ -1,7 +1,7 @@
 import test from 'ava'
 
 import binding = require('../binding')
-import { formatSize } from '../lib/report/size'
+import { formatSize } from '../lib/cli/report/size'
 
 // memwatch's own examples (crates/memstats' tests of the native `format_size` list the same).
 test('formatSize words sizes as memwatch did', (t) => {

@@ -1,14 +1,14 @@
 /**
  * The HTML report's browser code: reads the report JSON embedded in the page (gzip + base64
  * when large) and draws it with plain DOM and uPlot. No framework and no request: the page's
- * CSP forbids any. Built into `lib/report/ui.html` with uPlot by `scripts/build-report-ui.mjs`.
+ * CSP forbids any. Built into `lib/cli/report/ui.html` with uPlot by `scripts/build-report-ui.mjs`.
  */
 import type uPlotT from 'uplot'
 
-import type { ClassRow, FlameNode, Report, ThreadSeries as Thread } from '../lib/report/types'
+import type { ClassRow, FlameNode, Report, ThreadSeries as Thread } from '../lib/cli/report/types'
 
 declare const uPlot: typeof uPlotT
-/** heapdiff's size wording (lib/report/size.ts), inlined into the page by lib/report/html.ts. */
+/** heapdiff's size wording (lib/cli/report/size.ts), inlined into the page by lib/cli/report/html.ts. */
 declare function formatSize(bytes: number): string
 
 function h<K extends keyof HTMLElementTagNameMap>(

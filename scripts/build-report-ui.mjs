@@ -1,4 +1,4 @@
-// Builds the HTML report's one browser asset, lib/report/ui.html: uPlot's CSS and JS (from the
+// Builds the HTML report's one browser asset, lib/cli/report/ui.html: uPlot's CSS and JS (from the
 // uplot dev dependency) and report-ui/ (TypeScript, type-stripped here; `npm run lint` type-checks
 // it) inlined as <style> and <script> elements. The package ships this file; neither uPlot nor the
 // browser code is a runtime dependency.
@@ -41,7 +41,7 @@ const asset = [
   inline('script', readFileSync(join(uplotDir, 'uPlot.iife.min.js'), 'utf8')),
   inline('script', app),
 ].join('\n')
-const out = join(root, 'lib', 'report', 'ui.html')
+const out = join(root, 'lib', 'cli', 'report', 'ui.html')
 writeFileSync(out + '.tmp', asset + '\n')
 renameSync(out + '.tmp', out)
 console.log(`report UI: ${out} (${(asset.length / 1024).toFixed(1)} KiB)`)

@@ -1,7 +1,7 @@
 /**
  * The events of a `heapdiff run` folder, one union for both sides: `preload.ts` writes them, one
  * JSON object a line, to `events-<pid>-<threadId>.ndjson` (a file per thread), and the report
- * (`lib/report/model.ts`) reads them back. A folder can be cut short or come from another
+ * (`lib/cli/report/model.ts`) reads them back. A folder can be cut short or come from another
  * version of heapdiff, so the reader still checks each field it uses.
  */
 import type { GcStats, LeakEvent } from '../../index'

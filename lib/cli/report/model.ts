@@ -7,9 +7,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 
-import { formatSize } from '../../binding'
-import { startDiff, startFindLeaks } from '../files'
-import type { ExitEvent, LeakRecord, RunEvent, SnapshotEvent, StartEvent, StatsEvent } from '../run/events'
+import { formatSize } from '../../../binding'
+import { startDiff, startFindLeaks } from '../../files'
+import type { ExitEvent, LeakRecord, RunEvent, SnapshotEvent, StartEvent, StatsEvent } from '../../run/events'
 import { readingOrder } from '../table'
 import type { ClassRow, FlameNode, LeakMark, Report, Site, ThreadSeries } from './types'
 

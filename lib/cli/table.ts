@@ -1,8 +1,8 @@
 /** Human-readable rendering of a diff for the CLI: largest growth first, aligned columns. */
 import { styleText } from 'node:util'
 
-import type { AllocationStack, HeapDiffDetail, HeapDiffResult, RetainerPath } from './heapdiff'
-import { formatStack, type SurvivorReport, type TopRetainer } from './leaks'
+import type { AllocationStack, HeapDiffDetail, HeapDiffResult, RetainerPath } from '../heapdiff'
+import { formatStack, type SurvivorReport, type TopRetainer } from '../leaks'
 
 export interface TableOptions {
   top: number

@@ -4,7 +4,7 @@
  * of this module reaches the page. Only types here, and only the binding's types imported: the
  * browser build type-checks this file without Node's types.
  */
-import type { RetainerPath } from '../../binding'
+import type { RetainerPath } from '../../../binding'
 
 /** One thread's post-GC series, columnar (one entry per full GC). */
 export interface ThreadSeries {

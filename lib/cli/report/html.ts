@@ -53,7 +53,7 @@ export function renderHtml(report: Report): string {
 <noscript>This report needs JavaScript to draw; the data is in the report's JSON (heapdiff report --format json).</noscript>
 <script type="application/json" id="heapdiff-data" data-encoding="${encoding}">${payload}</script>
 <script>
-${formatSize /* heapdiff's size wording, for the browser code: lib/report/size.ts's source */}
+${formatSize /* heapdiff's size wording, for the browser code: lib/cli/report/size.ts's source */}
 </script>
 ${asset}
 </body>

@@ -3,7 +3,7 @@
  * (`cat report.md >> "$GITHUB_STEP_SUMMARY"`): the verdict, what grew with where it was
  * allocated and what holds it, and a link to the HTML report for the rest.
  */
-import { formatSize } from '../../binding'
+import { formatSize } from '../../../binding'
 import { siteLabel, type Report } from './model'
 
 const TOP = 5

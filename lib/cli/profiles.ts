@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 
-import binding = require('../binding')
-import { profileRows, siteTotals, type HeapProfile, type SiteTotal, type StackRow } from './sites'
+import binding = require('../../binding')
+import { profileRows, siteTotals, type HeapProfile, type SiteTotal, type StackRow } from '../sites'
 
 /** The stacks of a profile file; throws an Error naming the file and what is wrong with it. */
 export function readProfileFile(path: string): StackRow[] {

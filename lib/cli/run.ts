@@ -7,9 +7,9 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { isatty } from 'node:tty'
 
-import { ENV } from './env'
+import { ENV } from '../run/env'
 
-export const PRELOAD = join(__dirname, 'preload.js')
+export const PRELOAD = join(__dirname, '..', 'run', 'preload.js')
 
 export interface RunOptions {
   dir: string
