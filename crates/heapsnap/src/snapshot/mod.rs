@@ -10,6 +10,8 @@ mod meta;
 mod needed;
 mod options;
 mod parse;
+mod records;
+mod sinks;
 mod skip;
 mod source;
 mod stream;
