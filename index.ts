@@ -48,7 +48,8 @@ type GcStats = Omit<native.GcStats, 'heap'> & native.HeapStatistics
 interface LeakEvent extends Omit<native.LeakEvent, 'startMs' | 'endMs'> {
   start: Date
   end: Date
-  /** Only while sampling is on (`startSampling()`): the allocation sites that grew most. */
+  /** Only while sampling is on (`startSampling()`), for a heap leak: the allocation sites that
+   *  grew most. */
   sites?: AllocationSiteT[]
 }
 
@@ -220,7 +221,10 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
         if (snapshotWindows.some(([from, to]) => entry.startTime >= from && entry.startTime <= to)) continue
         const detail = (entry as { detail?: { kind?: number } }).detail
         const kind = detail?.kind ?? (entry as { kind?: number }).kind ?? 0
-        const heap = kind === PERF_GC_MAJOR ? { total_allocated_bytes: null, ...v8.getHeapStatistics() } : null
+        const heap =
+          kind === PERF_GC_MAJOR
+            ? { total_allocated_bytes: null, ...v8.getHeapStatistics(), rss: process.memoryUsage.rss() }
+            : null
         binding.gcFeedPerfEntry(kind, entry.duration, heap)
       }
     })
@@ -250,7 +254,9 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
         } else if (ev.kind === 'leak' && ev.leak) {
           const { startMs, endMs, ...rest } = ev.leak
           const info: LeakEvent = { start: new Date(startMs), end: new Date(endMs), ...rest }
-          if (sampler.active) info.sites = sampler.sitesFor(startMs)
+          // The sampler sees heap allocations only: for external memory it cannot say which
+          // sites hold the bytes, so it names none rather than the heap's busiest ones.
+          if (sampler.active && info.memory === 'heap') info.sites = sampler.sitesFor(startMs)
           this.emit('leak', info)
         }
       } catch (err) {

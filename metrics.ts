@@ -134,6 +134,8 @@ function workerOnly(fn: string, options: unknown): void {
  *  running (figures are only read while a listener exists) and passes on the sites of the last
  *  leak where allocation sampling supplies them. */
 function onLeak(info: memwatch.LeakEvent): void {
+  // Sites name heap allocations; an external leak has none and leaves the heap's in place.
+  if (info.memory !== 'heap') return
   const sites = (info as { sites?: unknown }).sites
   binding.metricsSetSites(Array.isArray(sites) ? topSites(sites) : [])
 }
@@ -330,6 +332,32 @@ function prometheusMetrics(prefix: string, labels: Record<string, string>) {
     promMetric(prefix + 'nodejs_heap_leak_events_total', 'leak events reported', 'counter', () =>
       read().map((t) => ({ value: t.leakEvents, labels: { ...labels, thread: String(t.thread) } })),
     ),
+    gauge(
+      'nodejs_external_memory_post_gc_bytes',
+      'External memory (Buffers, ArrayBuffers) after the last full GC, bytes',
+      (t) => t.externalPostGcBytes,
+    ),
+    gauge(
+      'nodejs_external_memory_leak_suspected',
+      '1 from an external memory leak event until it stopped growing for one window of full GCs',
+      (t) => (t.externalLeakSuspected ? 1 : 0),
+    ),
+    gauge(
+      'nodejs_external_memory_leak_growth_bytes_per_second',
+      'External memory growth the leak rule sees now, bytes per second (0 when not growing)',
+      (t) => t.externalGrowthBytesPerSecond,
+    ),
+    promMetric(
+      prefix + 'nodejs_external_memory_leak_events_total',
+      'external memory leak events reported',
+      'counter',
+      () => read().map((t) => ({ value: t.externalLeakEvents, labels: { ...labels, thread: String(t.thread) } })),
+    ),
+    gauge(
+      'nodejs_native_memory_post_gc_bytes',
+      'Resident memory that is neither heap nor external after the last full GC (an estimate, not judged), bytes',
+      (t) => t.nativePostGcBytes,
+    ),
     promMetric(pauseName, 'GC pauses by kind, every GC, from the native GC prologue/epilogue', 'histogram', () => {
       const values: PromValue[] = []
       const seen = new Set<string>()
@@ -448,6 +476,30 @@ export function registerOpenTelemetry(options?: OpenTelemetryOptions): MetricsHa
     unit: '{event}',
     description: 'leak events reported',
   })
+  const externalPostGc = gauge(
+    'heapdiff.external.post_gc',
+    'By',
+    'External memory (Buffers, ArrayBuffers) after the last full GC',
+  )
+  const externalSuspected = gauge(
+    'heapdiff.external.leak.suspected',
+    '1',
+    '1 from an external memory leak event until it stopped growing for one window of full GCs',
+  )
+  const externalRate = gauge(
+    'heapdiff.external.leak.growth_rate',
+    'By/s',
+    'External memory growth the leak rule sees now (0 when not growing)',
+  )
+  const externalEvents = m.createObservableCounter('heapdiff.external.leak.events', {
+    unit: '{event}',
+    description: 'external memory leak events reported',
+  })
+  const nativePostGc = gauge(
+    'heapdiff.native.post_gc',
+    'By',
+    'Resident memory that is neither heap nor external after the last full GC (an estimate, not judged)',
+  )
   const dropped = m.createObservableCounter('heapdiff.gc.dropped_pauses', {
     unit: '{pause}',
     description:
@@ -466,7 +518,21 @@ export function registerOpenTelemetry(options?: OpenTelemetryOptions): MetricsHa
       for (let i = 0; i < t.seconds.length; i++) duration.record(t.seconds[i], byType[t.types[i]])
     }
   }
-  const observables = [postGc, base, trend, suspected, rate, sites, events, dropped]
+  const observables = [
+    postGc,
+    base,
+    trend,
+    suspected,
+    rate,
+    sites,
+    events,
+    dropped,
+    externalPostGc,
+    externalSuspected,
+    externalRate,
+    externalEvents,
+    nativePostGc,
+  ]
   // The SDK runs observable callbacks before it collects synchronous instruments, so pauses
   // recorded here are in the same collection.
   const callback = (r: OtelObservableResult) => {
@@ -479,6 +545,13 @@ export function registerOpenTelemetry(options?: OpenTelemetryOptions): MetricsHa
       r.observe(suspected, t.leakSuspected ? 1 : 0, a)
       r.observe(rate, t.growthBytesPerSecond, a)
       r.observe(events, t.leakEvents, a)
+      if (t.externalPostGcBytes !== null && t.externalPostGcBytes !== undefined)
+        r.observe(externalPostGc, t.externalPostGcBytes, a)
+      r.observe(externalSuspected, t.externalLeakSuspected ? 1 : 0, a)
+      r.observe(externalRate, t.externalGrowthBytesPerSecond, a)
+      r.observe(externalEvents, t.externalLeakEvents, a)
+      if (t.nativePostGcBytes !== null && t.nativePostGcBytes !== undefined)
+        r.observe(nativePostGc, t.nativePostGcBytes, a)
       r.observe(dropped, droppedBy.get(t.thread) ?? 0, a)
       t.sites.forEach((s, i) =>
         r.observe(sites, s.growthBytes, {

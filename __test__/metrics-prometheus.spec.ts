@@ -43,7 +43,7 @@ realTest(
   (t) => {
     const check = spawnSync(promtool!, ['check', 'rules', rules], { encoding: 'utf8' })
     t.is(check.status, 0, check.stdout + check.stderr)
-    t.regex(check.stdout, /SUCCESS: 2 rules found/)
+    t.regex(check.stdout, /SUCCESS: 3 rules found/)
     const run = spawnSync(promtool!, ['test', 'rules', ruleTests], {
       encoding: 'utf8',
       cwd: join(root, 'deploy', 'prometheus'),
@@ -107,7 +107,7 @@ async function query(base: string, q: string): Promise<any> {
 realTest(
   prometheus,
   'prometheus',
-  'a real Prometheus scrapes a leaking and a clean service: leak_suspected 0 → 1 for the leak only, post-GC gauge = stats events',
+  'a real Prometheus scrapes a heap leak, a Buffer leak and a clean service: each verdict 0 → 1 for its leak only, post-GC gauge = stats events',
   async (t) => {
     t.timeout(90000)
     const dir = mkdtempSync(join(tmpdir(), 'heapdiff-prometheus-'))
@@ -117,6 +117,8 @@ realTest(
       procs.push(leaky.proc)
       const clean = await service('clean')
       procs.push(clean.proc)
+      const buffers = await service('buffers')
+      procs.push(buffers.proc)
       const port = await freePort()
       writeFileSync(
         join(dir, 'prometheus.yml'),
@@ -134,6 +136,9 @@ realTest(
           '  - job_name: clean',
           '    static_configs:',
           `      - targets: ['127.0.0.1:${clean.port}']`,
+          '  - job_name: buffers',
+          '    static_configs:',
+          `      - targets: ['127.0.0.1:${buffers.port}']`,
           '',
         ].join('\n'),
       )
@@ -163,7 +168,8 @@ realTest(
       await until('the leak verdict', async () => {
         const v = await samples(base, 'nodejs_heap_leak_suspected{job="leaky"}')
         const c = await samples(base, 'nodejs_heap_leak_suspected{job="clean"}')
-        return v.indexOf(1) >= 0 && v.length - v.indexOf(1) >= 3 && c.length >= 5
+        const b = await samples(base, 'nodejs_external_memory_leak_suspected{job="buffers"}')
+        return v.indexOf(1) >= 0 && v.length - v.indexOf(1) >= 3 && c.length >= 5 && b.indexOf(1) >= 0
       })
 
       const leakSeries = await samples(base, 'nodejs_heap_leak_suspected{job="leaky",thread="0"}')
@@ -189,6 +195,27 @@ realTest(
       const rates = await samples(base, 'nodejs_heap_leak_growth_bytes_per_second{job="leaky"}')
       t.true(rates[rates.length - 1] > 1e5, `the leak grows 256 KB per GC: ${rates[rates.length - 1]}`)
       t.true((await samples(base, 'nodejs_heap_leak_events_total{job="leaky"}')).pop()! >= 1)
+
+      // Retained Buffers flip the external verdict 0 → 1 and leave the heap's at 0; the
+      // heap leak and the clean service never raise the external one.
+      const external = await samples(base, 'nodejs_external_memory_leak_suspected{job="buffers",thread="0"}')
+      const raised = external.indexOf(1)
+      t.true(raised >= 1, `healthy first: ${external}`)
+      t.true(
+        external.slice(0, raised).every((v) => v === 0),
+        String(external),
+      )
+      t.true(
+        (await samples(base, 'nodejs_heap_leak_suspected{job="buffers",thread="0"}')).every((v) => v === 0),
+        'Buffers are not a heap leak',
+      )
+      for (const job of ['leaky', 'clean']) {
+        const series = await samples(base, `nodejs_external_memory_leak_suspected{job="${job}",thread="0"}`)
+        t.true(series.length >= 5 && series.every((v) => v === 0), `${job}: external never suspected: ${series}`)
+      }
+      const kept = await samples(base, 'nodejs_external_memory_post_gc_bytes{job="buffers",thread="0"}')
+      t.true(kept[kept.length - 1] - kept[0] >= 4 * 256 * 1024, `external grows: ${kept}`)
+      t.true((await samples(base, 'nodejs_native_memory_post_gc_bytes{job="clean",thread="0"}')).pop()! > 0)
 
       // Every post-GC value Prometheus stored is one the service's own stats events reported.
       for (const [job, svc] of [
@@ -218,7 +245,11 @@ realTest(
       // The shipped rules load, and every dashboard query is valid PromQL with data behind it.
       const loaded = await (await fetch(`${base}/api/v1/rules`)).json()
       const names = (loaded as any).data.groups.flatMap((g: any) => g.rules.map((r: any) => `${r.name}:${r.health}`))
-      t.deepEqual(names.sort(), ['NodeHeapGrowthHigh:ok', 'NodeHeapLeakSuspected:ok'])
+      t.deepEqual(names.sort(), [
+        'NodeExternalMemoryLeakSuspected:ok',
+        'NodeHeapGrowthHigh:ok',
+        'NodeHeapLeakSuspected:ok',
+      ])
       const dash = JSON.parse(readFileSync(dashboard, 'utf8'))
       for (const panel of dash.panels) {
         for (const target of panel.targets) {

@@ -100,6 +100,11 @@ test.serial(
       t.is(one(after, 'app_nodejs_heap_leak_suspected', labels), 0)
       t.is(one(after, 'app_nodejs_heap_leak_growth_bytes_per_second', labels), 0)
       t.is(one(after, 'app_nodejs_heap_leak_events_total', labels), 0)
+      t.is(one(after, 'app_nodejs_external_memory_post_gc_bytes', labels), last.external_memory)
+      t.is(one(after, 'app_nodejs_external_memory_leak_suspected', labels), 0)
+      t.is(one(after, 'app_nodejs_external_memory_leak_growth_bytes_per_second', labels), 0)
+      t.is(one(after, 'app_nodejs_external_memory_leak_events_total', labels), 0)
+      t.is(one(after, 'app_nodejs_native_memory_post_gc_bytes', labels), last.native_memory)
       for (const kind of ['major', 'minor', 'incremental', 'weakcb']) {
         const k = { ...labels, kind }
         // A kind's series appear with its first GC.
@@ -198,7 +203,7 @@ test.serial('Prometheus: the top sites of the last leak event, bounded, replaced
       live_count: i,
     })
     // The leak event shape of the allocation sampler (sampling itself is not on this branch).
-    const leak = { start: new Date(), end: new Date(), growth: 1, gcs: 10, reason: 'r' }
+    const leak = { memory: 'heap', start: new Date(), end: new Date(), growth: 1, gcs: 10, reason: 'r' }
     memwatch.emit('leak', { ...leak, sites: [1, 7, 3, 5, 2, 6, 4].map(site) } as any)
     const got = parse(await register.metrics()).filter((s) => s.name === 'nodejs_heap_leak_site_growth_bytes')
     t.is(got.length, metrics.TOP_SITES)
@@ -220,6 +225,9 @@ test.serial('Prometheus: the top sites of the last leak event, bounded, replaced
       line: '17',
       column: '3',
     })
+    // An external leak names no sites: the heap's stay.
+    memwatch.emit('leak', { ...leak, memory: 'external' } as any)
+    t.is(parse(await register.metrics()).filter((s) => s.name === 'nodejs_heap_leak_site_growth_bytes').length, 5)
     memwatch.emit('leak', leak as any)
     t.deepEqual(
       parse(await register.metrics()).filter((s) => s.name === 'nodejs_heap_leak_site_growth_bytes'),
@@ -269,6 +277,10 @@ test.serial(
         ['heapdiff.heap.usage_trend', '1', last.usage_trend / 100],
         ['heapdiff.leak.suspected', '1', 0],
         ['heapdiff.leak.growth_rate', 'By/s', 0],
+        ['heapdiff.external.post_gc', 'By', last.external_memory],
+        ['heapdiff.external.leak.suspected', '1', 0],
+        ['heapdiff.external.leak.growth_rate', 'By/s', 0],
+        ['heapdiff.native.post_gc', 'By', last.native_memory!],
       ]
       for (const [name, unit, value] of gauges) {
         const m = find(rm, name)
@@ -286,6 +298,10 @@ test.serial(
       t.is(events.dataPointType, DataPointType.SUM)
       t.deepEqual(
         events.dataPoints.map((d) => [d.attributes, d.value]),
+        [[attrs, 0]],
+      )
+      t.deepEqual(
+        find(rm, 'heapdiff.external.leak.events')!.dataPoints.map((d) => [d.attributes, d.value]),
         [[attrs, 0]],
       )
       t.deepEqual(

@@ -57,6 +57,7 @@ test('leak options: binding.d.ts and docs/api.md state the rule’s own defaults
   const defaults = binding.leakOptionDefaults() as Record<string, unknown>
   t.deepEqual(Object.keys(defaults).sort(), [
     'consecutiveGrowth',
+    'external',
     'fastGcs',
     'fastMinGrowth',
     'fastMinRatio',

@@ -35,6 +35,15 @@ pub struct ThreadMetrics {
     /// Bytes per second the leak rule sees now (0 when not growing).
     pub growth_bytes_per_second: f64,
     pub leak_events: f64,
+    /// External memory after the newest full GC; null before the first.
+    pub external_post_gc_bytes: Option<f64>,
+    /// The external leak rule's verdict, rate and events, as the heap's above.
+    pub external_leak_suspected: bool,
+    pub external_growth_bytes_per_second: f64,
+    pub external_leak_events: f64,
+    /// Resident memory that is neither heap nor external after the newest full GC (an
+    /// estimate, never judged); null where unread.
+    pub native_post_gc_bytes: Option<f64>,
     /// Pause histograms since the module loaded on that thread, flat (one typed array instead
     /// of ~80 JS values per thread keeps a scrape of many workers cheap): for each GC type in
     /// the order `major`, `minor`, `incremental`, `weakcb`, bounds + 3 numbers: the cumulative
@@ -137,9 +146,14 @@ pub fn metrics_read() -> Vec<ThreadMetrics> {
                 post_gc_used_bytes: f.last.map(|s| s.current_base as f64),
                 estimated_base_bytes: f.last.map(|s| s.estimated_base as f64),
                 usage_trend_ratio: f.last.map(|s| s.usage_trend / 100.0),
-                leak_suspected: f.leak_suspected,
-                growth_bytes_per_second: f.growth_rate,
-                leak_events: f.leak_events as f64,
+                leak_suspected: f.heap.suspected,
+                growth_bytes_per_second: f.heap.growth_rate,
+                leak_events: f.heap.events as f64,
+                external_post_gc_bytes: f.external_last.map(|s| s.current_base as f64),
+                external_leak_suspected: f.external.suspected,
+                external_growth_bytes_per_second: f.external.growth_rate,
+                external_leak_events: f.external.events as f64,
+                native_post_gc_bytes: f.native.map(|b| b as f64),
                 pauses: pauses.into(),
                 sites,
             }

@@ -52,6 +52,8 @@ pub struct HeapStatistics {
     /// Only V8 14+ (Node 26) reports it; null elsewhere.
     #[napi(js_name = "total_allocated_bytes")]
     pub total_allocated_bytes: Option<f64>,
+    /// Not V8's: the process's resident set size, read at the same moment; null where unread.
+    pub rss: Option<f64>,
 }
 
 /// The `stats` event payload: the classic fields first, then what modern V8 adds.
@@ -71,6 +73,17 @@ pub struct GcStats {
     pub max: f64,
     #[napi(js_name = "usage_trend")]
     pub usage_trend: f64,
+    /// `estimated_base` of external memory (`external_memory` is its `current_base`).
+    #[napi(js_name = "external_estimated_base")]
+    pub external_estimated_base: f64,
+    /// `usage_trend` of external memory.
+    #[napi(js_name = "external_usage_trend")]
+    pub external_usage_trend: f64,
+    /// Resident memory that is neither heap nor external (`rss` − `total_physical_size` −
+    /// `external_memory`): an estimate without a leak rule (see docs/api.md); null where
+    /// `rss` is unread.
+    #[napi(js_name = "native_memory")]
+    pub native_memory: Option<f64>,
     /// `'v8-gc-callback'` or `'perf_hooks'`.
     pub source: String,
     /// True for the event that follows `gc()`.
@@ -96,6 +109,10 @@ pub struct GcStats {
 /// The `leak` event payload as it crosses; the JS layer turns the times into `Date`s.
 #[napi(object)]
 pub struct LeakEvent {
+    /// Which memory grew: V8's heap (memwatch's only one) or external memory (`Buffer`s,
+    /// `ArrayBuffer`s, external strings).
+    #[napi(ts_type = "'heap' | 'external'")]
+    pub memory: String,
     pub start_ms: f64,
     pub end_ms: f64,
     pub growth: f64,
@@ -174,6 +191,11 @@ pub struct LeakOptions {
     ///
     /// @default 1
     pub fast_min_ratio: Option<f64>,
+    /// Whether external memory (`Buffer`s, `ArrayBuffer`s) is judged too, by the same rule
+    /// and knobs in its own series; its events carry `memory: 'external'`.
+    ///
+    /// @default true
+    pub external: Option<bool>,
 }
 
 impl From<memstats::LeakOptions> for LeakOptions {
@@ -187,6 +209,7 @@ impl From<memstats::LeakOptions> for LeakOptions {
             fast_gcs: Some(o.fast_gcs.into()),
             fast_min_growth: Some(o.fast_min_growth as f64),
             fast_min_ratio: Some(o.fast_min_ratio),
+            external: Some(o.external),
         }
     }
 }
@@ -259,6 +282,9 @@ impl TryFrom<LeakOptions> for memstats::LeakOptions {
         if let Some(v) = js.fast_min_ratio {
             o.fast_min_ratio = v;
         }
+        if let Some(v) = js.external {
+            o.external = v;
+        }
         Ok(o)
     }
 }
@@ -282,6 +308,7 @@ impl From<HeapFigures> for HeapStatistics {
             number_of_native_contexts: h.number_of_native_contexts as f64,
             number_of_detached_contexts: h.number_of_detached_contexts as f64,
             total_allocated_bytes: h.total_allocated_bytes.map(|b| b as f64),
+            rss: h.rss.map(|b| b as f64),
         }
     }
 }
@@ -300,6 +327,7 @@ impl From<HeapStatistics> for HeapFigures {
             number_of_native_contexts: u(h.number_of_native_contexts),
             number_of_detached_contexts: u(h.number_of_detached_contexts),
             total_allocated_bytes: h.total_allocated_bytes.map(u),
+            rss: h.rss.map(u),
             ..HeapFigures::default()
         }
     }
@@ -329,6 +357,9 @@ impl From<memstats::StatsEvent> for GcStats {
             min: c.min as f64,
             max: c.max as f64,
             usage_trend: c.usage_trend,
+            external_estimated_base: ev.external.estimated_base as f64,
+            external_usage_trend: ev.external.usage_trend,
+            native_memory: s.heap.native_estimate().map(|b| b as f64),
             source: s.source.as_str().to_owned(),
             forced: s.forced,
             gc_time: s.time_ms,
@@ -344,6 +375,7 @@ impl From<memstats::StatsEvent> for GcStats {
 impl From<memstats::LeakEvent> for LeakEvent {
     fn from(r: memstats::LeakEvent) -> Self {
         LeakEvent {
+            memory: r.memory.as_str().to_owned(),
             start_ms: r.start_ms,
             end_ms: r.end_ms,
             growth: r.growth as f64,

@@ -74,12 +74,16 @@ fn epilogue(state: &EnvState, isolate: *mut Isolate, gc_type: u32, now: u64) {
     }
 }
 
-/// Reads heap figures of `isolate`; `None` where the statistics entry points are missing.
+/// Reads heap figures of `isolate`, and the process's resident set size beside them; `None`
+/// where the statistics entry points are missing.
 pub fn read_heap(isolate: *mut Isolate) -> Option<HeapFigures> {
     let api = v8::api().ok()?;
     let hs = api.heap_stats.as_ref().ok()?;
     // SAFETY: called on the isolate's thread (GC callback or JS call) with a live isolate.
-    Some(unsafe { heap_stats::read(hs, api.v8_major, isolate) })
+    let mut heap = unsafe { heap_stats::read(hs, api.v8_major, isolate) };
+    // `statm` only (one small read; `smaps` lists every mapping, milliseconds in a GC pause).
+    heap.rss = memory_stats::memory_stats().map(|m| m.physical_mem as u64);
+    Some(heap)
 }
 
 /// Registers both callbacks for every GC type. Returns why not, where V8 cannot be reached.

@@ -52,5 +52,6 @@ pub unsafe fn read(api: &HeapStatsApi, v8_major: u32, isolate: *mut Isolate) -> 
         number_of_native_contexts: buf[offset::NATIVE_CONTEXTS],
         number_of_detached_contexts: buf[offset::DETACHED_CONTEXTS],
         total_allocated_bytes: (v8_major >= 14).then_some(buf[offset::TOTAL_ALLOCATED_BYTES]),
+        rss: None,
     }
 }

@@ -71,6 +71,9 @@ pub struct LeakOptions {
     pub fast_min_growth: u64,
     /// Fast path: growth as a multiple of the run's starting heap (default 1.0: it doubled).
     pub fast_min_ratio: f64,
+    /// Whether external memory is judged too, by the same rule and knobs, in its own series
+    /// (default true). Its reports are `Memory::External` events.
+    pub external: bool,
 }
 
 impl Default for LeakOptions {
@@ -84,6 +87,7 @@ impl Default for LeakOptions {
             fast_gcs: 2,
             fast_min_growth: 128 * 1024 * 1024,
             fast_min_ratio: 1.0,
+            external: true,
         }
     }
 }
@@ -132,19 +136,52 @@ impl std::fmt::Display for OptionError {
 
 impl std::error::Error for OptionError {}
 
+/// Which memory a leak rule watches: each is judged on its own, by the same rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Memory {
+    /// V8's used heap after a full GC: memwatch's series.
+    #[default]
+    Heap,
+    /// V8's external memory after a full GC: the bytes outside the heap that JS objects hold
+    /// (`ArrayBuffer` backing stores, so every `Buffer`, and external strings), which a heap
+    /// leak rule never sees.
+    External,
+}
+
+impl Memory {
+    /// The `memory` string a `leak` event carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Memory::Heap => "heap",
+            Memory::External => "external",
+        }
+    }
+
+    /// How a sentence names it, memwatch's `heap` first.
+    fn noun(self) -> &'static str {
+        match self {
+            Memory::Heap => "heap",
+            Memory::External => "external memory",
+        }
+    }
+}
+
 /// One `leak` event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LeakEvent {
+    /// Which memory grew.
+    pub memory: Memory,
     /// When the reported growth began: the first full GC counted, ms since the epoch.
     pub start_ms: f64,
     /// The full GC that completed the report, ms since the epoch.
     pub end_ms: f64,
-    /// Used heap at `end_ms` minus at `start_ms`, bytes (exact; `reason` rounds).
+    /// The memory at `end_ms` minus at `start_ms`, bytes (exact; `reason` rounds).
     pub growth: i64,
     /// Full GCs the report spans, counted as memwatch did: growth steps for the streak rules,
     /// samples for the trend window.
     pub gcs: u32,
-    /// memwatch's sentence, e.g. `heap growth over 10 consecutive GCs (1m 40s) - 11.67 mb/hr`.
+    /// memwatch's sentence, e.g. `heap growth over 10 consecutive GCs (1m 40s) - 11.67 mb/hr`;
+    /// `external memory growth over …` for external memory.
     pub reason: String,
 }
 
@@ -157,6 +194,7 @@ struct Sample {
 #[derive(Clone, Debug)]
 pub struct LeakDetector {
     opts: LeakOptions,
+    memory: Memory,
     prev: Option<Sample>,
     /// Classic streak: where it began (the last GC before the growth) and its length.
     streak_start: Option<Sample>,
@@ -209,6 +247,7 @@ impl LeakDetector {
             stretch: VecDeque::with_capacity(hold_len(opts.window)),
             recent_levels: VecDeque::with_capacity(hold_len(opts.window)),
             opts,
+            memory: Memory::Heap,
             prev: None,
             streak_start: None,
             streak: 0,
@@ -220,6 +259,12 @@ impl LeakDetector {
             recent: VecDeque::with_capacity(w as usize),
             since_report: None,
         })
+    }
+
+    /// The same rule, over another memory's series (its events say so).
+    pub fn watching(mut self, memory: Memory) -> Self {
+        self.memory = memory;
+        self
     }
 
     #[cfg(test)]
@@ -356,7 +401,7 @@ impl LeakDetector {
             && self.run >= self.opts.fast_gcs
             && growth >= self.opts.fast_min_growth
             && growth as f64 >= self.opts.fast_min_ratio * from as f64;
-        fast.then(|| report(start, now, self.run))
+        fast.then(|| report(self.memory, start, now, self.run))
     }
 
     fn classic(&mut self, prev: Option<Sample>, now: Sample, grew: bool) -> Option<LeakEvent> {
@@ -372,7 +417,7 @@ impl LeakDetector {
             return None;
         }
         let start = self.streak_start?;
-        Some(report(start, now, self.streak))
+        Some(report(self.memory, start, now, self.streak))
     }
 
     fn trend(&mut self, now: Sample) -> Option<LeakEvent> {
@@ -413,20 +458,22 @@ impl LeakDetector {
             return None;
         }
         let first = *self.window.front()?;
-        Some(report(first, now, self.window.len() as u32))
+        Some(report(self.memory, first, now, self.window.len() as u32))
     }
 }
 
-fn report(start: Sample, end: Sample, gcs: u32) -> LeakEvent {
+fn report(memory: Memory, start: Sample, end: Sample, gcs: u32) -> LeakEvent {
     let growth = end.base as i64 - start.base as i64;
     let ms = (end.t - start.t).max(0.0);
     LeakEvent {
+        memory,
         start_ms: start.t,
         end_ms: end.t,
         growth,
         gcs,
         reason: format!(
-            "heap growth over {gcs} consecutive GCs ({}) - {}",
+            "{} growth over {gcs} consecutive GCs ({}) - {}",
+            memory.noun(),
             format_duration((ms / 1000.0).round() as u64),
             format_rate(growth, ms.round() as u64)
         ),

@@ -18,10 +18,10 @@ mod stats;
 mod watch;
 
 pub use format::format_size;
-pub use leak::{LeakEvent, LeakOption, LeakOptions, LeakRule, OptionError};
+pub use leak::{LeakEvent, LeakOption, LeakOptions, LeakRule, Memory, OptionError};
 pub use pauses::{
     GcType, PauseCounts, PauseHistogram, PauseRing, GC_TYPES, PAUSE_BOUNDS_NS, PAUSE_BUCKETS,
 };
 pub use record::{FullGcSample, GcCounters, GcKind, HeapFigures, Recorder, Source};
 pub use stats::ClassicStats;
-pub use watch::{Event, StatsEvent, WatchFigures, Watcher};
+pub use watch::{Event, LeakFigures, StatsEvent, WatchFigures, Watcher};

@@ -36,6 +36,19 @@ pub struct HeapFigures {
     pub number_of_detached_contexts: u64,
     /// Only V8 14+ (Node 26) reports it.
     pub total_allocated_bytes: Option<u64>,
+    /// Not V8's: the process's resident set size, read at the same moment, so that what lies
+    /// outside both the heap and external memory can be estimated (`None` where unread).
+    pub rss: Option<u64>,
+}
+
+impl HeapFigures {
+    /// Resident memory that is neither heap nor external: V8's own mallocs, Node's and native
+    /// addons' allocations, thread stacks, code. The allocator keeps freed pages, so this
+    /// follows the process's high-water mark more than its live allocations.
+    pub fn native_estimate(&self) -> Option<u64> {
+        let rss = self.rss?;
+        Some(rss.saturating_sub(self.total_physical_size + self.external_memory))
+    }
 }
 
 /// GC kinds as V8's `GCType` bits, which `perf_hooks` entries reuse; the same values on V8 11–14.

@@ -1,6 +1,6 @@
 //! Turning recorded full GCs into `stats` and `leak` events, in order of occurrence.
 
-use crate::leak::{LeakDetector, LeakEvent, LeakOptions, OptionError};
+use crate::leak::{LeakDetector, LeakEvent, LeakOptions, Memory, OptionError};
 use crate::record::FullGcSample;
 use crate::stats::{ClassicStats, StatsAccumulator};
 
@@ -18,85 +18,155 @@ pub enum Event {
 pub struct StatsEvent {
     /// memwatch's figures.
     pub classic: ClassicStats,
+    /// The same figures over external memory (its base, trend, min and max).
+    pub external: ClassicStats,
     /// The GC's own figures (time, pause, heap, counters).
     pub sample: FullGcSample,
     /// Samples lost so far to a full queue.
     pub dropped: u64,
 }
 
-/// What a metrics scrape reads of one thread's statistics and leak rule.
+/// What a metrics scrape reads of one thread's statistics and leak rules.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct WatchFigures {
     /// The newest `stats` figures; none before the first full GC.
     pub last: Option<ClassicStats>,
+    /// The newest figures over external memory.
+    pub external_last: Option<ClassicStats>,
+    /// The newest estimate of native memory (`HeapFigures::native_estimate`).
+    pub native: Option<u64>,
+    /// The heap's leak rule.
+    pub heap: LeakFigures,
+    /// External memory's leak rule.
+    pub external: LeakFigures,
+}
+
+/// One leak rule's verdict, as metrics export it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LeakFigures {
     /// `leak` events so far, across leak rule changes.
-    pub leak_events: u64,
-    /// Whether the rule still suspects a leak: from a report until the heap stops growing
+    pub events: u64,
+    /// Whether the rule still suspects a leak: from a report until the memory stops growing
     /// (see `LeakDetector::suspected`).
-    pub leak_suspected: bool,
+    pub suspected: bool,
     /// Bytes per second (see `LeakDetector::growth_rate`).
     pub growth_rate: f64,
 }
 
-/// One thread's statistics and leak rule, fed only from the JS thread.
+/// One memory's statistics and leak rule.
 #[derive(Clone, Debug)]
-pub struct Watcher {
+struct Series {
     stats: StatsAccumulator,
     leak: LeakDetector,
     last: Option<ClassicStats>,
-    leak_events: u64,
+    events: u64,
+}
+
+impl Series {
+    fn new(leak: LeakDetector) -> Self {
+        Series {
+            stats: StatsAccumulator::new(),
+            leak,
+            last: None,
+            events: 0,
+        }
+    }
+
+    fn figures(&self) -> LeakFigures {
+        LeakFigures {
+            events: self.events,
+            suspected: self.leak.suspected(),
+            growth_rate: self.leak.growth_rate(),
+        }
+    }
+
+    fn observe(
+        &mut self,
+        time_ms: f64,
+        base: u64,
+        judge: bool,
+    ) -> (ClassicStats, Option<LeakEvent>) {
+        let stats = self.stats.record_full(base);
+        self.last = Some(stats);
+        let leak = if judge {
+            self.leak.observe(time_ms, base)
+        } else {
+            None
+        };
+        self.events += leak.is_some() as u64;
+        (stats, leak)
+    }
+}
+
+/// One thread's statistics and leak rules (the heap's and external memory's), fed only from the
+/// JS thread.
+#[derive(Clone, Debug)]
+pub struct Watcher {
+    heap: Series,
+    external: Series,
+    judge_external: bool,
+    native: Option<u64>,
 }
 
 impl Default for Watcher {
     fn default() -> Self {
+        let opts = LeakOptions::default();
+        let rule = || LeakDetector::new(opts.clone()).expect("default options are valid");
         Watcher {
-            stats: StatsAccumulator::new(),
-            leak: LeakDetector::new(LeakOptions::default()).expect("default options are valid"),
-            last: None,
-            leak_events: 0,
+            heap: Series::new(rule()),
+            external: Series::new(rule().watching(Memory::External)),
+            judge_external: opts.external,
+            native: None,
         }
     }
 }
 
 impl Watcher {
-    /// Replaces the leak rule, forgetting its history; the statistics go on.
+    /// Replaces both leak rules, forgetting their history; the statistics go on.
     pub fn set_leak_options(&mut self, opts: LeakOptions) -> Result<(), OptionError> {
-        self.leak = LeakDetector::new(opts)?;
+        let heap = LeakDetector::new(opts.clone())?;
+        self.external.leak = heap.clone().watching(Memory::External);
+        self.heap.leak = heap;
+        self.judge_external = opts.external;
         Ok(())
     }
 
     /// The figures metrics export, as of the newest observed sample. A new leak rule
-    /// (`set_leak_options`) starts unsuspecting; the event count goes on.
+    /// (`set_leak_options`) starts unsuspecting; the event counts go on.
     pub fn figures(&self) -> WatchFigures {
         WatchFigures {
-            last: self.last,
-            leak_events: self.leak_events,
-            leak_suspected: self.leak.suspected(),
-            growth_rate: self.leak.growth_rate(),
+            last: self.heap.last,
+            external_last: self.external.last,
+            native: self.native,
+            heap: self.heap.figures(),
+            external: self.external.figures(),
         }
     }
 
-    /// Runs each sample through the statistics and the leak rule: a `stats` event each, and a
-    /// `leak` event right after the sample that completed a report.
+    /// Runs each sample through the statistics and the leak rules: a `stats` event each, and a
+    /// `leak` event right after the sample that completed a report (the heap's first).
     pub fn observe(&mut self, samples: Vec<FullGcSample>, dropped: u64) -> Vec<Event> {
         let mut events = Vec::with_capacity(samples.len() + 1);
         for sample in samples {
-            let mut classic = self.stats.record_full(sample.heap.used_heap_size);
+            let (t, heap) = (sample.time_ms, &sample.heap);
+            let (mut classic, heap_leak) = self.heap.observe(t, heap.used_heap_size, true);
+            let (external, external_leak) =
+                self.external
+                    .observe(t, heap.external_memory, self.judge_external);
             // The counters come from the hook, which sees every GC, not only those delivered
             // while someone listened.
             classic.num_full_gc = sample.counters.full();
             classic.num_inc_gc = sample.counters.other();
-            let leak = self
-                .leak
-                .observe(sample.time_ms, sample.heap.used_heap_size);
-            self.last = Some(classic);
-            self.leak_events += leak.is_some() as u64;
+            self.heap.last = Some(classic);
+            self.native = heap.native_estimate().or(self.native);
             events.push(Event::Stats(Box::new(StatsEvent {
                 classic,
+                external,
                 sample,
                 dropped,
             })));
-            events.extend(leak.map(Event::Leak));
+            events.extend(heap_leak.map(Event::Leak));
+            events.extend(external_leak.map(Event::Leak));
         }
         events
     }
@@ -105,7 +175,7 @@ impl Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::leak::LeakRule;
+    use crate::leak::{LeakRule, Memory};
     use crate::record::{GcKind, HeapFigures, Recorder, Source};
 
     #[test]
@@ -161,6 +231,105 @@ mod tests {
         assert_eq!(leak.growth, 5 << 20);
     }
 
+    /// Full GCs one second apart with the given used heap and external memory, MiB.
+    fn feed(w: &mut Watcher, series: &[(u64, u64)]) -> Vec<Event> {
+        let mut rec = Recorder::default();
+        let mut events = Vec::new();
+        for (i, &(heap, external)) in series.iter().enumerate() {
+            let figures = HeapFigures {
+                used_heap_size: heap << 20,
+                total_physical_size: (heap + 2) << 20,
+                external_memory: external << 20,
+                rss: Some((heap + external + 40) << 20),
+                ..HeapFigures::default()
+            };
+            let at = 1.7e12 + i as f64 * 1000.0;
+            rec.gc_ended(
+                GcKind::MarkSweepCompact,
+                1,
+                true,
+                Source::V8Callback,
+                || Some((at, figures)),
+            );
+            events.extend(w.observe(rec.drain(), 0));
+        }
+        events
+    }
+
+    fn leaks(events: &[Event]) -> Vec<&LeakEvent> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Leak(l) => Some(l),
+                Event::Stats(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn external_growth_under_a_flat_heap_is_an_external_leak() {
+        let mut w = Watcher::default();
+        // 1.25 MiB of Buffers kept per GC (20 × 64 KiB), the heap flat at 4 MiB.
+        let series: Vec<(u64, u64)> = (0..12).map(|i| (4, 2 + i * 5 / 4)).collect();
+        let events = feed(&mut w, &series);
+        let found = leaks(&events);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let leak = found[0];
+        assert_eq!(leak.memory, Memory::External);
+        assert!(
+            leak.reason
+                .starts_with("external memory growth over 10 consecutive GCs (9s) - "),
+            "{}",
+            leak.reason
+        );
+        // Ten GCs from index 0 to 9: 2 + 9·5/4 = 13 MiB (integer steps), minus the 2 at the start.
+        assert_eq!(leak.growth, (13 - 2) << 20);
+        let f = w.figures();
+        assert!(f.external.suspected && !f.heap.suspected);
+        assert_eq!((f.external.events, f.heap.events), (1, 0));
+        assert!(f.external.growth_rate > 1e6, "{}", f.external.growth_rate);
+        let Some(Event::Stats(last)) = events.iter().rev().find(|e| matches!(e, Event::Stats(_)))
+        else {
+            unreachable!()
+        };
+        assert_eq!(last.external.current_base, (2 + 11 * 5 / 4) << 20);
+        assert!(last.external.usage_trend > 0.0);
+        assert_eq!(last.classic.current_base, 4 << 20);
+        // rss − physical heap − external = 40 MiB − 2 MiB of unused heap pages.
+        assert_eq!(f.native, Some(38 << 20));
+    }
+
+    #[test]
+    fn heap_and_external_leaks_are_told_apart_and_external_can_be_left_unjudged() {
+        let both: Vec<(u64, u64)> = (0..10).map(|i| (10 + i, 3 + 2 * i)).collect();
+        let mut w = Watcher::default();
+        let events = feed(&mut w, &both);
+        let kinds: Vec<Memory> = leaks(&events).iter().map(|l| l.memory).collect();
+        assert_eq!(kinds, [Memory::Heap, Memory::External]);
+        assert!(leaks(&events)[0].reason.starts_with("heap growth over 10"));
+
+        let mut w = Watcher::default();
+        w.set_leak_options(LeakOptions {
+            external: false,
+            ..LeakOptions::default()
+        })
+        .unwrap();
+        let kinds: Vec<Memory> = leaks(&feed(&mut w, &both))
+            .iter()
+            .map(|l| l.memory)
+            .collect();
+        assert_eq!(kinds, [Memory::Heap]);
+    }
+
+    #[test]
+    fn a_fixed_pool_of_buffers_is_never_an_external_leak() {
+        let mut w = Watcher::default();
+        // 400 × 64 KiB replaced in turn: ~25 MiB whichever buffers are live.
+        let series: Vec<(u64, u64)> = (0..60).map(|i| (4, 25 + (i % 3) / 2)).collect();
+        assert!(leaks(&feed(&mut w, &series)).is_empty());
+        assert!(!w.figures().external.suspected);
+    }
+
     #[test]
     fn bad_leak_options_leave_the_rule_as_it_was() {
         let mut w = Watcher::default();
@@ -171,6 +340,6 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(err.option, crate::leak::LeakOption::Window);
-        assert_eq!(w.leak.options(), &LeakOptions::default());
+        assert_eq!(w.heap.leak.options(), &LeakOptions::default());
     }
 }
