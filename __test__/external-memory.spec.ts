@@ -1,5 +1,5 @@
 import test from 'ava'
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 
 interface Leak {
@@ -92,4 +92,31 @@ test('a heap leak says memory: heap and keeps memwatch’s shape and wording', a
     t.regex(l.reason, /^heap growth over \d+ consecutive GCs /)
     t.deepEqual([...l.keys].sort(), ['end', 'gcs', 'growth', 'memory', 'reason', 'start'])
   }
+})
+
+test('a diff around a Buffer leak reads the Buffers’ holder first, its retained size counting their bytes', (t) => {
+  // 300 Buffers of 64 KiB in a Map of a BodyCache, made between the two snapshots and held
+  // only by a module-level array once `fill` has returned.
+  const script = `
+    const memwatch = require(${JSON.stringify(join(__dirname, '..'))})
+    class BodyCache { constructor() { this.entries = new Map() } put(k, v) { this.entries.set(k, v) } }
+    const caches = []
+    function fill() { const c = new BodyCache(); caches.push(c); for (let i = 0; i < 300; i++) c.put('k' + i, Buffer.alloc(${BUFFER}, i)) }
+    const hd = new memwatch.HeapDiff()
+    fill()
+    setImmediate(() => {
+      const { change } = hd.end({ retainers: true })
+      const row = (what) => change.details.find((d) => d.what === what)
+      console.log(JSON.stringify({ explained: change.explained, holder: row('BodyCache'), buffers: row('Buffer'), native: row('Native') }))
+    })`
+  const out = JSON.parse(
+    execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 }).trim().split('\n').pop()!,
+  )
+  t.is(out.explained[0], 'BodyCache', JSON.stringify(out.explained))
+  t.is(out.holder['+'], 1)
+  t.true(out.holder.retained_size_bytes >= 300 * BUFFER, `BodyCache retains ${out.holder.retained_size_bytes}`)
+  // The stores are DevTools' \`system / JSArrayBufferData\` nodes, 64 KiB each.
+  t.is(out.native['+'], 300)
+  t.is(out.native.size_bytes, 300 * BUFFER)
+  t.true(out.buffers.retained_size_bytes >= 300 * BUFFER)
 })

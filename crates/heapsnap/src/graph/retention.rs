@@ -86,13 +86,44 @@ fn reading_order(classes: &[&ClassRetention], owners: &[Option<u32>]) -> Vec<usi
         }
         false
     };
-    // Parts to read right after their owner, in the owner's list by size (`program` order).
-    let mut behind: Vec<Vec<usize>> = vec![Vec::new(); classes.len()];
+    // Where each class is read: its own rank, or, for a part that outranks the place where its
+    // owner is read, that place. An owner may itself be a part that moved (a `Buffer` under the
+    // `Map` holding it, its `ArrayBuffer` under the `Buffer`), so places resolve from the top of
+    // each chain of owners down.
+    let mut place = vec![usize::MAX; classes.len()];
     let mut moved = vec![false; classes.len()];
     for &c in &program {
-        if let Some(o) = owner(c).filter(|&o| rank[o] > rank[c] && !in_cycle(c)) {
-            behind[o].push(c);
-            moved[c] = true;
+        let mut chain = Vec::new();
+        let mut v = c;
+        while place[v] == usize::MAX && !chain.contains(&v) {
+            chain.push(v);
+            match owner(v).filter(|_| !in_cycle(v)) {
+                Some(o) => v = o,
+                None => break,
+            }
+        }
+        for &x in chain.iter().rev() {
+            let at = |o: usize| {
+                if place[o] == usize::MAX {
+                    rank[o]
+                } else {
+                    place[o]
+                }
+            };
+            match owner(x).filter(|&o| !in_cycle(x) && at(o) > rank[x]) {
+                Some(o) => {
+                    place[x] = at(o);
+                    moved[x] = true;
+                }
+                None => place[x] = rank[x],
+            }
+        }
+    }
+    // Parts to read right after their owner, in the owner's list by size (`program` order).
+    let mut behind: Vec<Vec<usize>> = vec![Vec::new(); classes.len()];
+    for &c in &program {
+        if moved[c] {
+            behind[owner(c).expect("a moved part has an owner")].push(c);
         }
     }
     let mut order = Vec::with_capacity(classes.len());
@@ -100,8 +131,8 @@ fn reading_order(classes: &[&ClassRetention], owners: &[Option<u32>]) -> Vec<usi
         if moved[c] {
             continue;
         }
-        // A moved part only ever goes behind a class that ranks below it, so these chains
-        // end; a stack keeps a long one off the call stack.
+        // A moved part only ever goes behind a class read below it, so these chains end; a
+        // stack keeps a long one off the call stack.
         let mut stack = vec![c];
         while let Some(v) = stack.pop() {
             order.push(v);
