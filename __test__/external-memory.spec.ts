@@ -1,5 +1,7 @@
 import test from 'ava'
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 interface Leak {
@@ -119,4 +121,56 @@ test('a diff around a Buffer leak reads the Buffers’ holder first, its retaine
   t.is(out.native['+'], 300)
   t.is(out.native.size_bytes, 300 * BUFFER)
   t.true(out.buffers.retained_size_bytes >= 300 * BUFFER)
+})
+
+/** `heapdiff run --out <dir> -- node <args>`, to its end; the report it wrote. */
+function heapdiffRun(name: string, args: string[]): { status: number | null; stderr: string; report: any; md: string } {
+  const out = mkdtempSync(join(tmpdir(), `heapdiff-external-${name}-`))
+  try {
+    const r = spawnSync(
+      process.execPath,
+      [join(__dirname, '..', 'cli.js'), 'run', '--out', out, '--', process.execPath, ...args],
+      {
+        encoding: 'utf8',
+        timeout: 120000,
+      },
+    )
+    return {
+      status: r.status,
+      stderr: r.stderr,
+      report: JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')),
+      md: readFileSync(join(out, 'report.md'), 'utf8'),
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true })
+  }
+}
+
+test('heapdiff run on retained Buffers: the verdict, the Markdown and the series say external memory', (t) => {
+  const r = heapdiffRun('buffers', [join(__dirname, 'fixtures', 'external-scenario.js'), 'buffers'])
+  t.is(r.status, 0, r.stderr)
+  const { report } = r
+  t.regex(
+    report.verdict.sentence,
+    /^Leak: the post-GC external memory \(Buffers, ArrayBuffers\) of the main thread grew /,
+  )
+  t.regex(report.verdict.sentence, /sites are unknown/, 'no heap site is named for Buffer bytes')
+  t.is(report.leaks[0].memory, 'external')
+  t.true(r.md.includes(report.verdict.sentence))
+  const { external, heap } = report.threads[0].series
+  t.is(external.length, heap.length)
+  // 100 buffers of 64 KiB kept per forced full GC: the series rises by at least that per GC.
+  t.true(external[external.length - 1] - external[0] >= (external.length - 1) * PER_FORCED_GC * 0.9, String(external))
+})
+
+test('heapdiff run with fewer full GCs than the rule needs says so instead of "No leak"', (t) => {
+  // The heap quadruples over two full GCs: too few for the rule's window of 10.
+  const script = `const keep = []; for (let k = 0; k < 3; k++) { for (let i = 0; i < 2e5; i++) keep.push({ i, s: 'x' + i }); require(${JSON.stringify(join(__dirname, '..'))}).gc() }`
+  const r = heapdiffRun('short', ['-e', script])
+  t.is(r.status, 0, r.stderr)
+  t.false(r.report.verdict.leak)
+  t.regex(
+    r.report.verdict.sentence,
+    /^No verdict: only \d full GCs in .*, and the leak rule needs 10 on one thread to judge; the post-GC heap went from .* to /,
+  )
 })

@@ -71,37 +71,45 @@ function offline(t: ExecutionContext, o: Opened, file: string) {
 }
 
 /**
- * Where the post-GC heap line's colour (#1f77b4) is in the chart's plot area, or in its top
- * `top` fraction: the number of such pixels and the columns (as fractions of the width) they lie in.
+ * Where the post-GC heap line's colour (#1f77b4; or `rgb`, e.g. the external line's #9467bd) is
+ * in the chart's plot area, or in its top `top` fraction: the number of such pixels and the
+ * columns (as fractions of the width) they lie in.
  */
-function heapPixels(page: Page, top = 1): Promise<{ n: number; from: number; to: number }> {
-  return page.evaluate((top) => {
-    const canvas = document.querySelector('#chart-heap canvas') as HTMLCanvasElement
-    const over = document.querySelector('#chart-heap .u-over') as HTMLElement
-    const scale = canvas.width / canvas.getBoundingClientRect().width
-    const c = canvas.getBoundingClientRect()
-    const o = over.getBoundingClientRect()
-    const [x, y, w, h] = [(o.left - c.left) * scale, (o.top - c.top) * scale, o.width * scale, o.height * scale * top]
-    const width = Math.round(w)
-    const data = canvas.getContext('2d')!.getImageData(x, y, width, h).data
-    let n = 0
-    let from = Infinity
-    let to = -Infinity
-    for (let i = 0; i < data.length; i += 4) {
-      if (
-        data[i + 3] > 128 &&
-        Math.abs(data[i] - 31) < 40 &&
-        Math.abs(data[i + 1] - 119) < 40 &&
-        Math.abs(data[i + 2] - 180) < 40
-      ) {
-        n++
-        const col = (i / 4) % width
-        from = Math.min(from, col / width)
-        to = Math.max(to, col / width)
+function heapPixels(
+  page: Page,
+  top = 1,
+  rgb: [number, number, number] = [31, 119, 180],
+): Promise<{ n: number; from: number; to: number }> {
+  return page.evaluate(
+    ([top, rgb]) => {
+      const canvas = document.querySelector('#chart-heap canvas') as HTMLCanvasElement
+      const over = document.querySelector('#chart-heap .u-over') as HTMLElement
+      const scale = canvas.width / canvas.getBoundingClientRect().width
+      const c = canvas.getBoundingClientRect()
+      const o = over.getBoundingClientRect()
+      const [x, y, w, h] = [(o.left - c.left) * scale, (o.top - c.top) * scale, o.width * scale, o.height * scale * top]
+      const width = Math.round(w)
+      const data = canvas.getContext('2d')!.getImageData(x, y, width, h).data
+      let n = 0
+      let from = Infinity
+      let to = -Infinity
+      for (let i = 0; i < data.length; i += 4) {
+        if (
+          data[i + 3] > 128 &&
+          Math.abs(data[i] - rgb[0]) < 40 &&
+          Math.abs(data[i + 1] - rgb[1]) < 40 &&
+          Math.abs(data[i + 2] - rgb[2]) < 40
+        ) {
+          n++
+          const col = (i / 4) % width
+          from = Math.min(from, col / width)
+          to = Math.max(to, col / width)
+        }
       }
-    }
-    return { n, from, to }
-  }, top)
+      return { n, from, to }
+    },
+    [top, rgb] as const,
+  )
 }
 
 const rowsText = (page: Page) =>
@@ -322,3 +330,28 @@ btest(title('10,000 classes: the table is virtualised and scrolls to the last cl
   t.deepEqual(last[last.length - 1].slice(0, 2), ['Class09999', '1'])
   await page.context().close()
 })
+
+btest(
+  title('a run that keeps Buffers: the external line and its leak marks are drawn, the verdict says external'),
+  async (t) => {
+    const folder = join(dir, 'buffers')
+    const fixture = join(__dirname, 'fixtures', 'external-scenario.js')
+    const r = spawnSync(process.execPath, [cli, 'run', '--out', folder, '--', process.execPath, fixture, 'buffers'], {
+      encoding: 'utf8',
+      timeout: 120000,
+    })
+    t.is(r.status, 0, r.stderr)
+    const file = join(folder, 'report.html')
+    const o = await open(file)
+    offline(t, o, file)
+    const { page } = o
+    t.regex((await page.textContent('#verdict'))!, /^Leak: the post-GC external memory/)
+    // Purple: the external line rising through the plot, and its dashed leak marks.
+    const purple = await heapPixels(page, 1, [148, 103, 189])
+    t.true(purple.n > 100, `external line drawn: ${purple.n} pixels`)
+    t.true(purple.to - purple.from > 0.5, `across the time axis: ${purple.from}–${purple.to}`)
+    const red = await heapPixels(page, 1, [214, 39, 40])
+    t.is(red.n, 0, 'no heap leak mark')
+    await page.context().close()
+  },
+)

@@ -79,10 +79,13 @@ function downsample(x: number[], ys: number[][], buckets: number): [number[], ..
   return [outX, ...outY]
 }
 
+/** External memory's line and its leak marks. */
+const EXTERNAL_COLOUR = '#9467bd'
+
 function timeline(report: Report, root: HTMLElement): void {
   const threads = report.threads.filter((t) => t.series.time.length > 0)
   if (threads.length === 0) return
-  const section = h('section', { id: 'timeline' }, h('h2', {}, 'Post-GC heap over time'))
+  const section = h('section', { id: 'timeline' }, h('h2', {}, 'Post-GC heap and external memory over time'))
   const picker = h('select', { id: 'thread', 'aria-label': 'thread' })
   for (const t of threads) picker.append(h('option', { value: t.id }, `${t.label}: ${t.series.time.length} full GCs`))
   if (threads.length > 1) section.append(h('label', {}, 'Thread ', picker))
@@ -94,7 +97,7 @@ function timeline(report: Report, root: HTMLElement): void {
     h(
       'p',
       { class: 'hint' },
-      'One point per full GC. Red dashed lines: leak events; grey bands: heap snapshots. Drag to zoom, double-click to reset.',
+      'One point per full GC. Dashed lines: leak events (red: heap, purple: external memory); grey bands: heap snapshots. Drag to zoom, double-click to reset.',
     ),
   )
   root.append(section)
@@ -105,8 +108,10 @@ function timeline(report: Report, root: HTMLElement): void {
     const width = Math.max(320, heapEl.clientWidth || 900)
     const s = t.series
     const secs = s.time.map((ms) => ms / 1000)
-    const [x, heap, base, pause] = downsample(secs, [s.heap, s.base, s.pause_ms], Math.ceil(width))
-    const leaks = report.leaks.filter((l) => l.thread === t.id).map((l) => l.time / 1000)
+    // Folders from versions before external memory was recorded have no such series.
+    const ext = s.external ?? s.heap.map(() => 0)
+    const [x, heap, base, pause, external] = downsample(secs, [s.heap, s.base, s.pause_ms, ext], Math.ceil(width))
+    const leaks = report.leaks.filter((l) => l.thread === t.id)
     const snaps = t.snapshots.map((sn) => [sn.start / 1000, sn.end / 1000])
     const sync = uPlot.sync('heapdiff')
     const marker = (u: uPlotT) => {
@@ -119,18 +124,19 @@ function timeline(report: Report, root: HTMLElement): void {
         const x1 = Math.max(u.valToPos(b, 'x', true), x0 + 2 * devicePixelRatio)
         ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height)
       }
-      ctx.strokeStyle = '#d62728'
-      ctx.fillStyle = '#d62728'
       ctx.lineWidth = 2 * devicePixelRatio
       ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio])
       ctx.font = `${11 * devicePixelRatio}px sans-serif`
-      for (const tl of leaks) {
-        const px = u.valToPos(tl, 'x', true)
+      for (const l of leaks) {
+        // Heap leaks in red, external ones in the external line's purple, each labelled.
+        const external = l.memory === 'external'
+        ctx.strokeStyle = ctx.fillStyle = external ? EXTERNAL_COLOUR : '#d62728'
+        const px = u.valToPos(l.time / 1000, 'x', true)
         ctx.beginPath()
         ctx.moveTo(px, u.bbox.top)
         ctx.lineTo(px, u.bbox.top + u.bbox.height)
         ctx.stroke()
-        ctx.fillText('leak', px + 4 * devicePixelRatio, u.bbox.top + 12 * devicePixelRatio)
+        ctx.fillText(external ? 'external leak' : 'leak', px + 4 * devicePixelRatio, u.bbox.top + 12 * devicePixelRatio)
       }
       ctx.restore()
     }
@@ -146,11 +152,12 @@ function timeline(report: Report, root: HTMLElement): void {
             {},
             { label: 'post-GC heap', stroke: '#1f77b4', width: 1.5, value: (_u, v) => bytes(v) },
             { label: 'estimated base', stroke: '#ff7f0e', width: 1.5, dash: [5, 3], value: (_u, v) => bytes(v) },
+            { label: 'post-GC external', stroke: EXTERNAL_COLOUR, width: 1.5, value: (_u, v) => bytes(v) },
           ],
           axes: [{}, { values: axisBytes, size: 70 }],
           hooks: { draw: [marker] },
         },
-        [x, heap, base],
+        [x, heap, base, external],
         heapEl,
       ),
       new uPlot(

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 
-import { formatSize } from '../../../binding'
+import { formatSize, leakOptionDefaults } from '../../../binding'
 import { startDiff, startFindLeaks } from '../../files'
 import type { ExitEvent, LeakRecord, RunEvent, SnapshotEvent, StartEvent, StatsEvent } from '../../run/events'
 import { readingOrder } from '../table'
@@ -193,11 +193,18 @@ function toThread(raw: RawThread): ThreadSeries {
   const [pid, tid] = basename(raw.file).match(/\d+/g)!.map(Number)
   const start: Partial<StartEvent> = raw.start ?? {}
   const main = start.main !== false && tid === 0
-  const series = { time: [] as number[], heap: [] as number[], base: [] as number[], pause_ms: [] as number[] }
+  const series = {
+    time: [] as number[],
+    heap: [] as number[],
+    base: [] as number[],
+    external: [] as number[],
+    pause_ms: [] as number[],
+  }
   for (const s of raw.stats) {
     series.time.push(num(s.gc_time) ?? 0)
     series.heap.push(num(s.current_base) ?? 0)
     series.base.push(num(s.estimated_base) ?? 0)
+    series.external.push(num(s.external_memory) ?? 0)
     series.pause_ms.push(num(s.pause_ms) ?? 0)
   }
   return {
@@ -261,6 +268,7 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
     for (const l of raw.leaks) {
       report.leaks.push({
         thread: report.threads[i].id,
+        memory: l.memory === 'external' ? 'external' : 'heap',
         time: num(l.time) ?? num(l.end) ?? 0,
         start: num(l.start) ?? 0,
         end: num(l.end) ?? 0,
@@ -311,6 +319,9 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
   return report
 }
 
+/** How a sentence names each memory. */
+const MEMORY = { heap: 'heap', external: 'external memory (Buffers, ArrayBuffers)' } as const
+
 function runVerdict(report: Report, first: LeakMark | undefined): Report['verdict'] {
   const gcs = report.threads.reduce((n, t) => n + t.series.time.length, 0)
   const times = report.threads.flatMap((t) => [t.series.time[0], t.series.time[t.series.time.length - 1]])
@@ -319,21 +330,35 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
   if (!first) {
     if (gcs === 0)
       return { leak: false, sentence: 'No leak reported, but the program ran no full GC: too short to judge.' }
+    const range = (values: number[]) => `${formatSize(Math.min(...values))} and ${formatSize(Math.max(...values))}`
     const heaps = report.threads.flatMap((t) => t.series.heap)
+    const externals = report.threads.flatMap((t) => t.series.external)
     const n = report.threads.length
-    return {
-      leak: false,
-      sentence:
-        `No leak: over ${gcs} full GCs in ${formatDuration(span)}${n > 1 ? ` across ${n} threads` : ''}, ` +
-        `the post-GC heap stayed between ${formatSize(Math.min(...heaps))} and ${formatSize(Math.max(...heaps))}.`,
+    const over = `${gcs} full GC${gcs === 1 ? '' : 's'} in ${formatDuration(span)}${n > 1 ? ` across ${n} threads` : ''}`
+    const stayed = `the post-GC heap stayed between ${range(heaps)} and external memory between ${range(externals)}`
+    // The rule needs a window of full GCs on one thread; fewer cannot clear a heap that grew.
+    const window = leakOptionDefaults().window ?? 10
+    const longest = Math.max(...report.threads.map((t) => t.series.time.length))
+    if (longest < window) {
+      const heapFrom = Math.min(...report.threads.filter((t) => t.series.heap.length).map((t) => t.series.heap[0]))
+      return {
+        leak: false,
+        sentence:
+          `No verdict: only ${over}, and the leak rule needs ${window} on one thread to judge; ` +
+          `the post-GC heap went from ${formatSize(heapFrom)} to ${formatSize(Math.max(...heaps))}. ` +
+          `Run the program longer, or call gc() in its loop.`,
+      }
     }
+    return { leak: false, sentence: `No leak: over ${over}, ${stayed}.` }
   }
   const thread = report.threads.find((t) => t.id === first.thread)!
   const t0 = Math.min(...report.threads.filter((t) => t.series.time.length).map((t) => t.series.time[0]))
   let s =
-    `Leak: the post-GC heap of the ${thread.label.replace(/ \(.*/, ' thread')} grew ${formatSize(first.growth)} ` +
-    `over ${first.gcs} full GCs (${first.reason.replace(/^heap growth over \d+ consecutive GCs \(([^)]*)\) - /, '$1, ')}), ` +
+    `Leak: the post-GC ${MEMORY[first.memory]} of the ${thread.label.replace(/ \(.*/, ' thread')} grew ${formatSize(first.growth)} ` +
+    `over ${first.gcs} full GCs (${first.reason.replace(/^(heap|external memory) growth over \d+ consecutive GCs \(([^)]*)\) - /, '$2, ')}), ` +
     `reported ${formatDuration(Math.max(0, first.time - t0))} after the first GC`
+  const other = report.leaks.find((l) => l.memory !== first.memory)
+  if (other) s += `; the ${other.memory === 'heap' ? 'heap' : 'external memory'} grew too`
   const top = report.classes[0]
   if (top) {
     s += `; ${top.what} grew most: ${top.count} objects still alive`
@@ -341,7 +366,11 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
     if (top.allocated_at) s += `, allocated at ${top.allocated_at}`
   }
   const site = report.sites[0]
-  if (site && !top?.allocated_at) s += `${top ? ',' : ';'} allocated mostly at ${siteLabel(site)}`
+  if (site && !top?.allocated_at && first.memory === 'heap')
+    s += `${top ? ',' : ';'} allocated mostly at ${siteLabel(site)}`
+  if (first.memory === 'external' && !top)
+    s +=
+      '; allocation sampling cannot see the bytes of Buffers, so their sites are unknown: --snapshots on-leak names what holds them'
   return { leak: true, sentence: s + '.' }
 }
 

@@ -27,6 +27,8 @@ export interface ThreadSeries {
     heap: number[]
     /** `estimated_base` */
     base: number[]
+    /** `external_memory`: Buffers and other ArrayBuffer backing stores (0 from older versions) */
+    external: number[]
     pause_ms: number[]
   }
   /** Heap snapshots taken by `--snapshots on-leak`: [start, end] ms, to tell their GCs apart. */
@@ -48,6 +50,9 @@ export interface Site {
 
 export interface LeakMark {
   thread: string
+  /** Which memory grew (`'heap'` from versions before external memory was judged). */
+  memory: 'heap' | 'external'
+
   /** When the rule fired, ms since the epoch. */
   time: number
   start: number
