@@ -77,6 +77,16 @@ for (const where of ['main thread', 'worker'] as const) {
   }
 }
 
+test('large strings decoded from Buffers (external strings) are an external leak', async (t) => {
+  const s = await scenario('strings')
+  t.true(s.leaks.length >= 1, mib(s))
+  t.is(s.leaks[0].memory, 'external')
+  t.true(s.leaks[0].at <= WINDOW + 2, `first external leak after ${s.leaks[0].at} full GCs; ${mib(s)}`)
+  // One 1.1 MB string per tick, five ticks per forced GC.
+  t.true(s.leaks[0].growth >= ((s.leaks[0].gcs - 1) * 5 * 1100000) / 2, `growth ${s.leaks[0].growth}`)
+  t.true(s.last.external_memory! >= s.kept * 1100000, mib(s))
+})
+
 test('a fixed pool of 400 Buffers, 20 replaced per tick, is silent over 60 full GCs', async (t) => {
   const s = await scenario('pool')
   t.is(s.kept, 400)
