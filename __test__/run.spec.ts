@@ -220,6 +220,15 @@ test.serial('clean service: no leak; its own NODE_OPTIONS are kept and in force'
   t.is(stats[0].heap_size_limit, expected)
 })
 
+test.serial('leaky service that ends before the second snapshot: the verdict says so', (t) => {
+  const r = run(['--no-sampling', '--snapshots', 'on-leak', '--snapshot-gcs', '500'], ['leaky', '--batches', '20'])
+  t.is(r.status, 0, r.stderr)
+  const report = reportOf(r.out)
+  t.true(report.verdict.leak, report.verdict.sentence)
+  t.regex(report.verdict.sentence, / The program ended after 1 of the 3 snapshots, too soon to name what leaks: /)
+  t.deepEqual(report.classes, [])
+})
+
 test.serial('the program’s exit code comes back unchanged', (t) => {
   const r = run(['--no-sampling'], ['clean', '--batches', '3', '--exit', '3'])
   t.is(r.status, 3, r.stderr)

@@ -289,9 +289,11 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
     report.flame = flameOf(report.sites)
   }
   // The three-snapshot sequence of the first thread that completed one (main thread first).
+  let partial = 0
   for (const raw of raws) {
     const snaps = [1, 2, 3].map((n) => raw.snapshots.find((s) => s.index === n))
     if (snaps.some((s) => !s)) {
+      partial = Math.max(partial, raw.snapshots.length)
       if (raw.snapshots.length > 0)
         report.notes.push(
           `${basename(raw.file)}: only ${raw.snapshots.length} of the 3 snapshots were taken before the program ended`,
@@ -316,6 +318,10 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
     report.notes.push(`allocation sampling ${why}: no allocation sites`)
   }
   report.verdict = runVerdict(report, first)
+  if (report.verdict.leak && report.class_source === null && partial > 0)
+    report.verdict.sentence +=
+      ` The program ended after ${partial} of the 3 snapshots, too soon to name what leaks: ` +
+      `run it longer, or lower --snapshot-gcs.`
   return report
 }
 
@@ -341,12 +347,17 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
     const longest = Math.max(...report.threads.map((t) => t.series.time.length))
     if (longest < window) {
       const heapFrom = Math.min(...report.threads.filter((t) => t.series.heap.length).map((t) => t.series.heap[0]))
+      const heapTo = Math.max(...heaps)
+      const ratio = heapFrom > 0 ? heapTo / heapFrom : 1
+      const grew =
+        ratio >= 1.5
+          ? `the post-GC heap grew ${ratio.toFixed(1)}× (${formatSize(heapFrom)} to ${formatSize(heapTo)})`
+          : `the post-GC heap went from ${formatSize(heapFrom)} to ${formatSize(heapTo)}`
       return {
         leak: false,
         sentence:
-          `No verdict: only ${over}, and the leak rule needs ${window} on one thread to judge; ` +
-          `the post-GC heap went from ${formatSize(heapFrom)} to ${formatSize(Math.max(...heaps))}. ` +
-          `Run the program longer, or call gc() in its loop.`,
+          `No verdict: ${grew} over only ${over}: too few to judge a trend, the leak rule needs ${window} on one thread. ` +
+          `Run the program longer (a loop of requests or test iterations), or call gc() in its loop.`,
       }
     }
     return { leak: false, sentence: `No leak: over ${over}, ${stayed}.` }
