@@ -17,6 +17,7 @@
 
 mod analysis;
 mod diff;
+mod inspect;
 mod metrics;
 mod options;
 mod profile;
