@@ -76,6 +76,7 @@ export class SnapshotCache {
   private entries = new Map<string, Entry>()
   /** The snapshots the question being answered uses: never freed before it is answered. */
   private pinned = new Set<string>()
+  private loading = new Map<string, { graph: boolean; handle: Promise<binding.HeapSnapshotHandle> }>()
   /** Files parsed so far (a reused one is not counted again). */
   parses = 0
 
@@ -100,12 +101,25 @@ export class SnapshotCache {
       this.entries.set(key, hit)
       return { handle: hit.handle, reused: true, mtime: st.mtime }
     }
+    // The same file asked twice at once (a diff of a file with itself) is parsed once.
+    const pending = this.loading.get(key)
+    if (pending && (pending.graph || need === 'nodes')) {
+      if (hit) this.entries.set(key, hit)
+      return { handle: await pending.handle, reused: true, mtime: st.mtime }
+    }
     hit?.handle.dispose()
     this.parses++
-    const handle = await binding.loadSnapshotFile(file, need === 'graph')
-    this.entries.set(key, { handle, graph: need === 'graph', bytes: handle.bytes })
-    this.evict()
-    return { handle, reused: false, mtime: st.mtime }
+    const graph = need === 'graph'
+    const loading = binding.loadSnapshotFile(file, graph)
+    this.loading.set(key, { graph, handle: loading })
+    try {
+      const handle = await loading
+      this.entries.set(key, { handle, graph, bytes: handle.bytes })
+      this.evict()
+      return { handle, reused: false, mtime: st.mtime }
+    } finally {
+      this.loading.delete(key)
+    }
   }
 
   /**
