@@ -1,0 +1,252 @@
+//! A census of the live JS objects of one isolate by class, without a heap snapshot.
+//!
+//! `HeapProfiler::QueryObjects` runs a full GC (`CollectAllAvailableGarbage`), then walks every
+//! live `JSObject` and hands each to a `v8::QueryObjectPredicate`, collecting into a
+//! `std::vector<Global<Object>>` those its `Filter` accepts. Ours counts the object under its
+//! class and accepts none, so the vector stays empty and no object is kept alive.
+//!
+//! `QueryObjectPredicate` is an abstract C++ class (`virtual ~QueryObjectPredicate()`, then
+//! `virtual bool Filter(Local<Object>)`), so, as for `OutputStream` in `snapshot.rs`, the
+//! predicate is a Rust struct whose first word points into a hand-made vtable. Itanium layout:
+//! offset-to-top and RTTI come before the address the vptr holds (V8 never reads them); from
+//! the vptr, slot 0 is the complete-object destructor, 1 the deleting destructor (the
+//! destructor is declared first), 2 `Filter`. V8 only calls `Filter` (the predicate lives on our
+//! stack and V8 never deletes it).
+//!
+//! Classes are named as DevTools' Summary names them: functions (`JSFunction`, bound
+//! functions) as `Function` and regexps as `RegExp`, as DevTools does for the snapshot's
+//! `closure` and `regexp` nodes; every other object by `Object::GetConstructorName`, the call
+//! V8's snapshot generator makes for the names of its `object` nodes.
+//!
+//! The name's text is cached by the address of the name string: constructor names are
+//! internalized strings shared by all objects of a class, so a class costs one UTF-8 read, and
+//! an object a pointer lookup. The address is stable for the whole walk: V8's heap iterator
+//! forbids GC while it runs, so no object moves and no address is reused for another string.
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use memstats::Census;
+
+use super::isolate::JsIsolate;
+use super::symbols::{CensusApi, Isolate, LocalRaw, Utf8Api};
+
+/// What a census found, with what it cost.
+#[derive(Debug, Default)]
+pub struct CensusTaken {
+    /// Objects per class.
+    pub census: Census,
+    /// Time in `QueryObjects` (its GC and the walk), ms.
+    pub ms: f64,
+}
+
+/// Why a census could not be taken.
+#[derive(Debug)]
+pub enum CensusError {
+    /// The isolate has no heap profiler or no current context.
+    NoProfiler,
+    NoContext,
+    /// The predicate panicked; the panic was contained and the census is incomplete.
+    Panicked,
+}
+
+impl std::fmt::Display for CensusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CensusError::NoProfiler => "V8 has no heap profiler on this thread",
+            CensusError::NoContext => "no V8 context is entered on this thread",
+            CensusError::Panicked => "the census predicate failed; no census was taken",
+        })
+    }
+}
+
+/// The walk's state, reached from the predicate.
+struct Walk<'a> {
+    api: &'a CensusApi,
+    isolate: *mut Isolate,
+    census: Census,
+    /// Address of a name string → its class id.
+    by_string: HashMap<usize, u32>,
+    function: u32,
+    regexp: u32,
+    buf: Vec<u8>,
+    panicked: bool,
+}
+
+impl Walk<'_> {
+    /// Counts `object` (a `Local<Object>` V8 just made for it).
+    ///
+    /// # Safety
+    /// `object` is a live, non-empty `Local<Object>` of `self.isolate`, during `QueryObjects`'
+    /// walk on that isolate's thread.
+    unsafe fn count(&mut self, object: LocalRaw) {
+        let id = if (self.api.is_function)(object) {
+            self.function
+        } else if (self.api.is_regexp)(object) {
+            self.regexp
+        } else {
+            let name = (self.api.get_constructor_name)(object);
+            if name.is_null() {
+                self.census.class_id("Object")
+            } else {
+                // The handle slot holds the string's tagged address.
+                let key = *(name as *const usize);
+                match self.by_string.get(&key) {
+                    Some(&id) => id,
+                    None => {
+                        let text = self.read_utf8(name);
+                        let id = self.census.class_id(&text);
+                        self.by_string.insert(key, id);
+                        id
+                    }
+                }
+            }
+        };
+        self.census.add(id);
+    }
+
+    /// The text of `string` (a `Local<String>`), invalid UTF-16 replaced.
+    ///
+    /// # Safety
+    /// As [`Walk::count`], for a `Local<String>`.
+    unsafe fn read_utf8(&mut self, string: LocalRaw) -> String {
+        const V1_NO_NULL_TERMINATION: i32 = 2;
+        const V1_REPLACE_INVALID_UTF8: i32 = 8;
+        const V2_REPLACE_INVALID_UTF8: i32 = 2;
+        let written = match self.api.utf8 {
+            Utf8Api::V1 { length, write } => {
+                let n = length(string, self.isolate).max(0) as usize;
+                self.buf.resize(n, 0);
+                let w = write(
+                    string,
+                    self.isolate,
+                    self.buf.as_mut_ptr().cast(),
+                    n as i32,
+                    ptr::null_mut(),
+                    V1_NO_NULL_TERMINATION | V1_REPLACE_INVALID_UTF8,
+                );
+                w.max(0) as usize
+            }
+            Utf8Api::V2 { length, write } => {
+                let n = length(string, self.isolate);
+                self.buf.resize(n, 0);
+                write(
+                    string,
+                    self.isolate,
+                    self.buf.as_mut_ptr().cast(),
+                    n,
+                    V2_REPLACE_INVALID_UTF8,
+                    ptr::null_mut(),
+                )
+            }
+        };
+        String::from_utf8_lossy(&self.buf[..written.min(self.buf.len())]).into_owned()
+    }
+}
+
+#[repr(C)]
+struct Predicate<'a, 'b> {
+    /// Must be the first field: V8 reads the vptr at offset 0.
+    vptr: *const unsafe extern "C" fn(),
+    walk: &'a mut Walk<'b>,
+}
+
+unsafe extern "C" fn noop_dtor(_this: *mut c_void) {}
+
+/// `bool Filter(Local<Object>)`: counts and rejects every object.
+unsafe extern "C" fn filter(this: *mut c_void, object: LocalRaw) -> bool {
+    // SAFETY: `this` is the Predicate passed to QueryObjects, which calls back on the same
+    // thread while it runs, so the borrow is live and exclusive.
+    let predicate = unsafe { &mut *(this as *mut Predicate) };
+    let walk = &mut *predicate.walk;
+    if walk.panicked || object.is_null() {
+        return false;
+    }
+    // A panic must never unwind into V8's C++ frames.
+    // SAFETY: V8 made `object` for a live JSObject of this isolate, during the walk.
+    if catch_unwind(AssertUnwindSafe(|| unsafe { walk.count(object) })).is_err() {
+        walk.panicked = true;
+    }
+    false
+}
+
+/// Static vtable; the vptr points at slot 0 (the two Itanium header words are never read).
+struct VTable([unsafe extern "C" fn(); 3]);
+// SAFETY: function pointers are immutable data.
+unsafe impl Sync for VTable {}
+
+static VTABLE: VTable = VTable(unsafe {
+    [
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), unsafe extern "C" fn()>(noop_dtor),
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), unsafe extern "C" fn()>(noop_dtor),
+        std::mem::transmute::<
+            unsafe extern "C" fn(*mut c_void, LocalRaw) -> bool,
+            unsafe extern "C" fn(),
+        >(filter),
+    ]
+});
+
+/// Counts the live JS objects of `isolate`'s heap by class (after the full GC V8 runs for it).
+/// Under [`JsIsolate`]'s contract: on the isolate's own thread, from a Node-API call (so inside
+/// a `HandleScope` and an entered context), outside any GC callback.
+pub fn take_census(api: &CensusApi, isolate: JsIsolate<'_>) -> Result<CensusTaken, CensusError> {
+    // SAFETY: on the isolate's own thread, from a Node-API call, outside any GC callback, with
+    // the isolate live (`JsIsolate`'s contract); the signatures match (symbols.rs).
+    unsafe { take_census_raw(api, isolate.as_ptr()) }
+}
+
+/// # Safety
+/// As [`take_census`]: `isolate` is the calling thread's live isolate, inside a handle scope,
+/// outside GC callbacks.
+unsafe fn take_census_raw(
+    api: &CensusApi,
+    isolate: *mut Isolate,
+) -> Result<CensusTaken, CensusError> {
+    let profiler = (api.get_heap_profiler)(isolate);
+    if profiler.is_null() {
+        return Err(CensusError::NoProfiler);
+    }
+    let context = (api.get_current_context)(isolate);
+    if context.is_null() {
+        return Err(CensusError::NoContext);
+    }
+    let mut census = Census::new();
+    let function = census.class_id("Function");
+    let regexp = census.class_id("RegExp");
+    let mut walk = Walk {
+        api,
+        isolate,
+        census,
+        by_string: HashMap::new(),
+        function,
+        regexp,
+        buf: Vec::with_capacity(64),
+        panicked: false,
+    };
+    let mut predicate = Predicate {
+        vptr: VTABLE.0.as_ptr(),
+        walk: &mut walk,
+    };
+    // An empty std::vector<Global<Object>>: begin, end, end-of-storage, all null (the layout of
+    // libstdc++, which every supported Node links, and of libc++). Filter accepts nothing, so
+    // V8 never grows it.
+    let mut objects: [*mut c_void; 3] = [ptr::null_mut(); 3];
+    let start = std::time::Instant::now();
+    (api.query_objects)(
+        profiler,
+        context,
+        (&mut predicate as *mut Predicate).cast(),
+        objects.as_mut_ptr().cast(),
+    );
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    debug_assert!(objects.iter().all(|p| p.is_null()));
+    if walk.panicked {
+        return Err(CensusError::Panicked);
+    }
+    Ok(CensusTaken {
+        census: walk.census,
+        ms,
+    })
+}
