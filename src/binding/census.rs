@@ -94,7 +94,7 @@ pub fn census(env: Env, opts: Option<CensusOptions>) -> Result<CensusResult> {
         .js_isolate(&env)
         .ok_or_else(|| unavailable("no V8 isolate on this thread"))?;
     state.snapshot_depth.fetch_add(1, Ordering::AcqRel);
-    let taken = take_census(census_api, isolate);
+    let taken = take_census(census_api, isolate, &env);
     state.snapshot_depth.fetch_sub(1, Ordering::AcqRel);
     let taken = taken.map_err(|e| Error::from_reason(format!("census failed: {e}")))?;
     Ok(CensusResult {
