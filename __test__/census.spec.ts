@@ -82,6 +82,33 @@ test('census while sampling is on and after gc() counts the same', (t) => {
   checkMeasured(t, m)
 })
 
+test('names built at run time (cons strings, read only after the walk) are counted and merged by text', (t) => {
+  // Symbol.toStringTag values made by concatenation are cons strings: reading one as text flattens
+  // it, which allocates, which V8's heap walk forbids (this crashed Node 20, 24 and 26 before the
+  // names were read after the walk). 2000 objects, 7 names, each object its own string.
+  const out = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `const memwatch = require(process.env.HEAPDIFF_ROOT);
+       const hd = new memwatch.HeapDiff();
+       globalThis.keep = [];
+       for (let i = 0; i < 2000; i++) keep.push({ [Symbol.toStringTag]: 'RuntimeNamedThing' + String(i % 7) + '-'.repeat(20) });
+       const rows = memwatch.census().filter((r) => r.what.startsWith('RuntimeNamed'));
+       const diff = hd.end().change.details.filter((d) => d.what.startsWith('RuntimeNamed'));
+       const census = Object.fromEntries(rows.map((r) => [r.what, r.count]));
+       const snapshot = Object.fromEntries(diff.map((d) => [d.what, d['+'] - d['-']]));
+       console.log(JSON.stringify({ census, snapshot }))`,
+    ],
+    { cwd: root, encoding: 'utf8', timeout: 120000, env: { ...process.env, HEAPDIFF_ROOT: root } },
+  )
+  const { census, snapshot } = JSON.parse(out)
+  const expected: Counts = {}
+  for (let k = 0; k < 7; k++) expected['RuntimeNamedThing' + k + '-'.repeat(20)] = k < 5 ? 286 : 285
+  t.deepEqual(census, expected)
+  t.deepEqual(snapshot, expected, "heapdiff's snapshot reader names and counts them the same")
+})
+
 test('census options: ranges from the native side, names and kinds from the JS side', (t) => {
   const memwatch = require('..')
   t.throws(() => memwatch.census({ top: 0 }), {

@@ -25,10 +25,16 @@
 //! scope is opened and closed inside one `Filter` call, so it nests strictly inside whatever
 //! scope V8 holds around the call.
 //!
-//! The name's text is cached by the address of the name string: constructor names are
-//! internalized strings shared by all objects of a class, so a class costs one UTF-8 read, and
-//! an object a pointer lookup. The address is stable for the whole walk: V8's heap iterator
-//! forbids GC while it runs, so no object moves and no address is reused for another string.
+//! Nothing is read as text during the walk. V8's heap iterator forbids allocation and GC
+//! while it runs, and reading a string as UTF-8 flattens it, which allocates when the string is
+//! a cons string (a `Symbol.toStringTag` value built by concatenation): that crashed Node 20,
+//! 24 and 26 in testing. So the walk counts per name *string*, keyed by the string's address
+//! (stable for the whole walk: no object moves and no address is reused without a GC), and keeps
+//! one handle per distinct string: for a string not seen before, `GetConstructorName` is called
+//! again outside our scope, so that handle lives in the Node-API call's scope until the census
+//! returns. Constructor names are internalized strings shared by every object of a class, so
+//! that is one handle per class. Once `QueryObjects` has returned, each kept string is read as
+//! UTF-8 and the counts of strings with the same text are added up.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -73,98 +79,110 @@ impl std::fmt::Display for CensusError {
 /// The walk's state, reached from the predicate.
 struct Walk<'a> {
     api: &'a CensusApi,
-    isolate: *mut Isolate,
     /// The Node-API environment of the call the walk runs in, for handle scopes.
     env: sys::napi_env,
-    census: Census,
-    /// Address of a name string → its class id.
-    by_string: HashMap<usize, u32>,
-    function: u32,
-    regexp: u32,
-    buf: Vec<u8>,
+    /// Address of a name string → its index in `names`.
+    by_string: HashMap<usize, usize>,
+    /// One handle per distinct name string (null: no name), and the objects counted under it.
+    names: Vec<(LocalRaw, u64)>,
+    functions: u64,
+    regexps: u64,
     panicked: bool,
 }
 
 impl Walk<'_> {
-    /// Counts `object` (a `Local<Object>` V8 just made for it).
+    /// Counts `object` (a `Local<Object>` V8 just made for it). Allocates nothing on V8's heap
+    /// beyond what `GetConstructorName` does, which V8's snapshot generator also calls mid-walk.
     ///
     /// # Safety
-    /// `object` is a live, non-empty `Local<Object>` of `self.isolate`, during `QueryObjects`'
-    /// walk on that isolate's thread.
+    /// `object` is a live, non-empty `Local<Object>` of the isolate, during `QueryObjects`' walk
+    /// on that isolate's thread, inside the Node-API call `self.env` is of.
     unsafe fn count(&mut self, object: LocalRaw) {
-        let id = if (self.api.is_function)(object) {
-            self.function
+        if (self.api.is_function)(object) {
+            self.functions += 1;
         } else if (self.api.is_regexp)(object) {
-            self.regexp
+            self.regexps += 1;
         } else {
-            let mut scope: sys::napi_handle_scope = ptr::null_mut();
-            let opened = sys::napi_open_handle_scope(self.env, &mut scope) == sys::Status::napi_ok;
-            let id = self.class_of(object);
-            if opened {
-                sys::napi_close_handle_scope(self.env, scope);
-            }
-            id
-        };
-        self.census.add(id);
+            let key = self.name_key(object);
+            let k = match self.by_string.get(&key) {
+                Some(&k) => k,
+                None => {
+                    // First sight of this string: a handle that outlives the walk, in the
+                    // Node-API call's scope (no GC since the lookup, so it names the same
+                    // string; were it a fresh one, its text still adds up below).
+                    let name = (self.api.get_constructor_name)(object);
+                    self.names.push((name, 0));
+                    let k = self.names.len() - 1;
+                    self.by_string.insert(key, k);
+                    k
+                }
+            };
+            self.names[k].1 += 1;
+        }
     }
 
-    /// The class id of a non-function object, by its constructor name.
+    /// The address of `object`'s constructor name string (0 for none), looked up in a handle
+    /// scope of our own, closed before returning.
     ///
     /// # Safety
     /// As [`Walk::count`].
-    unsafe fn class_of(&mut self, object: LocalRaw) -> u32 {
+    unsafe fn name_key(&mut self, object: LocalRaw) -> usize {
+        let mut scope: sys::napi_handle_scope = ptr::null_mut();
+        let opened = sys::napi_open_handle_scope(self.env, &mut scope) == sys::Status::napi_ok;
         let name = (self.api.get_constructor_name)(object);
-        if name.is_null() {
-            return self.census.class_id("Object");
-        }
         // The handle slot holds the string's tagged address.
-        let key = *(name as *const usize);
-        if let Some(&id) = self.by_string.get(&key) {
-            return id;
-        }
-        let text = self.read_utf8(name);
-        let id = self.census.class_id(&text);
-        self.by_string.insert(key, id);
-        id
-    }
-
-    /// The text of `string` (a `Local<String>`), invalid UTF-16 replaced.
-    ///
-    /// # Safety
-    /// As [`Walk::count`], for a `Local<String>`.
-    unsafe fn read_utf8(&mut self, string: LocalRaw) -> String {
-        const V1_NO_NULL_TERMINATION: i32 = 2;
-        const V1_REPLACE_INVALID_UTF8: i32 = 8;
-        const V2_REPLACE_INVALID_UTF8: i32 = 2;
-        let written = match self.api.utf8 {
-            Utf8Api::V1 { length, write } => {
-                let n = length(string, self.isolate).max(0) as usize;
-                self.buf.resize(n, 0);
-                let w = write(
-                    string,
-                    self.isolate,
-                    self.buf.as_mut_ptr().cast(),
-                    n as i32,
-                    ptr::null_mut(),
-                    V1_NO_NULL_TERMINATION | V1_REPLACE_INVALID_UTF8,
-                );
-                w.max(0) as usize
-            }
-            Utf8Api::V2 { length, write } => {
-                let n = length(string, self.isolate);
-                self.buf.resize(n, 0);
-                write(
-                    string,
-                    self.isolate,
-                    self.buf.as_mut_ptr().cast(),
-                    n,
-                    V2_REPLACE_INVALID_UTF8,
-                    ptr::null_mut(),
-                )
-            }
+        let key = if name.is_null() {
+            0
+        } else {
+            *(name as *const usize)
         };
-        String::from_utf8_lossy(&self.buf[..written.min(self.buf.len())]).into_owned()
+        if opened {
+            sys::napi_close_handle_scope(self.env, scope);
+        }
+        key
     }
+}
+
+/// The text of `string` (a `Local<String>`), invalid UTF-16 replaced. May flatten the string,
+/// so only outside the heap walk.
+///
+/// # Safety
+/// `string` is a live `Local<String>` of `isolate`, on its thread, outside GC callbacks and
+/// outside any heap walk.
+unsafe fn read_utf8(api: &CensusApi, isolate: *mut Isolate, string: LocalRaw) -> String {
+    const V1_NO_NULL_TERMINATION: i32 = 2;
+    const V1_REPLACE_INVALID_UTF8: i32 = 8;
+    const V2_REPLACE_INVALID_UTF8: i32 = 2;
+    let mut buf: Vec<u8>;
+    let written = match api.utf8 {
+        Utf8Api::V1 { length, write } => {
+            let n = length(string, isolate).max(0) as usize;
+            buf = vec![0; n];
+            let w = write(
+                string,
+                isolate,
+                buf.as_mut_ptr().cast(),
+                n as i32,
+                ptr::null_mut(),
+                V1_NO_NULL_TERMINATION | V1_REPLACE_INVALID_UTF8,
+            );
+            w.max(0) as usize
+        }
+        Utf8Api::V2 { length, write } => {
+            let n = length(string, isolate);
+            buf = vec![0; n];
+            write(
+                string,
+                isolate,
+                buf.as_mut_ptr().cast(),
+                n,
+                V2_REPLACE_INVALID_UTF8,
+                ptr::null_mut(),
+            )
+        }
+    };
+    buf.truncate(written);
+    String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[repr(C)]
@@ -239,18 +257,13 @@ unsafe fn take_census_raw(
     if context.is_null() {
         return Err(CensusError::NoContext);
     }
-    let mut census = Census::new();
-    let function = census.class_id("Function");
-    let regexp = census.class_id("RegExp");
     let mut walk = Walk {
         api,
-        isolate,
         env,
-        census,
         by_string: HashMap::new(),
-        function,
-        regexp,
-        buf: Vec::with_capacity(64),
+        names: Vec::new(),
+        functions: 0,
+        regexps: 0,
         panicked: false,
     };
     let mut predicate = Predicate {
@@ -273,8 +286,20 @@ unsafe fn take_census_raw(
     if walk.panicked {
         return Err(CensusError::Panicked);
     }
-    Ok(CensusTaken {
-        census: walk.census,
-        ms,
-    })
+    // The walk is over: strings may be read (and flattened) now.
+    let mut census = Census::new();
+    let function = census.class_id("Function");
+    census.add_n(function, walk.functions);
+    let regexp = census.class_id("RegExp");
+    census.add_n(regexp, walk.regexps);
+    for &(name, n) in &walk.names {
+        let text = if name.is_null() {
+            "Object".to_owned()
+        } else {
+            read_utf8(api, isolate, name)
+        };
+        let id = census.class_id(&text);
+        census.add_n(id, n);
+    }
+    Ok(CensusTaken { census, ms })
 }

@@ -112,6 +112,13 @@ impl Census {
         }
     }
 
+    /// Counts `n` objects of class `id` at once (an unknown id is ignored).
+    pub fn add_n(&mut self, id: u32, n: u64) {
+        if let Some(c) = self.counts.get_mut(id as usize) {
+            *c += n;
+        }
+    }
+
     /// Objects counted for `name` (0 for a class never seen).
     pub fn count(&self, name: &str) -> u64 {
         self.ids.get(name).map_or(0, |&id| self.counts[id as usize])
@@ -180,10 +187,12 @@ mod tests {
         c.add(a);
         c.add(b);
         c.add(99); // unknown: ignored
+        c.add_n(b, 4);
+        c.add_n(99, 4);
         assert_eq!(c.count("A"), 2);
-        assert_eq!(c.count("B"), 1);
+        assert_eq!(c.count("B"), 5);
         assert_eq!(c.count("C"), 0);
-        assert_eq!(c.total(), 3);
+        assert_eq!(c.total(), 7);
         assert_eq!(c.classes(), 2);
     }
 
