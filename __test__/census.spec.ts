@@ -109,6 +109,15 @@ test('names built at run time (cons strings, read only after the walk) are count
   t.deepEqual(snapshot, expected, "heapdiff's snapshot reader names and counts them the same")
 })
 
+test('census holds no native memory once it has returned', (t) => {
+  const memwatch = require('..')
+  memwatch.census() // first call: the symbol table and per-thread state are made once
+  const base = memwatch.status().nativeBytes
+  for (let i = 0; i < 5; i++) memwatch.census({ top: 3 })
+  const grown = memwatch.status().nativeBytes - base
+  t.true(grown <= 256, `${grown} more bytes held after 5 more censuses`)
+})
+
 test('census options: ranges from the native side, names and kinds from the JS side', (t) => {
   const memwatch = require('..')
   t.throws(() => memwatch.census({ top: 0 }), {
