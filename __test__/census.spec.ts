@@ -109,6 +109,32 @@ test('names built at run time (cons strings, read only after the walk) are count
   t.deepEqual(snapshot, expected, "heapdiff's snapshot reader names and counts them the same")
 })
 
+test('workers terminated in the middle of censuses, and a census inside a stats listener, do not crash', (t) => {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `const { Worker } = require('node:worker_threads');
+       const memwatch = require(process.env.HEAPDIFF_ROOT);
+       let inStats = null;
+       memwatch.on('stats', () => { if (!inStats) inStats = memwatch.census({ top: 1 }) });
+       memwatch.gc();
+       let n = 0;
+       const next = () => {
+         if (n++ === 6) return setTimeout(() => console.log(JSON.stringify({ done: n - 1, inStats })), 100);
+         const w = new Worker('const m = require(process.env.HEAPDIFF_ROOT); const keep = []; for (;;) { for (let i = 0; i < 1e4; i++) keep.push({ i }); m.census() }', { eval: true });
+         setTimeout(() => w.terminate().then(next), 150 + Math.random() * 200);
+       };
+       next();`,
+    ],
+    { cwd: root, encoding: 'utf8', timeout: 120000, env: { ...process.env, HEAPDIFF_ROOT: root } },
+  )
+  const r = JSON.parse(out)
+  t.is(r.done, 6)
+  t.is(r.inStats.length, 1)
+  t.true(r.inStats[0].count > 0)
+})
+
 test('census holds no native memory once it has returned', (t) => {
   const memwatch = require('..')
   memwatch.census() // first call: the symbol table and per-thread state are made once
