@@ -16,6 +16,7 @@
 //! leaves shared by them. `watch` is the GC side.
 
 mod analysis;
+mod census;
 mod diff;
 mod inspect;
 mod metrics;
