@@ -80,6 +80,8 @@ const USAGE = `usage:
       --out DIR           run folder (default heapdiff-run-<date>-<pid>)
       --no-sampling       no allocation sampling (on by default where heapdiff has it: the sites
                           of the growth in the report)
+      --no-census         no class censuses (on by default: the leak events name the classes that
+                          grew, from two censuses per leak window, each a pause like a full GC)
       --snapshots MODE    off (default) or on-leak: after a thread's first leak event, three heap
                           snapshots N full GCs apart, analysed as by 'leaks' (what leaked, what
                           holds it). Off by default because a snapshot stops the program for
@@ -457,6 +459,7 @@ async function runCommand(argv: string[]): Promise<number> {
     options: {
       out: { type: 'string' },
       'no-sampling': { type: 'boolean', default: false },
+      'no-census': { type: 'boolean', default: false },
       snapshots: { type: 'string', default: 'off' },
       'snapshot-gcs': { type: 'string', default: '5' },
       'no-report': { type: 'boolean', default: false },
@@ -476,6 +479,7 @@ async function runCommand(argv: string[]): Promise<number> {
   const program = runProgram(argv.slice(dash + 1), {
     dir,
     sampling: !values['no-sampling'],
+    census: !values['no-census'],
     snapshots: values.snapshots,
     snapshotGcs,
   })

@@ -57,7 +57,16 @@ interface LeakEvent extends Omit<native.LeakEvent, 'startMs' | 'endMs'> {
   /** Only while sampling is on (`startSampling()`), for a heap leak: the allocation sites that
    *  grew most. */
   sites?: AllocationSiteT[]
+  /** Only with the `census` leak option: the classes whose live objects grew most since the
+   *  leak window's first census, most growth first. */
+  classes?: native.ClassGrowth[]
+  /** With `classes`: when their baseline census was taken, and what both censuses cost (ms the
+   *  program was stopped). */
+  census?: { since: Date; ms: number }
 }
+
+/** Classes a `leak` event lists. */
+const LEAK_CLASSES = 10
 
 /** `status()`: the native hook's figures and whether sampling is on. */
 interface Status extends native.HookStatus {
@@ -262,17 +271,29 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
         }
       }
     }
+    // A batch that reports a leak counts its classes at the event; a baseline census taken
+    // for the same batch's GCs would leave nothing to compare.
+    const leaks = events.some((ev) => ev.kind === 'leak')
+    let classes: native.LeakClasses | null | undefined
     for (const ev of events) {
       try {
         if (ev.kind === 'stats' && ev.stats) {
           const { heap, ...stats } = ev.stats
           this.emit('stats', { ...stats, ...heap })
+          // With the `census` leak option: the leak window's first census, once growth shows.
+          if (!leaks) binding.censusStep()
         } else if (ev.kind === 'leak' && ev.leak) {
           const { startMs, endMs, ...rest } = ev.leak
           const info: LeakEvent = { start: new Date(startMs), end: new Date(endMs), ...rest }
           // The sampler sees heap allocations only: for external memory it cannot say which
           // sites hold the bytes, so it names none rather than the heap's busiest ones.
           if (sampler.active && info.memory === 'heap') info.sites = sampler.sitesFor(startMs)
+          // One census for every event of the batch (heap and external both grew).
+          if (classes === undefined) classes = binding.censusAtLeak(LEAK_CLASSES)
+          if (classes) {
+            info.classes = classes.classes
+            info.census = { since: new Date(classes.sinceMs), ms: classes.censusMs }
+          }
           this.emit('leak', info)
         }
       } catch (err) {

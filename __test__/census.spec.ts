@@ -2,8 +2,9 @@
 // file under Node 20, 22, 24 and 26), on the main thread and in a worker, under gc() and sampling,
 // against v8.queryObjects and against a snapshot diff by heapdiff's own reader.
 import test from 'ava'
-import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 import * as binding from '../binding'
@@ -184,4 +185,81 @@ test('without the V8 entry points census() throws naming why, and status() says 
     census: false,
     err: 'census() is not available: disabled by HEAPDIFF_DISABLE_V8_HOOKS',
   })
+})
+
+test('with the census leak option, the first leak event names the leaking class and its growth; a full cache is not listed', (t) => {
+  // The fixture keeps 500 LeakyThings per tick beside a Map of 5000 CacheEntries filled before,
+  // and reports what it added between the event's two censuses (logged at each stats event,
+  // right before a baseline census can run).
+  const out = execFileSync(process.execPath, [join(__dirname, 'fixtures', 'census-leak.js')], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120000,
+  })
+  const got = JSON.parse(out.trim().split('\n').pop()!)
+  t.truthy(got.classes, out)
+  t.is(got.classes[0].what, 'LeakyThing')
+  t.true(got.added > 0)
+  t.true(
+    Math.abs(got.classes[0].growth - got.added) <= got.added * 0.1,
+    `growth ${got.classes[0].growth}, added ${got.added}`,
+  )
+  t.false(
+    got.classes.some((c: { what: string }) => c.what === 'CacheEntry'),
+    'the full cache did not grow',
+  )
+  t.true(got.census_ms > 0)
+})
+
+test('heapdiff run without snapshots: the verdict and the report name the class from the census, and no snapshot is written', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'heapdiff-census-run-'))
+  try {
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(root, 'cli.js'),
+        'run',
+        '--out',
+        dir,
+        '--',
+        process.execPath,
+        '--expose-gc',
+        join(__dirname, 'fixtures', 'census-run.js'),
+      ],
+      { encoding: 'utf8', timeout: 120000 },
+    )
+    t.is(r.status, 0, r.stderr)
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
+    t.regex(report.verdict.sentence, /^Leak: the post-GC heap of the main thread grew .*; LeakyThing \+[\d,]+ objects/)
+    t.regex(report.class_source, /^class census: /)
+    t.is(report.classes[0].what, 'LeakyThing')
+    // 2000 per tick: the growth is whole ticks' worth.
+    t.is(report.classes[0].growth % 2000, 0)
+    t.true(readFileSync(join(dir, 'report.md'), 'utf8').includes('| `LeakyThing` | +'))
+    t.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('heapsnapshot')),
+      [],
+    )
+    // --no-census: no class.
+    const plain = join(dir, 'plain')
+    const r2 = spawnSync(
+      process.execPath,
+      [
+        join(root, 'cli.js'),
+        'run',
+        '--no-census',
+        '--out',
+        plain,
+        '--',
+        process.execPath,
+        '--expose-gc',
+        join(__dirname, 'fixtures', 'census-run.js'),
+      ],
+      { encoding: 'utf8', timeout: 120000 },
+    )
+    t.is(r2.status, 0, r2.stderr)
+    t.deepEqual(JSON.parse(readFileSync(join(plain, 'report.json'), 'utf8')).classes, [])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -56,6 +56,7 @@ function docDefaults(heading: string): Record<string, string | number | boolean>
 test('leak options: binding.d.ts and docs/api.md state the rule’s own defaults', (t) => {
   const defaults = binding.leakOptionDefaults() as Record<string, unknown>
   t.deepEqual(Object.keys(defaults).sort(), [
+    'census',
     'consecutiveGrowth',
     'external',
     'fastGcs',

@@ -293,8 +293,21 @@ interface Column {
 function classTable(report: Report, root: HTMLElement): void {
   if (report.classes.length === 0) return
   const diff = report.kind === 'diff'
+  // A class census counts objects: what grew and what is alive, no sizes or paths.
+  const census = report.classes.some((c) => c.growth !== null)
   const cols: Column[] = [
     { key: 'what', label: 'class', num: false, get: (c) => c.what, show: (c) => c.what },
+    ...(census
+      ? [
+          {
+            key: 'growth',
+            label: 'grew',
+            num: true,
+            get: (c: ClassRow) => c.growth,
+            show: (c: ClassRow) => `+${c.growth}`,
+          },
+        ]
+      : []),
     {
       key: 'count',
       label: diff ? 'new' : 'alive',
@@ -305,22 +318,23 @@ function classTable(report: Report, root: HTMLElement): void {
   ]
   if (diff)
     cols.push({ key: 'freed', label: 'freed', num: true, get: (c) => c.freed, show: (c) => String(c.freed ?? '') })
-  cols.push(
-    {
-      key: 'size',
-      label: diff ? 'size change' : 'size',
-      num: true,
-      get: (c) => c.size_bytes,
-      show: (c) => (diff && c.size_bytes > 0 ? '+' : '') + bytes(c.size_bytes),
-    },
-    {
-      key: 'retained',
-      label: 'retained',
-      num: true,
-      get: (c) => c.retained_size_bytes,
-      show: (c) => bytes(c.retained_size_bytes),
-    },
-  )
+  if (!census)
+    cols.push(
+      {
+        key: 'size',
+        label: diff ? 'size change' : 'size',
+        num: true,
+        get: (c) => c.size_bytes,
+        show: (c) => (c.size_bytes === null ? '' : (diff && c.size_bytes > 0 ? '+' : '') + bytes(c.size_bytes)),
+      },
+      {
+        key: 'retained',
+        label: 'retained',
+        num: true,
+        get: (c) => c.retained_size_bytes,
+        show: (c) => bytes(c.retained_size_bytes),
+      },
+    )
   if (report.classes.some((c) => c.allocated_at))
     cols.push({
       key: 'at',

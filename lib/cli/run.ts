@@ -14,6 +14,7 @@ export const PRELOAD = join(__dirname, '..', 'run', 'preload.js')
 export interface RunOptions {
   dir: string
   sampling: boolean
+  census: boolean
   snapshots: 'off' | 'on-leak'
   snapshotGcs: number
 }
@@ -79,6 +80,7 @@ export function runProgram(command: string[], opts: RunOptions): { exit: Promise
     NODE_OPTIONS: withPreload(process.env.NODE_OPTIONS),
     [ENV.dir]: opts.dir,
     [ENV.sampling]: opts.sampling ? '1' : '0',
+    [ENV.census]: opts.census ? '1' : '0',
     [ENV.snapshots]: opts.snapshots,
     [ENV.snapshotGcs]: String(opts.snapshotGcs),
   }

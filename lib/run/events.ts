@@ -28,10 +28,11 @@ export interface StartEvent {
 /** A `stats` event, as the program's heapdiff emitted it. */
 export type StatsEvent = { type: 'stats' } & GcStats
 
-/** A `leak` event: its `start` and `end` as ms since the epoch, and when it was written. */
-export type LeakRecord = { type: 'leak'; time: number } & Omit<LeakEvent, 'start' | 'end'> & {
+/** A `leak` event: its `start`, `end` and `census.since` as ms since the epoch, and when it was written. */
+export type LeakRecord = { type: 'leak'; time: number } & Omit<LeakEvent, 'start' | 'end' | 'census'> & {
     start: number
     end: number
+    census?: { since: number; ms: number }
   }
 
 /** One of the three snapshots of `--snapshots on-leak`, written to the run folder. */

@@ -24,8 +24,9 @@ const LOADED = Symbol.for('heapdiff.run.preload')
 interface Memwatch {
   on(event: 'stats', listener: (stats: GcStats) => void): unknown
   on(event: 'leak', listener: (info: LeakEvent) => void): unknown
-  status(): { installed: boolean; reason: string | null }
+  status(): { installed: boolean; reason: string | null; census?: boolean }
   startSampling?: (...args: unknown[]) => unknown
+  setLeakOptions(options: { census?: boolean }): void
 }
 
 function start(dir: string): void {
@@ -65,6 +66,8 @@ function start(dir: string): void {
       process.stderr.write(`heapdiff run: allocation sampling not started: ${(e as Error).message}\n`)
     }
   }
+  // Leak events name the classes that grew (two censuses per leak window, none while nothing grows).
+  if (process.env[ENV.census] !== '0' && memwatch.status().census) memwatch.setLeakOptions({ census: true })
   const status = memwatch.status()
   write({
     type: 'start',
@@ -85,7 +88,8 @@ function start(dir: string): void {
     snapshots?.afterGc(stats.gc_time)
   })
   memwatch.on('leak', (info) => {
-    write({ type: 'leak', time: Date.now(), ...info, start: info.start.getTime(), end: info.end.getTime() })
+    const census = info.census ? { since: info.census.since.getTime(), ms: info.census.ms } : undefined
+    write({ type: 'leak', time: Date.now(), ...info, start: info.start.getTime(), end: info.end.getTime(), census })
     snapshots?.afterLeak()
   })
   process.on('exit', (code) => {

@@ -112,3 +112,100 @@ pub fn census(env: Env, opts: Option<CensusOptions>) -> Result<CensusResult> {
         ms: taken.ms,
     })
 }
+
+/// A class whose live objects grew between a leak window's two censuses.
+#[napi(object)]
+pub struct ClassGrowth {
+    pub what: String,
+    /// Live objects at the event's census.
+    pub count: f64,
+    /// Objects more than at the baseline census.
+    pub growth: f64,
+}
+
+/// What a `leak` event says of its classes (the JS layer turns `since_ms` into a `Date`).
+#[napi(object)]
+pub struct LeakClasses {
+    /// When the baseline census was taken, ms since the epoch.
+    pub since_ms: f64,
+    /// Most growth first.
+    pub classes: Vec<ClassGrowth>,
+    /// Both censuses' cost, ms: how long the program was stopped for them.
+    pub census_ms: f64,
+}
+
+impl From<memstats::LeakClasses> for LeakClasses {
+    fn from(c: memstats::LeakClasses) -> Self {
+        LeakClasses {
+            since_ms: c.since_ms,
+            classes: c
+                .classes
+                .into_iter()
+                .map(|g| ClassGrowth {
+                    what: g.what,
+                    count: g.count as f64,
+                    growth: g.growth as f64,
+                })
+                .collect(),
+            census_ms: c.census_ms,
+        }
+    }
+}
+
+/// A census for the leak events' plan, hidden from `stats` like `census()`'s; `None` where
+/// census is unavailable (the event then carries no classes).
+fn plan_census(
+    env: &Env,
+    state: &crate::gc::state::EnvState,
+) -> Option<crate::v8::census::CensusTaken> {
+    let api = crate::v8::api().ok()?;
+    let census_api = api.census.as_ref().ok()?;
+    let isolate = state.js_isolate(env)?;
+    state.snapshot_depth.fetch_add(1, Ordering::AcqRel);
+    let taken = take_census(census_api, isolate, env);
+    state.snapshot_depth.fetch_sub(1, Ordering::AcqRel);
+    taken.ok()
+}
+
+/// After a full GC's `stats` event, while the `census` leak option is on: takes the baseline
+/// census if a leak rule now sees growth and none is held. Returns its cost in ms, or null.
+#[napi(catch_unwind)]
+pub fn census_step(env: Env) -> Result<Option<f64>> {
+    let state = env_state(&env)?;
+    let mut plan = state.census_plan();
+    let Some(plan) = plan.as_mut() else {
+        return Ok(None);
+    };
+    let f = state.watcher().figures();
+    let growing = f.heap.suspected || f.external.suspected || f.heap.rising || f.external.rising;
+    if !plan.wants_baseline(growing) {
+        return Ok(None);
+    }
+    let Some(taken) = plan_census(&env, state) else {
+        return Ok(None);
+    };
+    plan.set_baseline(crate::gc::state::now_ms(), taken.census, taken.ms);
+    Ok(Some(taken.ms))
+}
+
+/// At a `leak` event, while the `census` leak option is on: the `top` classes that grew since
+/// the baseline census; null without a baseline or where census is unavailable.
+#[napi(catch_unwind)]
+pub fn census_at_leak(env: Env, top: u32) -> Result<Option<LeakClasses>> {
+    let state = env_state(&env)?;
+    let mut plan = state.census_plan();
+    let Some(plan) = plan.as_mut() else {
+        return Ok(None);
+    };
+    let Some(taken) = plan_census(&env, state) else {
+        return Ok(None);
+    };
+    Ok(plan
+        .at_leak(
+            crate::gc::state::now_ms(),
+            taken.census,
+            taken.ms,
+            top as usize,
+        )
+        .map(LeakClasses::from))
+}

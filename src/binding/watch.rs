@@ -198,6 +198,12 @@ pub struct LeakOptions {
     ///
     /// @default true
     pub external: Option<bool>,
+    /// Whether `leak` events name the classes that grew (`classes`), from two class censuses per
+    /// leak window: one when a rule first sees growth, one at the event. Each stops the program
+    /// about as long as a full GC and a walk of the heap; `heapdiff run` turns it on.
+    ///
+    /// @default false
+    pub census: Option<bool>,
 }
 
 impl From<memstats::LeakOptions> for LeakOptions {
@@ -212,6 +218,7 @@ impl From<memstats::LeakOptions> for LeakOptions {
             fast_min_growth: Some(o.fast_min_growth as f64),
             fast_min_ratio: Some(o.fast_min_ratio),
             external: Some(o.external),
+            census: Some(o.census),
         }
     }
 }
@@ -286,6 +293,9 @@ impl TryFrom<LeakOptions> for memstats::LeakOptions {
         }
         if let Some(v) = js.external {
             o.external = v;
+        }
+        if let Some(v) = js.census {
+            o.census = v;
         }
         Ok(o)
     }
@@ -536,11 +546,13 @@ pub fn gc_set_leak_options(env: Env, opts: LeakOptions) -> Result<()> {
     let state = env_state(&env)?;
     let bad = |e: BadOption| e.throw(&env);
     let opts = memstats::LeakOptions::try_from(opts).map_err(bad)?;
+    let (census, window) = (opts.census, opts.window);
     let mut watcher = state.watcher();
     watcher
         .set_leak_options(opts)
         .map_err(|e| bad(out_of_range(e.option, e.requirement, e.got)))?;
     state.metrics.set_figures(watcher.figures());
+    *state.census_plan() = census.then(|| memstats::CensusPlan::new(window));
     Ok(())
 }
 

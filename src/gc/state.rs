@@ -41,6 +41,9 @@ pub struct EnvState {
     /// The sampled allocation sites' tables and ring of summaries while sampling is on (see
     /// `heapprof::live`): native, so none of it is on the heap being watched. JS thread only.
     pub sites: Mutex<Option<heapprof::live::SiteRecorder>>,
+    /// The censuses behind `leak` events' classes, while the `census` leak option is on. JS
+    /// thread only.
+    pub census_plan: Mutex<Option<memstats::CensusPlan>>,
     /// True while a `stats` or `leak` listener exists: only then are heap figures read.
     pub active: AtomicBool,
     /// What the GC callbacks touch. Kept small and behind `try_lock` there (see hook.rs).
@@ -76,6 +79,7 @@ impl EnvState {
             snapshot_depth: AtomicU32::new(0),
             sampling: AtomicBool::new(false),
             sites: Mutex::new(None),
+            census_plan: Mutex::new(None),
             active: AtomicBool::new(false),
             recorder: Mutex::new(Recorder::default()),
             watcher: Mutex::new(Watcher::default()),
@@ -122,6 +126,10 @@ impl EnvState {
 
     pub fn watcher(&self) -> MutexGuard<'_, Watcher> {
         self.watcher.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn census_plan(&self) -> MutexGuard<'_, Option<memstats::CensusPlan>> {
+        self.census_plan.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn sites(&self) -> MutexGuard<'_, Option<heapprof::live::SiteRecorder>> {

@@ -124,6 +124,14 @@ impl Census {
         self.ids.get(name).map_or(0, |&id| self.counts[id as usize])
     }
 
+    /// Every class with its count, in the order first seen.
+    pub fn counts(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.counts.iter().copied())
+    }
+
     /// Objects counted in all.
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod census;
+mod census_plan;
 mod format;
 mod leak;
 mod pauses;
@@ -19,6 +20,7 @@ mod stats;
 mod watch;
 
 pub use census::{Census, CensusOptionError, CensusOptions, CensusRow};
+pub use census_plan::{class_growth, CensusPlan, ClassGrowth, LeakClasses};
 pub use format::format_size;
 pub use leak::{LeakEvent, LeakOption, LeakOptions, LeakRule, Memory, OptionError};
 pub use pauses::{

@@ -51,6 +51,8 @@ pub struct LeakFigures {
     pub suspected: bool,
     /// Bytes per second (see `LeakDetector::growth_rate`).
     pub growth_rate: f64,
+    /// Whether growth shows now (see `LeakDetector::rising`).
+    pub rising: bool,
 }
 
 /// One memory's statistics and leak rule.
@@ -77,6 +79,7 @@ impl Series {
             events: self.events,
             suspected: self.leak.suspected(),
             growth_rate: self.leak.growth_rate(),
+            rising: self.leak.rising(),
         }
     }
 

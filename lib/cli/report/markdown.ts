@@ -17,12 +17,19 @@ export function renderMarkdown(report: Report, htmlLink?: string): string {
   const out: string[] = []
   const icon = report.verdict.leak ? '🔴' : '🟢'
   out.push(`### ${icon} ${report.title}`, '', report.verdict.sentence, '')
-  if (report.classes.length > 0) {
+  const census = report.classes.some((c) => c.growth !== null)
+  if (census) {
+    // Counted by a class census: objects only, no sizes or paths.
+    out.push(`**What grew** (${report.class_source}):`, '', '| class | grew | alive |', '|---|---:|---:|')
+    for (const c of report.classes.slice(0, TOP)) out.push(`| ${cell(c.what)} | +${c.growth} | ${c.count} |`)
+    if (report.classes.length > TOP) out.push(`| … ${report.classes.length - TOP} more | | |`)
+    out.push('')
+  } else if (report.classes.length > 0) {
     const diff = report.kind === 'diff'
     out.push(`**What ${diff ? 'grew' : 'is still alive'}** (${report.class_source}):`, '')
     out.push(`| class | ${diff ? 'new' : 'alive'} | size | retained | allocated at |`, '|---|---:|---:|---:|---|')
     for (const c of report.classes.slice(0, TOP)) {
-      const size = (c.size_bytes > 0 && diff ? '+' : '') + formatSize(c.size_bytes)
+      const size = c.size_bytes === null ? '' : (c.size_bytes > 0 && diff ? '+' : '') + formatSize(c.size_bytes)
       const retained = c.retained_size_bytes === null ? '' : formatSize(c.retained_size_bytes)
       out.push(
         `| ${cell(c.what)} | ${c.count} | ${size} | ${retained} | ${c.allocated_at ? cell(c.allocated_at) : ''} |`,

@@ -253,6 +253,7 @@ function survivorRows(report: Report, leaks: Survivors['leaks'], options: Report
       what: l.what,
       count: l.count,
       freed: null,
+      growth: null,
       size_bytes: l.size_bytes,
       retained_size_bytes: l.retained_size_bytes ?? null,
       allocated_at: allocatedAt(l.allocated_at),
@@ -276,6 +277,19 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
         gcs: num(l.gcs) ?? 0,
         reason: typeof l.reason === 'string' ? l.reason : '',
         sites: Array.isArray(l.sites) ? l.sites.map(toSite) : [],
+        classes: Array.isArray(l.classes)
+          ? l.classes.flatMap((c: unknown) => {
+              const r = c as Record<string, unknown>
+              const [count, growth] = [num(r?.count), num(r?.growth)]
+              return typeof r?.what === 'string' && count !== null && growth !== null
+                ? [{ what: r.what, count, growth }]
+                : []
+            })
+          : [],
+        census:
+          l.census && num(l.census.since) !== null && num(l.census.ms) !== null
+            ? { since: num(l.census.since)!, ms: num(l.census.ms)! }
+            : null,
       })
     }
   }
@@ -309,6 +323,21 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
     )
     report.classes = survivorRows(report, survivors.leaks, options)
     report.class_source = `three snapshots: ${snaps.map((s) => s!.file).join(', ')}`
+  }
+  // No snapshots: what grew is the first leak's class census, where it has one.
+  const counted = report.leaks.find((l) => l.classes.length > 0)
+  if (report.class_source === null && counted) {
+    report.classes = counted.classes.map((c) => ({
+      what: c.what,
+      count: c.count,
+      growth: c.growth,
+      freed: null,
+      size_bytes: null,
+      retained_size_bytes: null,
+      allocated_at: null,
+      paths: [],
+    }))
+    report.class_source = `class census: growth over the ${formatDuration(counted.time - counted.census!.since)} before the first leak event of ${counted.thread}, from two censuses that paused the program ${Math.round(counted.census!.ms)} ms`
   }
   const threads = report.threads.filter((t) => t.series.time.length > 0)
   if (!threads.some((t) => t.sampling) && threads.length > 0) {
@@ -371,14 +400,20 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
   const other = report.leaks.find((l) => l.memory !== first.memory)
   if (other) s += `; the ${other.memory === 'heap' ? 'heap' : 'external memory'} grew too`
   const top = report.classes[0]
-  if (top) {
-    s += `; ${top.what} grew most: ${top.count} objects still alive`
-    if (top.retained_size_bytes !== null) s += `, retaining ${formatSize(top.retained_size_bytes)}`
-    if (top.allocated_at) s += `, allocated at ${top.allocated_at}`
-  }
   const site = report.sites[0]
-  if (site && !top?.allocated_at && first.memory === 'heap')
-    s += `${top ? ',' : ';'} allocated mostly at ${siteLabel(site)}`
+  if (top && top.growth !== null) {
+    // Counted by the class census, without a snapshot.
+    s += `; ${top.what} +${top.growth.toLocaleString('en-US')} objects`
+    if (site && first.memory === 'heap') s += ` (allocated mostly at ${siteLabel(site)})`
+  } else {
+    if (top) {
+      s += `; ${top.what} grew most: ${top.count} objects still alive`
+      if (top.retained_size_bytes !== null) s += `, retaining ${formatSize(top.retained_size_bytes)}`
+      if (top.allocated_at) s += `, allocated at ${top.allocated_at}`
+    }
+    if (site && !top?.allocated_at && first.memory === 'heap')
+      s += `${top ? ',' : ';'} allocated mostly at ${siteLabel(site)}`
+  }
   if (first.memory === 'external' && !top)
     s +=
       '; allocation sampling cannot see the bytes of Buffers, so their sites are unknown: --snapshots on-leak names what holds them'
@@ -397,13 +432,14 @@ export async function diffReport(before: string, after: string): Promise<Report>
     what: d.what,
     count: d['+'],
     freed: d['-'],
+    growth: null,
     size_bytes: d.size_bytes,
     retained_size_bytes: d.retained_size_bytes ?? null,
     allocated_at: allocatedAt(d.allocated_at),
     paths: d.retainers ?? [],
   }))
   report.class_source = `diff ${basename(before)} → ${basename(after)}`
-  const top = report.classes.find((c) => c.size_bytes > 0)
+  const top = report.classes.find((c) => (c.size_bytes ?? 0) > 0)
   const grew = result.change.size_bytes > 0
   report.verdict = {
     leak: grew,
@@ -411,7 +447,9 @@ export async function diffReport(before: string, after: string): Promise<Report>
       `The heap ${grew ? 'grew' : 'shrank'} by ${formatSize(Math.abs(result.change.size_bytes))} between ` +
       `${basename(before)} and ${basename(after)} (${result.change.allocated_nodes} objects allocated, ` +
       `${result.change.freed_nodes} freed)` +
-      (top ? `; ${top.what} grew most: +${top.count - (top.freed ?? 0)} objects, +${formatSize(top.size_bytes)}` : '') +
+      (top
+        ? `; ${top.what} grew most: +${top.count - (top.freed ?? 0)} objects, +${formatSize(top.size_bytes ?? 0)}`
+        : '') +
       (top?.paths[0] ? `, held by ${top.paths[0].path}` : '') +
       '.',
   }

@@ -61,6 +61,11 @@ export interface LeakMark {
   gcs: number
   reason: string
   sites: Site[]
+  /** With the `census` leak option: the classes that grew most between the leak window's two
+   *  censuses, most growth first. */
+  classes: { what: string; count: number; growth: number }[]
+  /** When the first of those censuses was taken (ms since the epoch), and both censuses' cost. */
+  census: { since: number; ms: number } | null
 }
 
 /** Icicle node: a frame and the bytes allocated below it. */
@@ -72,11 +77,15 @@ export interface FlameNode {
 
 export interface ClassRow {
   what: string
-  /** New instances (diff) or instances still alive in s3 (three snapshots). */
+  /** New instances (diff), instances still alive in s3 (three snapshots), or live objects at
+   *  the leak event's census (class census). */
   count: number
+  /** Class census only: objects more than at the leak window's first census; null otherwise. */
+  growth: number | null
   /** Freed instances (diff only). */
   freed: number | null
-  size_bytes: number
+  /** Null for a class census, which counts objects, not bytes. */
+  size_bytes: number | null
   retained_size_bytes: number | null
   /** Where the instances were allocated, when the analysis knows (`name (url:line:column)`). */
   allocated_at: string | null
