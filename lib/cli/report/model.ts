@@ -347,10 +347,10 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
     report.notes.push(`allocation sampling ${why}: no allocation sites`)
   }
   report.verdict = runVerdict(report, first)
-  if (report.verdict.leak && report.class_source === null && partial > 0)
+  if (report.verdict.leak && partial > 0 && !report.class_source?.startsWith('three snapshots'))
     report.verdict.sentence +=
-      ` The program ended after ${partial} of the 3 snapshots, too soon to name what leaks: ` +
-      `run it longer, or lower --snapshot-gcs.`
+      ` The program ended after ${partial} of the 3 snapshots, too soon ` +
+      `${report.classes.length > 0 ? 'for retaining paths' : 'to name what leaks'}: run it longer, or lower --snapshot-gcs.`
   return report
 }
 
