@@ -1,5 +1,5 @@
-// Throughput cost of `heapdiff run` (sampling on where this build has it) on an HTTP service,
-// against the same service under plain node: autocannon from bench/node_modules, modes
+// Throughput cost of `heapdiff run` (sampling and the class census on, where this build has
+// them) on an HTTP service, against the same service under plain node, and with each turned off: autocannon from bench/node_modules, modes
 // alternated round by round, medians. Also the service's peak RSS (VmHWM) per mode.
 //
 // Usage: node bench/run-overhead.mjs [--rounds=5] [--duration=10] [--connections=50]
@@ -28,6 +28,10 @@ const MODES = {
   'heapdiff run': (dir) => [
     process.execPath,
     [cli, 'run', '--out', dir, '--no-report', '--', process.execPath, service],
+  ],
+  'heapdiff run --no-census': (dir) => [
+    process.execPath,
+    [cli, 'run', '--out', dir, '--no-report', '--no-census', '--', process.execPath, service],
   ],
   'heapdiff run --no-sampling': (dir) => [
     process.execPath,
