@@ -294,7 +294,7 @@ function classTable(report: Report, root: HTMLElement): void {
   if (report.classes.length === 0) return
   const diff = report.kind === 'diff'
   // A class census counts objects: what grew and what is alive, no sizes or paths.
-  const census = report.classes.some((c) => c.growth !== null)
+  const census = report.classes.some((c) => typeof c.growth === 'number')
   const cols: Column[] = [
     { key: 'what', label: 'class', num: false, get: (c) => c.what, show: (c) => c.what },
     ...(census

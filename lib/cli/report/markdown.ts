@@ -17,7 +17,7 @@ export function renderMarkdown(report: Report, htmlLink?: string): string {
   const out: string[] = []
   const icon = report.verdict.leak ? '🔴' : '🟢'
   out.push(`### ${icon} ${report.title}`, '', report.verdict.sentence, '')
-  const census = report.classes.some((c) => c.growth !== null)
+  const census = report.classes.some((c) => typeof c.growth === 'number')
   if (census) {
     // Counted by a class census: objects only, no sizes or paths.
     out.push(`**What grew** (${report.class_source}):`, '', '| class | grew | alive |', '|---|---:|---:|')

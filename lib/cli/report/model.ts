@@ -294,7 +294,10 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
     }
   }
   report.leaks.sort((a, b) => a.time - b.time)
-  const first = report.leaks[0]
+  // The verdict leads with the memory that grew most: a Buffer leak also grows the heap a
+  // little (the wrappers), and that heap event may come first.
+  const firsts = (['heap', 'external'] as const).flatMap((m) => report.leaks.find((l) => l.memory === m) ?? [])
+  const first = firsts.sort((a, b) => b.growth - a.growth)[0]
   const withSites = report.leaks.find((l) => l.sites.length > 0)
   if (withSites) {
     report.sites = [...withSites.sites].sort(
