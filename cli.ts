@@ -226,6 +226,7 @@ async function diffCommand(argv: string[]): Promise<number> {
   )
   const result = await withProgress(task, !values.quiet)
 
+  if (result.comparable === false) process.stderr.write(`heapdiff: warning: ${result.warning}\n`)
   const color = values.color || (!values['no-color'] && takesColor(process.stdout))
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else process.stdout.write(renderTable(result, { top, color, before: basename(before), after: basename(after) }))
