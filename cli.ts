@@ -275,7 +275,7 @@ async function withProgress<T>(task: FileTask<T>, enabled: boolean): Promise<T> 
           if (totalBytes > 0) {
             const pct = ((bytesRead / totalBytes) * 100).toFixed(1)
             const phase = bytesRead >= totalBytes ? 'analysing' : `parsing ${pct}% of`
-            process.stderr.write(`\r\x1b[K${phase} ${(totalBytes / 1048576).toFixed(0)} MiB`)
+            process.stderr.write(`\r\x1b[K${phase} ${formatSize(totalBytes)}`)
           }
         }, 200)
       : undefined

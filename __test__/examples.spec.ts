@@ -130,7 +130,17 @@ setTimeout(() => clearInterval(t), 1000)
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
 
 /** What an example's comments say it prints, checked on its output (stdout and stderr). */
-const expectations: { where: string; output: RegExp[] }[] = [
+const expectations: { where: string; output: RegExp[]; not?: RegExp[]; maxLines?: number }[] = [
+  {
+    // The answer first, then stats summarised, leak events and the diff, within a screen, in the
+    // sizes' one wording (no per-GC trend beside the first leak report).
+    where: 'npm run demo',
+    output: [
+      /^answer: Session leaks: \+\d+ .*\n.*Context\.sessions → Array\[·\] → Session\n\n\[stats\] \d+ full GCs in .* mb → .* mb, pauses .*\n\[leak\]  at full GC #\d+ .* mb\/hr, grew .*(kb|mb)\n(\[leak\]  then .*\n)?\[diff\]  heap changed by /m,
+    ],
+    not: [/\bMB\b|\bKB\b|MiB|trend/],
+    maxLines: 40,
+  },
   { where: "d.what === 'Session'", output: [/what: 'Session'/, /'\+': 1000,/, /'-': 0/] },
   {
     where: "d.what === 'LeakingClass'",
@@ -210,6 +220,8 @@ for (const e of all) {
       t.is(r.status, e.exits, `exit ${r.status} ${r.signal ?? ''}\n${e.code}\n--- output:\n${output}`)
       for (const x of expectations.filter((x) => e.code.includes(x.where))) {
         for (const re of x.output) t.regex(output, re)
+        for (const re of x.not ?? []) t.notRegex(output, re)
+        if (x.maxLines) t.true(r.stdout.trimEnd().split('\n').length <= x.maxLines, r.stdout)
       }
     })
   }
