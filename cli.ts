@@ -11,6 +11,7 @@
  * leaked class of the program's; 2 usage error; 3 missing, unreadable or invalid input. `run`
  * exits with the program's own code, or dies by the signal that ended it (after the report).
  */
+import './lib/cli/native' // first: a missing platform package is named before anything loads binding.js
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
