@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
- * `heapdiff` command line, seven commands (USAGE below has every option; docs/cli.md the manual):
+ * `heapdiff` command line, eight commands (USAGE below has every option; docs/cli.md the manual):
  * `diff` two snapshot files of any size, `top` retained sizes of one, `leaks` (the three-snapshot
  * technique), `profile` (sites of a sampled heap profile, or their growth), `snapshot` (run a
  * script ready for snapshots, or ask a running process with --pid), `run` (a program with
- * heapdiff loaded, then its report) and `report` (of a run folder, a diff, three snapshots or a
- * profile).
+ * heapdiff loaded, then its report), `report` (of a run folder, a diff, three snapshots or a
+ * profile) and `mcp` (the same questions for coding agents, as an MCP server on stdio).
  *
  * Exit codes (for CI jobs): 0 ok; 1 growth above --fail-above, or with `leaks --fail-on-leak` a
  * leaked class of the program's; 2 usage error; 3 missing, unreadable or invalid input. `run`
@@ -98,6 +98,11 @@ const USAGE = `usage:
       request or a CI step summary) or json (the data both are drawn from); default from -o's
       extension, else html. -o - writes to stdout; default <run-folder>/report.F or
       ./heapdiff-report.F
+  heapdiff mcp [--root DIR] [--cache-mb N]
+      an MCP server on stdin/stdout for coding agents: tools summary, diff, leaks, top_retainers,
+      retainers, object, profile and run_report over snapshot files of any size, each kept parsed
+      between calls (up to N MiB of tables, default 4096); read-only, --root limits the files it
+      may read. Needs the optional @modelcontextprotocol/sdk and zod packages
 
 Snapshot files may be gzip-compressed (e.g. .heapsnapshot.gz, told by their content, not their
 name): they are inflated as they are read, never unpacked to disk.
@@ -108,7 +113,7 @@ run: the program's own exit code, and death by its signal (after the report) whe
 class UsageError extends Error {}
 
 /** The commands `main` dispatches, in USAGE's order. */
-const COMMANDS = ['diff', 'top', 'leaks', 'profile', 'snapshot', 'run', 'report']
+const COMMANDS = ['diff', 'top', 'leaks', 'profile', 'snapshot', 'run', 'report', 'mcp']
 
 /** What `parseArgs` takes (the type of node:util's `ParseArgsConfig`). */
 type ParseArgsConfig = NonNullable<Parameters<typeof parseArgs>[0]>
@@ -543,6 +548,33 @@ async function reportCommand(argv: string[]): Promise<number> {
   return 0
 }
 
+async function mcpCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      root: { type: 'string' },
+      'cache-mb': { type: 'string', default: '4096' },
+    },
+  })
+  void positionals
+  const cacheMb = wholeNumber('--cache-mb', values['cache-mb'], 1)
+  if (values.root !== undefined && !existsSync(values.root)) return fail(3, `--root ${values.root}: no such directory`)
+  // Loaded here only: the SDK is an optional peer dependency of this one command.
+  const { createMcpServer } = require('./lib/cli/mcp/server') as typeof import('./lib/cli/mcp/server')
+  let mcp
+  try {
+    mcp = createMcpServer({ root: values.root ?? null, cacheBytes: cacheMb * 1024 * 1024 })
+  } catch (e) {
+    return fail(3, (e as Error).message)
+  }
+  await mcp.connect()
+  // Serves until the client closes stdin.
+  await new Promise<void>((done) => process.stdin.once('close', done))
+  mcp.cache.clear()
+  return 0
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (!command || command === '--help' || command === '-h' || command === 'help') {
@@ -571,6 +603,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'profile') return profileCommand(rest)
   if (command === 'run') return runCommand(rest)
   if (command === 'report') return reportCommand(rest)
+  if (command === 'mcp') return mcpCommand(rest)
   const near = closest(command, COMMANDS)
   throw new UsageError(`unknown command '${command}'` + (near ? `; did you mean '${near}'?` : ''))
 }

@@ -12,7 +12,13 @@ import type * as native from './binding'
 // Loaded before the lib/ modules, which load it too: a missing native module is reported here,
 // with the platform package to install.
 const binding = loadBinding()
-import { checkLeakOptions, type LeakOptions as LeakOpts, type DiffOptions as DiffOpts } from './lib/options'
+import {
+  checkCensusOptions,
+  checkLeakOptions,
+  type CensusOptions as CensusOptsT,
+  type LeakOptions as LeakOpts,
+  type DiffOptions as DiffOpts,
+} from './lib/options'
 import { diffFiles, findLeaks, topRetainers } from './lib/files'
 import {
   HeapDiff,
@@ -158,6 +164,16 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
   /** Where figures come from on this thread and what the native module could reach. */
   status(): Status {
     return { ...binding.gcStatus(), sampling: sampler.status() }
+  }
+
+  /**
+   * The live JS objects of this thread by class (the constructor name, as DevTools' Summary
+   * names it), most first: `[{ what, count }]`, from V8's `QueryObjects` walk after a full GC,
+   * without a snapshot. Synchronous; works in workers. Throws where the V8 entry points are
+   * missing (`status().census` is then false).
+   */
+  census(options?: CensusOptsT): CensusRowT[] {
+    return binding.census(checkCensusOptions(options)).rows
   }
 
   /**
@@ -332,6 +348,7 @@ function fallbackGc(): void {
 type GcStatsT = GcStats
 type LeakEventT = LeakEvent
 type MemwatchEventsT = MemwatchEvents
+type CensusRowT = native.CensusRow
 
 // `var` so that the type-only namespace below can merge with it.
 // eslint-disable-next-line no-var
@@ -362,6 +379,8 @@ namespace memwatch {
   export type SamplingStatus = SamplingStatusT
   export type AllocationSite = AllocationSiteT
   export type HeapProfile = HeapProfileT
+  export type CensusOptions = CensusOptsT
+  export type CensusRow = CensusRowT
 }
 
 export = memwatch

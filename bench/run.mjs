@@ -5,10 +5,11 @@
 // JSON.parse's string limit. Next to the tools sits a floor, int-scan (a Rust example that only
 // parses every integer in the files, one pass, one thread). Prints a table with time and memory
 // ratios against heapdiff and writes it to bench/results/latest.md; then runs the in-process
-// benchmark (HeapDiff against V8's own snapshot writer), the GC overhead benchmark, and last the
+// benchmark (HeapDiff against V8's own snapshot writer), census() against a snapshot
+// (bench/census.mjs), the GC overhead benchmark, and last the
 // graph benchmark (bench/graph.mjs: dominators, retained sizes, retainer paths) on the same files.
 //
-// Usage: node bench/run.mjs [--quick] [--no-gc] [--no-inprocess] [--no-sampling] [--no-graph]
+// Usage: node bench/run.mjs [--quick] [--no-gc] [--no-inprocess] [--no-census] [--no-sampling] [--no-graph]
 //        [--sizes=small,medium,large,xlarge]
 //        [--tools=heapdiff,memlab]
 // (xlarge, about 3 GB per file, is not in the default run: heapdiff alone takes seconds, the
@@ -209,6 +210,17 @@ if (!args.includes('--no-inprocess')) {
   })
   for (const l of ip.trim().split('\n')) out(l)
   out('```')
+}
+
+if (!args.includes('--no-census')) {
+  const [censusSizes, censusRounds] = quick ? ['50', '1'] : ['50,200,1000', '2']
+  out()
+  out(`## census() against v8.writeHeapSnapshot() (\`node bench/census.mjs ${censusSizes} ${censusRounds}\`)`)
+  out()
+  const census = execFileSync(process.execPath, [join(here, 'census.mjs'), censusSizes, censusRounds], {
+    encoding: 'utf8',
+  })
+  for (const l of census.trim().split('\n')) out(l)
 }
 
 if (!args.includes('--no-gc')) {

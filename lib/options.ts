@@ -17,6 +17,9 @@ export type AnalysisOptions = binding.AnalysisOptions
 /** Options of `topRetainers`, likewise. */
 export type TopRetainerOptions = binding.TopRetainerOptions
 
+/** Options of `census()`, likewise. */
+export type CensusOptions = binding.CensusOptions
+
 /** Every option at its default, from the native module: names and kinds for the checks below. */
 const LEAK_DEFAULTS = binding.leakOptionDefaults()
 const DIFF_DEFAULTS = binding.diffOptionDefaults()
@@ -67,6 +70,14 @@ function checkShape<T extends object>(name: string, options: unknown, defaults: 
     }
   }
   return obj as Partial<T>
+}
+
+/** `top` has no default (all classes) but is a number like `min`. */
+const CENSUS_SHAPE = { ...binding.censusOptionDefaults(), top: 0 } as Required<CensusOptions>
+
+/** Names and kinds of `census()` options; their ranges are the native module's to judge. */
+export function checkCensusOptions(options: unknown): CensusOptions {
+  return checkShape('census', options, CENSUS_SHAPE)
 }
 
 export function checkLeakOptions(options: unknown): LeakOptions {

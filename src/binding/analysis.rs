@@ -268,6 +268,45 @@ pub fn find_leaks_in_snapshots(
     }))
 }
 
+/// Three loaded snapshot files analysed as `heapdiff leaks` analyses them (with `own`, what only
+/// heapdiff holds in the third left out), on the thread pool.
+#[napi(catch_unwind, ts_return_type = "Promise<SurvivorReport>")]
+pub fn leaks_in_loaded_snapshots(
+    env: Env,
+    s1: &HeapSnapshotHandle,
+    s2: &HeapSnapshotHandle,
+    s3: &HeapSnapshotHandle,
+    opts: Option<AnalysisOptions>,
+    own: Option<OwnCode>,
+) -> Result<AsyncTask<Work<SurvivorReport>>> {
+    let (s1, s2, s3) = (s1.get()?.clone(), s2.get()?.clone(), s3.get()?.clone());
+    let mut opts = resolve::<_, Resolved>(&env, opts)?.survivors;
+    let own = own.map(heapsnap::OwnCode::from);
+    Ok(Work::spawn(move || {
+        if let Some(own) = &own {
+            opts.exclude_ids.extend(heapsnap::own_held_ids(&s3, own));
+        }
+        heapsnap::find_survivors(&s1, &s2, &s3, &opts)
+            .map(SurvivorReport::from)
+            .map_err(failed)
+    }))
+}
+
+/// The largest retainers of a loaded snapshot file, as `heapdiff top`, on the thread pool.
+#[napi(catch_unwind, ts_return_type = "Promise<Array<TopRetainer>>")]
+pub fn top_retainers_of_loaded(
+    env: Env,
+    snapshot: &HeapSnapshotHandle,
+    opts: Option<TopRetainerOptions>,
+) -> Result<AsyncTask<Work<Vec<TopRetainer>>>> {
+    let snapshot = snapshot.get()?.clone();
+    let opts = resolve::<_, TopOptions>(&env, opts)?;
+    Ok(Work::spawn(move || {
+        let rows = heapsnap::top_retainer_report(&snapshot, &opts).map_err(failed)?;
+        Ok(rows.into_iter().map(TopRetainer::from).collect())
+    }))
+}
+
 /// Graph analyses of `.heapsnapshot` files, with progress readable while they run.
 #[napi]
 pub struct FileAnalysisJob {

@@ -322,6 +322,20 @@ pub fn diff_snapshots_async(
     }))
 }
 
+/// Two loaded snapshot files diffed as `heapdiff diff` diffs them (nothing left out as
+/// heapdiff's own), on the thread pool.
+#[napi(catch_unwind, ts_return_type = "Promise<DiffResult>")]
+pub fn diff_loaded_snapshots(
+    env: Env,
+    before: &HeapSnapshotHandle,
+    after: &HeapSnapshotHandle,
+    opts: Option<DiffOptions>,
+) -> Result<AsyncTask<Work<DiffResult>>> {
+    let (before, after) = (before.get()?.clone(), after.get()?.clone());
+    let opts = resolve::<_, Resolved>(&env, opts)?;
+    Ok(Work::spawn(move || opts.run(&before, &after)))
+}
+
 /// A node an in-process diff counted, for tests that check what a no-op diff is made of.
 #[napi(object)]
 pub struct UnmatchedNode {

@@ -16,7 +16,9 @@
 //! leaves shared by them. `watch` is the GC side.
 
 mod analysis;
+mod census;
 mod diff;
+mod inspect;
 mod metrics;
 mod options;
 mod profile;

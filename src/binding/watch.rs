@@ -138,6 +138,8 @@ pub struct HookStatus {
     pub native_gc: bool,
     /// Whether heap snapshots can be taken natively.
     pub native_snapshot: bool,
+    /// Whether `census()` can count objects by class on this runtime.
+    pub census: bool,
     pub v8_version: Option<String>,
     /// Whether a listener currently asks for heap figures.
     pub active: bool,
@@ -448,6 +450,7 @@ fn status(state: &EnvState) -> HookStatus {
         reason: state.hook.as_ref().err().cloned(),
         native_gc: api.is_some_and(|a| a.low_memory_notification.is_ok()),
         native_snapshot: api.is_some_and(|a| a.snapshot.is_ok()),
+        census: api.is_some_and(|a| a.census.is_ok()),
         v8_version: api.map(|a| a.v8_version.clone()),
         active: state.active.load(Ordering::Relaxed),
         counts: counters.into(),

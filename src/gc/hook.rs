@@ -81,8 +81,7 @@ pub fn read_heap(isolate: *mut Isolate) -> Option<HeapFigures> {
     let hs = api.heap_stats.as_ref().ok()?;
     // SAFETY: called on the isolate's thread (GC callback or JS call) with a live isolate.
     let mut heap = unsafe { heap_stats::read(hs, api.v8_major, isolate) };
-    // `statm` only (one small read; `smaps` lists every mapping, milliseconds in a GC pause).
-    heap.rss = memory_stats::memory_stats().map(|m| m.physical_mem as u64);
+    heap.rss = super::rss::resident();
     Some(heap)
 }
 

@@ -8,4 +8,5 @@ pub mod env;
 pub mod hook;
 pub mod metrics;
 pub mod registry;
+pub mod rss;
 pub mod state;

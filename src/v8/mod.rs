@@ -3,6 +3,7 @@
 //! The calls made from JS go through safe functions that take a [`isolate::JsIsolate`], whose
 //! docs state their contract (thread, isolate, lifetime) once.
 
+pub mod census;
 pub mod heap_stats;
 pub mod isolate;
 pub mod profiler;

@@ -38,6 +38,29 @@ type StartSamplingFn = unsafe extern "C" fn(*mut HeapProfiler, u64, c_int, c_int
 type StopSamplingFn = unsafe extern "C" fn(*mut HeapProfiler);
 type StartTrackingFn = unsafe extern "C" fn(*mut HeapProfiler, bool);
 type StopTrackingFn = unsafe extern "C" fn(*mut HeapProfiler);
+/// A `v8::Local<T>` as passed and returned by value: one pointer to a handle slot (direct
+/// locals are off in every official build, so it is never the object itself).
+pub type LocalRaw = *mut c_void;
+/// `Local<Context> Isolate::GetCurrentContext()`.
+pub(super) type GetCurrentContextFn = unsafe extern "C" fn(*mut Isolate) -> LocalRaw;
+/// `void HeapProfiler::QueryObjects(Local<Context>, QueryObjectPredicate*,
+/// std::vector<Global<Object>>*)`.
+pub(super) type QueryObjectsFn =
+    unsafe extern "C" fn(*mut HeapProfiler, LocalRaw, *mut c_void, *mut c_void);
+/// `Local<String> Object::GetConstructorName()` (`this` is the object's Local).
+pub(super) type GetConstructorNameFn = unsafe extern "C" fn(LocalRaw) -> LocalRaw;
+/// `bool Value::IsFunction() const`, `bool Value::IsRegExp() const`.
+pub(super) type ValueIsFn = unsafe extern "C" fn(LocalRaw) -> bool;
+/// `int String::Utf8Length(Isolate*) const` (V8 ≤ 13).
+type Utf8LengthFn = unsafe extern "C" fn(LocalRaw, *mut Isolate) -> c_int;
+/// `int String::WriteUtf8(Isolate*, char*, int capacity, int* nchars, int options) const`.
+type WriteUtf8Fn =
+    unsafe extern "C" fn(LocalRaw, *mut Isolate, *mut c_char, c_int, *mut c_int, c_int) -> c_int;
+/// `size_t String::Utf8LengthV2(Isolate*) const` (V8 ≥ 13).
+type Utf8LengthV2Fn = unsafe extern "C" fn(LocalRaw, *mut Isolate) -> usize;
+/// `size_t String::WriteUtf8V2(Isolate*, char*, size_t capacity, int flags, size_t*) const`.
+type WriteUtf8V2Fn =
+    unsafe extern "C" fn(LocalRaw, *mut Isolate, *mut c_char, usize, c_int, *mut usize) -> usize;
 
 /// The resolved entry points, grouped by the feature that needs them so that a missing symbol
 /// switches off one feature (with a reason) instead of the whole module.
@@ -51,6 +74,33 @@ pub struct V8Api {
     pub snapshot: Result<SnapshotApi, String>,
     pub sampling: Result<SamplingApi, String>,
     pub tracking: Result<TrackingApi, String>,
+    pub census: Result<CensusApi, String>,
+}
+
+/// What `census()` calls: `HeapProfiler::QueryObjects` with a predicate that names each object
+/// by `Object::GetConstructorName` and reads the name as UTF-8. Fields stay in `crate::v8`, so
+/// one can only come from [`api`].
+pub struct CensusApi {
+    pub(super) get_heap_profiler: GetHeapProfilerFn,
+    pub(super) get_current_context: GetCurrentContextFn,
+    pub(super) query_objects: QueryObjectsFn,
+    pub(super) get_constructor_name: GetConstructorNameFn,
+    pub(super) is_function: ValueIsFn,
+    pub(super) is_regexp: ValueIsFn,
+    pub(super) utf8: Utf8Api,
+}
+
+/// Reading a `v8::String` as UTF-8: V8 13 (Node 24) added the `V2` pair and V8 14 (Node 26)
+/// removed the old one, so whichever is exported is used (V2 where both are).
+pub(super) enum Utf8Api {
+    V1 {
+        length: Utf8LengthFn,
+        write: WriteUtf8Fn,
+    },
+    V2 {
+        length: Utf8LengthV2Fn,
+        write: WriteUtf8V2Fn,
+    },
 }
 
 /// `HeapProfiler::StartTrackingHeapObjects(bool track_allocations)` and
@@ -117,6 +167,15 @@ const START_SAMPLING: &CStr =
 const STOP_SAMPLING: &CStr = c"_ZN2v812HeapProfiler24StopSamplingHeapProfilerEv";
 const START_TRACKING: &CStr = c"_ZN2v812HeapProfiler24StartTrackingHeapObjectsEb";
 const STOP_TRACKING: &CStr = c"_ZN2v812HeapProfiler23StopTrackingHeapObjectsEv";
+const GET_CURRENT_CONTEXT: &CStr = c"_ZN2v87Isolate17GetCurrentContextEv";
+const QUERY_OBJECTS: &CStr = c"_ZN2v812HeapProfiler12QueryObjectsENS_5LocalINS_7ContextEEEPNS_20QueryObjectPredicateEPSt6vectorINS_6GlobalINS_6ObjectEEESaIS9_EE";
+const GET_CONSTRUCTOR_NAME: &CStr = c"_ZN2v86Object18GetConstructorNameEv";
+const IS_FUNCTION: &CStr = c"_ZNK2v85Value10IsFunctionEv";
+const IS_REGEXP: &CStr = c"_ZNK2v85Value8IsRegExpEv";
+const UTF8_LENGTH: &CStr = c"_ZNK2v86String10Utf8LengthEPNS_7IsolateE";
+const WRITE_UTF8: &CStr = c"_ZNK2v86String9WriteUtf8EPNS_7IsolateEPciPii";
+const UTF8_LENGTH_V2: &CStr = c"_ZNK2v86String12Utf8LengthV2EPNS_7IsolateE";
+const WRITE_UTF8_V2: &CStr = c"_ZNK2v86String11WriteUtf8V2EPNS_7IsolateEPcmiPm";
 
 /// Lets tests and users prove the fallback path: with this set, no V8 symbol is used at all.
 pub const DISABLE_ENV: &str = "HEAPDIFF_DISABLE_V8_HOOKS";
@@ -204,6 +263,27 @@ fn resolve_all() -> Result<V8Api, String> {
             stop: resolve!(STOP_TRACKING, StopTrackingFn)?,
         })
     })();
+    let census = (|| {
+        let utf8 = match (
+            resolve!(UTF8_LENGTH_V2, Utf8LengthV2Fn),
+            resolve!(WRITE_UTF8_V2, WriteUtf8V2Fn),
+        ) {
+            (Ok(length), Ok(write)) => Utf8Api::V2 { length, write },
+            _ => Utf8Api::V1 {
+                length: resolve!(UTF8_LENGTH, Utf8LengthFn)?,
+                write: resolve!(WRITE_UTF8, WriteUtf8Fn)?,
+            },
+        };
+        Ok(CensusApi {
+            get_heap_profiler: resolve!(GET_HEAP_PROFILER, GetHeapProfilerFn)?,
+            get_current_context: resolve!(GET_CURRENT_CONTEXT, GetCurrentContextFn)?,
+            query_objects: resolve!(QUERY_OBJECTS, QueryObjectsFn)?,
+            get_constructor_name: resolve!(GET_CONSTRUCTOR_NAME, GetConstructorNameFn)?,
+            is_function: resolve!(IS_FUNCTION, ValueIsFn)?,
+            is_regexp: resolve!(IS_REGEXP, ValueIsFn)?,
+            utf8,
+        })
+    })();
     Ok(V8Api {
         v8_version,
         v8_major,
@@ -214,6 +294,7 @@ fn resolve_all() -> Result<V8Api, String> {
         snapshot,
         sampling,
         tracking,
+        census,
     })
 }
 

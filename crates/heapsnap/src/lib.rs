@@ -65,8 +65,10 @@ pub use files::{
     top_retainers_in_file, AnalysisError, FileToLoad, LoadError, Progress,
 };
 pub use graph::{
-    class_retained_sizes, find_survivors, retention_of_new, top_retainer_report, top_retainers,
-    ClassRetention, DominatorTree, GraphError, PathGroup, PathStep, ShortestPaths, SurvivorOptions,
+    class_retained_sizes, class_retainers, find_survivors, inspect_object, node_index,
+    object_retainers, retention_of_new, summarize, top_retainer_report, top_retainers,
+    ClassFigures, ClassRetention, DominatorTree, EdgeRef, GraphError, NodeRef, ObjectView,
+    PathGroup, PathStep, Retainers, ShortestPaths, SnapshotSummary, SurvivorOptions,
     SurvivorReport, TopRetainer, TopRetainerOptions,
 };
 pub use options::{OptionError, OptionField};

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+mod census;
 mod format;
 mod leak;
 mod pauses;
@@ -17,6 +18,7 @@ mod record;
 mod stats;
 mod watch;
 
+pub use census::{Census, CensusOptionError, CensusOptions, CensusRow};
 pub use format::format_size;
 pub use leak::{LeakEvent, LeakOption, LeakOptions, LeakRule, Memory, OptionError};
 pub use pauses::{

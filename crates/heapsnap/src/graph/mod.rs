@@ -9,6 +9,7 @@
 //! they duplicate a longer real path).
 
 mod dominators;
+mod inspect;
 mod paths;
 mod retained;
 mod retention;
@@ -18,6 +19,10 @@ mod top;
 use std::fmt;
 
 pub use dominators::DominatorTree;
+pub use inspect::{
+    class_retainers, inspect_object, node_index, object_retainers, summarize, ClassFigures,
+    EdgeRef, NodeRef, ObjectView, Retainers, SnapshotSummary,
+};
 pub use paths::{PathGroup, PathStep, ShortestPaths};
 pub use retained::class_retained_sizes;
 pub use retention::{retention_of_new, ClassRetention};

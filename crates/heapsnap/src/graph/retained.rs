@@ -103,7 +103,7 @@ pub(crate) fn class_tree(dom: &DominatorTree, targets: &[(u32, u32)], classes: u
 }
 
 /// The dominator tree's child lists, in compressed form (offsets per node, then children).
-fn children(dom: &DominatorTree) -> (Vec<u32>, Vec<u32>) {
+pub(super) fn children(dom: &DominatorTree) -> (Vec<u32>, Vec<u32>) {
     let order = dom.preorder();
     let n = dom.node_count();
     let mut first = vec![0u32; n + 1];
