@@ -91,12 +91,23 @@ fn write(node: &Path, script: &str, files: &[&Path]) {
 
 const LOAD: &str = "const v8 = require('v8'); const [a, b] = process.argv.slice(1);";
 const LEAK: &str = "globalThis.kept = Array.from({ length: 5000 }, (_, i) => ({ i }));";
+/// What V8 changes in place: concatenated strings flattened, strings internalised as keys,
+/// functions optimised and deoptimised, properties deleted.
+const CHURN: &str = "globalThis.s = Array.from({ length: 5000 }, (_, i) => 'k' + i + 'x'.repeat(i % 30));
+  globalThis.c = s.map((x, i) => x + s[(i + 1) % s.length]);
+  globalThis.o = s.map((x, i) => ({ a: i, b: x }));
+  v8.writeHeapSnapshot(a);
+  const keys = {}; for (const x of s) keys[x] = 1; for (const x of c) x.charCodeAt(3);
+  const hot = (x) => x.a + x.b.length; let t = 0; for (let r = 0; r < 100; r++) for (const x of o) t += hot(x);
+  hot({ a: 1, b: [] }); for (let i = 0; i < o.length; i += 3) delete o[i].a;
+  v8.writeHeapSnapshot(b);";
 
-/// Real pairs: one process before and after 5,000 objects; the same program run twice; and the
+/// Real pairs: one process before and after 5,000 objects, and before and after V8 changed
+/// strings and code in place; the same program run twice; and the
 /// natural first try, a snapshot of one run and one of a second run that leaked.
 #[test]
 fn real_snapshots_of_one_and_of_two_processes_skipped_without_node() {
-    for major in ["20", "26"] {
+    for major in ["20", "22", "24", "26"] {
         let bin = node(major);
         if !bin.exists() {
             eprintln!("SKIPPED: {} is missing (npm install)", bin.display());
@@ -107,6 +118,8 @@ fn real_snapshots_of_one_and_of_two_processes_skipped_without_node() {
         std::fs::create_dir_all(&dir).unwrap();
         let f = |name: &str| dir.join(name);
         let (s1, s2, p1, p2, q) = (f("s1"), f("s2"), f("p1"), f("p2"), f("q"));
+        let (c1, c2) = (f("c1"), f("c2"));
+        write(&bin, &format!("{LOAD} {CHURN}"), &[&c1, &c2]);
         write(
             &bin,
             &format!("{LOAD} v8.writeHeapSnapshot(a); {LEAK} v8.writeHeapSnapshot(b)"),
@@ -121,9 +134,21 @@ fn real_snapshots_of_one_and_of_two_processes_skipped_without_node() {
         );
         let load = |p: &Path| parse_file(p, ParseOptions::default(), &mut |_, _| {}).unwrap();
         let pairing = |a: &Path, b: &Path| id_pairing(&load(a), &load(b));
-        let same = pairing(&s1, &s2);
-        assert!(same.same_process(), "Node {major}, one process: {same:?}");
-        assert!(same.shared > 1000, "{same:?}");
+        for (what, a, b) in [
+            ("5,000 new objects", &s1, &s2),
+            ("strings flattened, code churned", &c1, &c2),
+        ] {
+            let same = pairing(a, b);
+            assert!(
+                same.same_process(),
+                "Node {major}, one process, {what}: {same:?}"
+            );
+            assert!(same.shared > 1000, "{same:?}");
+            assert_eq!(
+                same.agreeing, same.shared,
+                "Node {major}, one process, {what}"
+            );
+        }
         for (what, a, b) in [
             ("one program twice", &p1, &q),
             ("a second run that leaked", &p1, &p2),
