@@ -11,6 +11,7 @@
  * leaked class of the program's; 2 usage error; 3 missing, unreadable or invalid input. `run`
  * exits with the program's own code, or dies by the signal that ended it (after the report).
  */
+import './lib/cli/native' // first: a missing platform package is named before anything loads binding.js
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
@@ -233,6 +234,7 @@ async function diffCommand(argv: string[]): Promise<number> {
   )
   const result = await withProgress(task, !values.quiet)
 
+  if (result.comparable === false) process.stderr.write(`heapdiff: warning: ${result.warning}\n`)
   const color = values.color || (!values['no-color'] && takesColor(process.stdout))
   if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
   else process.stdout.write(renderTable(result, { top, color, before: basename(before), after: basename(after) }))
@@ -281,7 +283,7 @@ async function withProgress<T>(task: FileTask<T>, enabled: boolean): Promise<T> 
           if (totalBytes > 0) {
             const pct = ((bytesRead / totalBytes) * 100).toFixed(1)
             const phase = bytesRead >= totalBytes ? 'analysing' : `parsing ${pct}% of`
-            process.stderr.write(`\r\x1b[K${phase} ${(totalBytes / 1048576).toFixed(0)} MiB`)
+            process.stderr.write(`\r\x1b[K${phase} ${formatSize(totalBytes)}`)
           }
         }, 200)
       : undefined

@@ -10,8 +10,9 @@
  */
 import { isMainThread, threadId } from 'node:worker_threads'
 
-import binding = require('./binding')
+// index first: where the native module is missing, it names the platform package to install.
 import memwatch = require('./index')
+import binding = require('./binding')
 
 /** The part of a prom-client `Registry` used here (any prom-client 13–15 registry has it). */
 export interface PromRegistry {

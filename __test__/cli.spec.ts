@@ -181,3 +181,40 @@ test("--help per command prints that command's part of the help; after -- it is 
   t.not(r.stdout, cli(['run', '--help']).stdout)
   t.regex(r.stderr, /Cannot find module/)
 })
+
+// Node ids pair objects only within one process: two runs of one program number their objects
+// from the same start, so the ids overlap, but a shared id is another object there.
+test('diff of snapshots from two processes: a warning on stderr and in --json, no class table', async (t) => {
+  const [p, q] = ['p', 'q'].map((n) => join(dir, `${n}.heapsnapshot`))
+  spawnSync(process.execPath, ['-e', `require('v8').writeHeapSnapshot(${JSON.stringify(p)})`])
+  spawnSync(process.execPath, [
+    '-e',
+    `globalThis.kept = Array.from({ length: 5000 }, (_, i) => ({ i })); require('v8').writeHeapSnapshot(${JSON.stringify(q)})`,
+  ])
+  const table = cli(['diff', p, q])
+  t.is(table.status, 0)
+  t.regex(
+    table.stderr,
+    /^heapdiff: warning: the snapshots come from different processes: .*one process: HeapDiff, `heapdiff snapshot --pid` twice, or v8\.writeHeapSnapshot\(\) twice/m,
+  )
+  t.is(table.stderr.trim().split('\n').length, 1, table.stderr)
+  t.regex(table.stdout, /^change .* not a diff: the snapshots come from different processes$/m)
+  t.notRegex(table.stdout, /allocated|class/)
+  const json = JSON.parse(cli(['diff', p, q, '--json', '--quiet']).stdout)
+  t.is(json.comparable, false)
+  t.regex(json.warning, /different processes/)
+  const report = cli(['report', 'diff', p, q, '-o', join(dir, 'two.json')])
+  t.is(report.status, 0, report.stderr)
+  const verdict = JSON.parse(readFileSync(join(dir, 'two.json'), 'utf8')).verdict
+  t.deepEqual(
+    [verdict.leak, /^No diff: the snapshots come from different processes/.test(verdict.sentence)],
+    [false, true],
+  )
+  // One process: no warning, and the result keeps memwatch's shape.
+  const same = cli(['diff', a, b, '--json', '--quiet'])
+  t.is(same.stderr, '')
+  t.false('comparable' in JSON.parse(same.stdout))
+  const memwatch = require(root)
+  t.is((await memwatch.diffFiles(p, q)).comparable, false)
+  t.false('comparable' in (await memwatch.diffFiles(a, b)))
+})

@@ -67,7 +67,19 @@ export interface HeapDiffResult {
      */
     explained?: string[]
   }
+  /**
+   * Only when the snapshots come from different processes (the same ids name different objects
+   * there, `id_pairing` in the binding): `false`, and `warning` says so; `change` is then no diff
+   * of one heap.
+   */
+  comparable?: false
+  warning?: string
 }
+
+/** What `warning` says of snapshots from two processes, and how to take comparable ones. */
+export const TWO_PROCESSES =
+  'the snapshots come from different processes: node ids pair objects only within one process, so this is no diff ' +
+  'of one heap. Take both snapshots in one process: HeapDiff, `heapdiff snapshot --pid` twice, or v8.writeHeapSnapshot() twice'
 
 /** Shapes the native diff exactly like memwatch's `end()` result. */
 export function toClassicDiff(
@@ -107,6 +119,11 @@ export function toClassicDiff(
     },
   }
   if (raw.explained) result.change.explained = raw.explained
+  const p = raw.id_pairing
+  if (!p.same_process) {
+    result.comparable = false
+    result.warning = `${TWO_PROCESSES} (of ${p.shared} sampled ids in both, ${p.agreeing} name the same kind of object)`
+  }
   return result
 }
 

@@ -75,6 +75,11 @@ export function renderTable(result: HeapDiffResult, opts: TableOptions): string 
   out.push(`before  ${opts.before}: ${before.nodes} nodes, ${before.size}`)
   out.push(`after   ${opts.after}: ${after.nodes} nodes, ${after.size}`)
   const total = `${change.size_bytes > 0 ? '+' : ''}${change.size}`
+  if (result.comparable === false) {
+    // Two processes: the ids pair no objects, so no class grew or shrank by this count.
+    out.push(`change  ${total} in size; not a diff: the snapshots come from different processes`)
+    return out.join('\n') + '\n'
+  }
   out.push(
     `change  ${paint(opts.color, change.size_bytes > 0 ? 'red' : 'green', total)}: ${change.allocated_nodes} allocated, ${change.freed_nodes} freed nodes`,
   )

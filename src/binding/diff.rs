@@ -190,6 +190,35 @@ pub struct DiffResult {
     pub details: Vec<ClassChange>,
     /// With `retainers`: the classes given retainers, owners before their parts.
     pub explained: Option<Vec<String>>,
+    /// Whether the ids pair objects of one process (`heapsnap::id_pairing`).
+    #[napi(js_name = "id_pairing")]
+    pub id_pairing: IdPairing,
+}
+
+/// How far the ids of the two snapshots name the same objects: in two processes' snapshots a
+/// shared id is another object, and the diff is no diff of one heap.
+#[napi(object)]
+pub struct IdPairing {
+    /// Heap-object ids of the later snapshot looked at.
+    pub sampled: f64,
+    /// Of those, the ids the earlier snapshot has too.
+    pub shared: f64,
+    /// Of those, the ids whose node has the same type and name in both.
+    pub agreeing: f64,
+    /// The crate's verdict: the snapshots are of one process.
+    #[napi(js_name = "same_process")]
+    pub same_process: bool,
+}
+
+impl From<heapsnap::IdPairing> for IdPairing {
+    fn from(p: heapsnap::IdPairing) -> Self {
+        IdPairing {
+            sampled: p.sampled as f64,
+            shared: p.shared as f64,
+            agreeing: p.agreeing as f64,
+            same_process: p.same_process(),
+        }
+    }
 }
 
 impl From<heapsnap::Totals> for Totals {
@@ -243,6 +272,7 @@ impl From<ExplainedDiff> for DiffResult {
                 .map(|c| class_change(c, rows.next().flatten().map(ClassRetention::from)))
                 .collect(),
             explained,
+            id_pairing: e.pairing.into(),
         }
     }
 }

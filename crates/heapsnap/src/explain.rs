@@ -6,6 +6,7 @@ use crate::allocations::allocation_sites_of_new;
 use crate::diff::{diff, DiffOptions};
 use crate::graph::{retention_of_new, ClassRetention, GraphError};
 use crate::options::{OptionError, OptionField};
+use crate::origin::{id_pairing, IdPairing};
 use crate::report::Diff;
 use crate::snapshot::Snapshot;
 
@@ -43,6 +44,8 @@ pub struct ExplainedDiff {
     pub diff: Diff,
     /// Present when retention was asked for.
     pub retention: Option<Retention>,
+    /// Whether the ids pair objects of one process: when not, the diff is no diff of one heap.
+    pub pairing: IdPairing,
 }
 
 /// Why the explained classes' new instances are still alive.
@@ -65,6 +68,7 @@ pub fn explained_diff(
     retention: Option<&RetentionOptions>,
 ) -> Result<ExplainedDiff, GraphError> {
     let mut d = diff(before, after, opts);
+    let pairing = id_pairing(before, after);
     if let Some(mut sites) = allocation_sites_of_new(
         before,
         after,
@@ -81,6 +85,7 @@ pub fn explained_diff(
         return Ok(ExplainedDiff {
             diff: d,
             retention: None,
+            pairing,
         });
     };
     let classes = grown_classes(&d, r.classes);
@@ -102,6 +107,7 @@ pub fn explained_diff(
     Ok(ExplainedDiff {
         diff: d,
         retention: Some(Retention { rows, order }),
+        pairing,
     })
 }
 

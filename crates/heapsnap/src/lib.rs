@@ -51,6 +51,7 @@ mod graph;
 mod idset;
 mod members;
 mod options;
+mod origin;
 mod own;
 mod report;
 mod snapshot;
@@ -71,6 +72,7 @@ pub use graph::{
     SurvivorReport, TopRetainer, TopRetainerOptions,
 };
 pub use options::{OptionError, OptionField};
+pub use origin::{id_pairing, IdPairing, SAME_PROCESS_AGREEMENT};
 pub use own::{
     in_process_options, own_held_ids, own_node_ids, scripts_of, unmatched_report, OwnCode,
     UnmatchedNode,

@@ -442,6 +442,11 @@ export async function diffReport(before: string, after: string): Promise<Report>
     paths: d.retainers ?? [],
   }))
   report.class_source = `diff ${basename(before)} → ${basename(after)}`
+  if (result.comparable === false) {
+    report.classes = []
+    report.verdict = { leak: false, sentence: `No diff: ${result.warning}.` }
+    return report
+  }
   const top = report.classes.find((c) => (c.size_bytes ?? 0) > 0)
   const grew = result.change.size_bytes > 0
   report.verdict = {
