@@ -6,37 +6,45 @@ import { join, resolve } from 'node:path'
 
 const root = resolve(__dirname, '..')
 
-// Each @types/node major a user may have, installed as an aliased devDependency
-// (`@types/node26` is `npm:@types/node@^26`). tsc is pointed at one through a type root of its own
-// holding only `node`, so that packages which reference `types="node"` (undici-types) get the
-// same version and the repository's own @types/node stays out.
-// And each TypeScript a user may have: 5.x (the repository's) and 7.x (the native compiler),
-// which the test installs into a folder of its own (node_modules/.cache), so that it never
-// shadows the repository's `tsc` (both packages ship a `tsc` bin).
-const TS7 = join(root, 'node_modules', '.cache', 'heapdiff-typescript7')
+// What a user may have, installed by this test into a folder of its own (not the repository's
+// dependencies, where TypeScript 7's `tsc` bin would shadow the repository's own): each
+// @types/node major (`@types/node26` is `npm:@types/node@^26`) and TypeScript 7.x (the native
+// compiler), beside the repository's TypeScript 5.x. tsc is pointed at one @types/node through a
+// type root of its own holding only `node`, so that packages which reference `types="node"`
+// (undici-types) get the same version and the repository's own @types/node stays out.
+const CACHE = join(root, 'node_modules', '.cache', 'heapdiff-types')
+const WANTED = [
+  'typescript7@npm:typescript@^7.0.2',
+  '@types/node20@npm:@types/node@^20.19.43',
+  '@types/node22@npm:@types/node@^22.20.7',
+  '@types/node24@npm:@types/node@^24.19.4',
+  '@types/node26@npm:@types/node@^26.6.11',
+]
 const COMPILERS = [
   ['5', join(root, 'node_modules', 'typescript')],
-  ['7', join(TS7, 'node_modules', 'typescript')],
+  ['7', join(CACHE, 'node_modules', 'typescript7')],
 ] as const
 
 test.before(() => {
-  if (existsSync(join(TS7, 'node_modules', 'typescript', 'bin', 'tsc'))) return
-  mkdirSync(TS7, { recursive: true })
-  writeFileSync(join(TS7, 'package.json'), '{ "private": true }\n')
-  const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', 'typescript@^7.0.2'], {
-    cwd: TS7,
+  const done = join(CACHE, 'installed.txt')
+  if (existsSync(done) && readFileSync(done, 'utf8') === WANTED.join('\n')) return
+  mkdirSync(CACHE, { recursive: true })
+  writeFileSync(join(CACHE, 'package.json'), '{ "private": true }\n')
+  const npm = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...WANTED], {
+    cwd: CACHE,
     encoding: 'utf8',
     timeout: 300000,
   })
-  if (npm.status !== 0) throw new Error(`installing TypeScript 7 for the types test failed:\n${npm.stderr}`)
+  if (npm.status !== 0) throw new Error(`installing the types test's packages failed:\n${npm.stderr}`)
+  writeFileSync(done, WANTED.join('\n'))
 })
 
 for (const [ts, compiler] of COMPILERS)
   for (const major of [20, 22, 24, 26]) {
     test(`event listeners, options and results are typed against @types/node ${major} (checked by tsc ${ts}.x)`, (t) => {
-      const pkg = join(root, 'node_modules', '@types', `node${major}`)
+      const pkg = join(CACHE, 'node_modules', '@types', `node${major}`)
       const { version } = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { version: string }
-      t.is(version.split('.')[0], String(major), `node_modules/@types/node${major} holds @types/node ${version}`)
+      t.is(version.split('.')[0], String(major), `${pkg} holds @types/node ${version}`)
       const typeRoot = mkdtempSync(join(tmpdir(), `heapdiff-types-${major}-`))
       t.teardown(() => rmSync(typeRoot, { recursive: true, force: true }))
       symlinkSync(pkg, join(typeRoot, 'node'), 'dir')
