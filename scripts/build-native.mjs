@@ -8,7 +8,7 @@
 //   x86_64-pc-windows-gnu              Debian's mingw-w64, with a stub import library for node.exe
 // The Rust target itself is added with rustup when missing.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root } from './platform-nodes.mjs'
 
@@ -27,12 +27,33 @@ const extra = []
 if (target) {
   const installed = spawnSync('rustup', ['target', 'list', '--installed'], { encoding: 'utf8' })
   if (installed.status === 0 && !installed.stdout.split('\n').includes(target)) run('rustup', ['target', 'add', target])
-  if (/-apple-darwin$|^aarch64-unknown-linux-musl$/.test(target)) {
+  // zig only where the host has no linker for the target (not on a Mac for macOS, not when the
+  // caller already chose a cross mode, as .github/workflows/release.yml does).
+  const chosen = args.some((a) => ['-x', '--cross-compile', '--use-napi-cross', '--use-cross'].includes(a))
+  const zig =
+    process.platform === 'darwin' ? /^aarch64-unknown-linux-musl$/ : /-apple-darwin$|^aarch64-unknown-linux-musl$/
+  if (!chosen && zig.test(target)) {
     if (spawnSync('cargo', ['zigbuild', '--help'], { stdio: 'ignore' }).status !== 0) {
       console.error(`${target} links with zig: python3 -m pip install ziglang cargo-zigbuild`)
       process.exit(1)
     }
     extra.push('--cross-compile')
+    // zig targets its newest macOS (15.0) unless told; official Node 20 for x64 runs from 10.15.
+    if (target.endsWith('-apple-darwin') && !env.MACOSX_DEPLOYMENT_TARGET)
+      env.MACOSX_DEPLOYMENT_TARGET = target.startsWith('x86_64') ? '10.15' : '11.0'
+  }
+  if (target === 'x86_64-unknown-linux-musl' && !chosen) {
+    // Rust's std links libgcc_s (the unwinder) where the C library is dynamic; musl-gcc only
+    // searches musl's own folder, so it gets a folder holding just the host's libgcc_s.so.1 (a
+    // NEEDED entry to link against; Alpine's libgcc, which its node package needs, provides it).
+    const dir = join(root, 'target', 'musl-libgcc')
+    mkdirSync(dir, { recursive: true })
+    const libgcc = spawnSync('gcc', ['-print-file-name=libgcc_s.so.1'], { encoding: 'utf8' }).stdout.trim()
+    rmSync(join(dir, 'libgcc_s.so.1'), { force: true })
+    symlinkSync(libgcc, join(dir, 'libgcc_s.so.1'))
+    // RUSTFLAGS, not the target's rustflags: napi build sets RUSTFLAGS for musl targets (adding
+    // -crt-static), and RUSTFLAGS overrides .cargo/config.toml's target rustflags.
+    env.RUSTFLAGS = `${env.RUSTFLAGS ?? ''} -L native=${dir}`.trim()
   }
   if (target === 'x86_64-pc-windows-gnu') {
     // napi-build links windows-gnu addons against a libnode.dll it must find (LIBNODE_PATH), but
