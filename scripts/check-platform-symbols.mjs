@@ -8,8 +8,10 @@
 // `npm run build:native -- --target x86_64-apple-darwin`), the names are also read from that
 // binary's strings and must be exactly its table's: what ships is what was checked.
 // Also required: every table names the same consts, and a deliberately misspelt name is reported
-// missing (the check can fail). Needs llvm-nm and llvm-objdump (Debian's llvm); without them a
-// loud SKIPPED note, a failure under CI=true.
+// missing (the check can fail). A built module's undefined symbols that Node would have to
+// provide are checked against every Node binary of its platform, and a musl module's dynamic
+// dependencies against what a musl system has. Needs llvm-nm and llvm-objdump (Debian's llvm);
+// without them a loud SKIPPED note, a failure under CI=true.
 //   node scripts/check-platform-symbols.mjs [--names path/to/names.rs]
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -62,7 +64,13 @@ function tool(cmd, args) {
 }
 
 /** The names a binary exports, spelled as a lookup passes them (no Mach-O underscore). */
+const exportsCache = new Map()
 function exportsOf(kind, file) {
+  if (!exportsCache.has(file)) exportsCache.set(file, readExports(kind, file))
+  return exportsCache.get(file)
+}
+
+function readExports(kind, file) {
   if (kind === 'pe') {
     const names = new Set()
     // "Export Table:", a header, then one "ordinal RVA name" line per export until a blank line.
@@ -81,6 +89,51 @@ function exportsOf(kind, file) {
   const args = ['--defined-only', '--extern-only', '--format=just-symbols', file]
   const out = tool(nm, kind === 'elf' ? ['-D', ...args] : args)
   return new Set(out.split('\n').map((s) => (kind === 'macho' ? s.replace(/^_/, '') : s.trim())))
+}
+
+/**
+ * The names a built module leaves for the host process to provide at load time (undefined
+ * symbols, or imports from node.exe): the dynamic linker's business, not the lookups', so they
+ * must all be exported by every Node of the platform. With napi's dyn-symbols there are none of
+ * Node's own (Node-API is looked up at load time too); the rest is the C library's.
+ */
+function fromNode(kind, file) {
+  if (kind === 'pe') {
+    const names = []
+    for (const block of tool(objdump, ['-p', file])
+      .split(/\n\s*DLL Name: /)
+      .slice(1)) {
+      const [dll, ...lines] = block.split('\n')
+      if (!/^(node\.exe|libnode\.dll)$/i.test(dll.trim())) continue
+      for (const line of lines) {
+        const m = /^\s+\d+\s+(\S+)\s*$/.exec(line)
+        if (m) names.push(m[1])
+        else if (line.trim() === '') break
+      }
+    }
+    return names
+  }
+  const args = ['--undefined-only', '--format=just-symbols', file]
+  const out = tool(nm, kind === 'elf' ? ['-D', ...args] : args)
+  return out
+    .split('\n')
+    .map((s) => (kind === 'macho' ? s.replace(/^_/, '') : s.trim()))
+    .filter((s) => /^(napi_|node_api_|uv_|_ZN)/.test(s))
+}
+
+/**
+ * A musl module must load where there is no glibc (no musl Node can be had here to run it): it
+ * may only need musl's libc (any `libc.so` name is musl's dynamic linker itself) and libgcc_s,
+ * which every Alpine node package depends on, and no glibc symbol version.
+ */
+function muslDeps(file) {
+  const needed = [...tool(objdump, ['-p', file]).matchAll(/^\s*NEEDED\s+(\S+)/gm)].map((m) => m[1])
+  const allowed = new Set(['libc.so', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libgcc_s.so.1'])
+  const foreign = needed.filter((n) => !allowed.has(n))
+  if (foreign.length) fail(`${file} needs ${foreign}, which a musl system does not have`)
+  const glibc = tool(nm, ['-D', '--undefined-only', file]).match(/@GLIBC_[\d.]+/g) ?? []
+  if (glibc.length) fail(`${file} asks for glibc symbol versions: ${[...new Set(glibc)]}`)
+  return `needs ${needed.join(', ')}; no glibc symbol versions`
 }
 
 /** The V8/node C++ names a built module carries as strings (its lookup table). */
@@ -122,6 +175,14 @@ for (const p of platforms) {
     if (extra.length || absent.length)
       fail(`heapdiff.${mod}.node's names differ from table ${p.table}: extra ${extra}, absent ${absent}`)
     else rows.push([`heapdiff.${mod}.node`, `${inModule.size} names, = table ${p.table}`])
+    const linked = fromNode(p.kind, file)
+    for (const n of p.nodes()) {
+      const exported = exportsOf(p.kind, n.file ?? nodeBinary(n.pkg, n.version))
+      for (const name of linked.filter((l) => !exported.has(l)))
+        fail(`${n.label} lacks ${name}, which heapdiff.${mod}.node links to`)
+    }
+    rows.push([`heapdiff.${mod}.node`, `${linked.length} names linked from node at load time`])
+    if (mod.endsWith('-musl')) rows.push([`heapdiff.${mod}.node`, muslDeps(file)])
   }
   for (const n of p.nodes()) {
     const file = n.file ?? nodeBinary(n.pkg, n.version)
