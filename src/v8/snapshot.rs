@@ -5,7 +5,7 @@
 //! V8 11–14 (complete dtor, deleting dtor, EndOfStream, GetChunkSize, WriteAsciiChunk,
 //! WriteHeapStatsChunk). V8 only ever calls slots 2–4 while serializing. MSVC (Windows) gives a
 //! virtual destructor one slot, not two, so there the table starts at the deleting destructor
-//! and the same functions sit one slot earlier (not yet run on Windows: docs/platforms.md).
+//! and the same functions sit one slot earlier (run under wine on V8 11 and 12: docs/platforms.md).
 //! Each chunk is handed to a Rust sink, so the document never exists as one string: the parser
 //! consumes it as it comes.
 
