@@ -81,6 +81,9 @@ if (args.includes('--ava')) {
     env: {
       ...process.env,
       HEAPDIFF_TEST_NODE: wrapper,
+      // tsx compiles the tests with esbuild, whose JS refuses the x64 binary npm installed here
+      // when it runs on arm64; pointed at it explicitly, it runs it (natively, as a child).
+      ESBUILD_BINARY_PATH: join(root, 'node_modules', '@esbuild', 'linux-x64', 'bin', 'esbuild'),
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require=${preload}`.trim(),
     },
   })
