@@ -21,13 +21,22 @@ import { findTool, nodeBinary, platformNodes, root, skipOrFail } from './platfor
 const argv = process.argv.slice(2)
 const namesFile = argv.includes('--names') ? argv[argv.indexOf('--names') + 1] : join(root, 'src', 'v8', 'names.rs')
 
-/** `mod linux { … }` etc. → Map(const name → mangled name), read from the Rust source. */
+/**
+ * `mod linux { … }` etc. → Map(const name → mangled name), read from the Rust source, plus the
+ * consts documented as optional and those left empty (not looked up on that platform).
+ */
 function readTables(file) {
   const src = readFileSync(file, 'utf8')
   const tables = {}
   for (const m of src.matchAll(/^mod (\w+) \{\n([\s\S]*?)^\}/gm)) {
     const names = new Map()
-    for (const c of m[2].matchAll(/pub const (\w+): &CStr =\s*c"([^"]+)";/g)) names.set(c[1], c[2])
+    names.optional = new Set()
+    names.off = new Set()
+    for (const c of m[2].matchAll(/((?:[ \t]*\/\/\/[^\n]*\n)*)[ \t]*pub const (\w+): &CStr =\s*c"([^"]*)";/g)) {
+      if (/\boptional\b/i.test(c[1])) names.optional.add(c[2])
+      if (c[3] === '') names.off.add(c[2])
+      else names.set(c[2], c[3])
+    }
     tables[m[1]] = names
   }
   return tables
@@ -154,7 +163,7 @@ const fail = (msg) => {
 }
 
 // Every table names the same consts: an entry point added to one platform only is an error.
-const consts = (t) => [...(tables[t]?.keys() ?? [])].sort().join(',')
+const consts = (t) => [...(tables[t]?.keys() ?? []), ...(tables[t]?.off ?? [])].sort().join(',')
 for (const t of ['linux', 'macos', 'windows']) {
   if (!tables[t]?.size) fail(`${namesFile} has no table \`mod ${t}\``)
   else if (consts(t) !== consts('linux')) fail(`table ${t} names other consts than table linux`)
@@ -194,9 +203,22 @@ for (const p of platforms) {
     const exported = exportsOf(p.kind, file)
     if (exported.has(misspelt)) fail(`${label}: the misspelt ${misspelt} was found, so the check cannot fail`)
     const missing = [...table].filter(([, name]) => !exported.has(name))
-    for (const [k, name] of missing) fail(`${label} does not export ${k} (${name})`)
-    rows.push([label, `${table.size - missing.length}/${table.size} of table ${p.table} exported`])
+    for (const [k, name] of missing) {
+      if (table.optional.has(k)) (p.optionalMissing ??= new Map()).set(k, (p.optionalMissing.get(k) ?? 0) + 1)
+      else fail(`${label} does not export ${k} (${name})`)
+    }
+    const notes = [
+      missing.length ? `absent: ${missing.map(([k]) => k).join(', ')} (optional)` : '',
+      table.off.size ? `${table.off.size} not looked up here` : '',
+    ].filter(Boolean)
+    rows.push([
+      label,
+      `${table.size - missing.length}/${table.size} of table ${p.table} exported ${notes.join('; ')}`.trimEnd(),
+    ])
   }
+  // An optional name no Node of the platform exports is a misspelling, not an alternative.
+  for (const [k, count] of p.optionalMissing ?? [])
+    if (count === p.nodes().length) fail(`no ${p.table} binary exports the optional ${k} (${table.get(k)})`)
 }
 
 for (const [what, result] of rows) console.log(`  ${what.padEnd(28)} ${result}`)

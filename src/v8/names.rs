@@ -12,7 +12,13 @@
 //!
 //! `scripts/check-platform-symbols.mjs` (run by `npm test`) reads these tables from this file and
 //! checks every name against the export tables of the official Node 20, 22, 24 and 26 binaries of
-//! each platform, and that every table names the same consts.
+//! each platform, and that every table names the same consts. Two conventions it understands:
+//! - a const whose doc comment says "Optional" may be missing from some Node versions (one of two
+//!   alternatives, say), but must be exported by at least one of them;
+//! - an empty name (`c""`) is not looked up on that platform (the feature is off there, with a
+//!   reason), e.g. where the call would need an ABI the lookup code does not speak: MSVC returns
+//!   a class such as `v8::Local<T>` from a member function through a hidden pointer, and macOS
+//!   mangles `std::vector` as libc++'s `NSt3__16vector…`.
 
 #[cfg(not(any(target_os = "macos", windows)))]
 pub use linux::*;

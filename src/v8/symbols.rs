@@ -152,8 +152,16 @@ use super::names::*;
 /// Lets tests and users prove the fallback path: with this set, no V8 symbol is used at all.
 pub const DISABLE_ENV: &str = "HEAPDIFF_DISABLE_V8_HOOKS";
 
-#[cfg(windows)]
+/// An empty name in a table (names.rs) means the entry point is not looked up on this platform.
 fn lookup(name: &CStr) -> Result<*mut c_void, String> {
+    if name.is_empty() {
+        return Err("this V8 entry point is not looked up on this platform (names.rs)".into());
+    }
+    lookup_exported(name)
+}
+
+#[cfg(windows)]
+fn lookup_exported(name: &CStr) -> Result<*mut c_void, String> {
     // The host executable's export table (node.exe exports V8's API for addons); the names are
     // MSVC-decorated (names.rs).
     #[link(name = "kernel32")]
@@ -175,7 +183,7 @@ fn lookup(name: &CStr) -> Result<*mut c_void, String> {
 }
 
 #[cfg(unix)]
-fn lookup(name: &CStr) -> Result<*mut c_void, String> {
+fn lookup_exported(name: &CStr) -> Result<*mut c_void, String> {
     // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no preconditions.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
     if p.is_null() {
