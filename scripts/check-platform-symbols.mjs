@@ -182,7 +182,9 @@ for (const p of platforms) {
     const extra = [...inModule].filter((n) => !wanted.has(n))
     const absent = [...wanted].filter((n) => !inModule.has(n))
     if (extra.length || absent.length)
-      fail(`heapdiff.${mod}.node's names differ from table ${p.table}: extra ${extra}, absent ${absent}`)
+      fail(
+        `heapdiff.${mod}.node's names differ from table ${p.table} (built from older sources? npm run build:native -- --target …): extra ${extra}, absent ${absent}`,
+      )
     else rows.push([`heapdiff.${mod}.node`, `${inModule.size} names, = table ${p.table}`])
     const linked = fromNode(p.kind, file)
     for (const n of p.nodes()) {
