@@ -12,6 +12,7 @@ const args = process.argv.slice(2)
 const only = args.filter((a) => /^\d+$/.test(a))
 const skipRust = args.includes('--no-rust')
 const skipFuzz = args.includes('--no-fuzz')
+const skipPlatforms = args.includes('--no-platforms')
 const runtimes = ['20', '22', '24', '26'].filter((v) => only.length === 0 || only.includes(v))
 
 const results = []
@@ -42,6 +43,13 @@ async function run(label, cmd, cmdArgs, env = {}) {
 if (!skipRust) await run('rust unit tests', 'cargo', ['test', '--workspace', '--quiet'])
 // ~15 s per cargo-fuzz target over the seeds (skipped with a note without nightly/cargo-fuzz).
 if (!skipRust && !skipFuzz) await run('fuzz smoke', process.execPath, [join(root, 'scripts', 'fuzz-smoke.mjs')])
+// The other platforms (docs/platforms.md): the linux-arm64 module, built here and run under qemu
+// on the four arm64 Nodes (~1.5 min), then every V8 name each platform's build looks up, against
+// the official Node binaries of that platform (a few seconds once the binaries are fetched).
+if (!skipPlatforms) {
+  await run('linux-arm64 smoke under qemu', process.execPath, [join(root, 'scripts', 'arm64-smoke.mjs')])
+  await run('platform symbols', process.execPath, [join(root, 'scripts', 'check-platform-symbols.mjs')])
+}
 
 const portable = process.platform === 'linux' && process.arch === 'x64'
 for (const v of runtimes) {

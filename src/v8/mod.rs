@@ -6,6 +6,7 @@
 pub mod census;
 pub mod heap_stats;
 pub mod isolate;
+pub mod names;
 pub mod profiler;
 pub mod snapshot;
 pub mod symbols;

@@ -3,8 +3,11 @@
 //! `HeapSnapshot::Serialize` writes into a `v8::OutputStream`, an abstract C++ class. We build
 //! an object whose first word points into a hand-made vtable with the slot order measured on
 //! V8 11–14 (complete dtor, deleting dtor, EndOfStream, GetChunkSize, WriteAsciiChunk,
-//! WriteHeapStatsChunk). V8 only ever calls slots 2–4 while serializing. Each chunk is handed to
-//! a Rust sink, so the document never exists as one string: the parser consumes it as it comes.
+//! WriteHeapStatsChunk). V8 only ever calls slots 2–4 while serializing. MSVC (Windows) gives a
+//! virtual destructor one slot, not two, so there the table starts at the deleting destructor
+//! and the same functions sit one slot earlier (run under wine on V8 11 and 12: docs/platforms.md).
+//! Each chunk is handed to a Rust sink, so the document never exists as one string: the parser
+//! consumes it as it comes.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -76,29 +79,35 @@ unsafe extern "C" fn write_heap_stats_chunk(
     K_ABORT
 }
 
-/// Static vtable; the vptr points at slot 0 (the two Itanium header words are never read).
-struct VTable([unsafe extern "C" fn(); 6]);
+/// The vtable's entries as the ABI orders them; the vptr points at the first (the two Itanium
+/// header words are never read).
+type Slot = unsafe extern "C" fn();
+
+#[cfg(not(windows))]
+const DTOR_SLOTS: usize = 2;
+#[cfg(windows)]
+const DTOR_SLOTS: usize = 1;
+
+struct VTable([Slot; DTOR_SLOTS + 4]);
 // SAFETY: function pointers are immutable data.
 unsafe impl Sync for VTable {}
 
+const DTOR: Slot =
+    unsafe { std::mem::transmute::<unsafe extern "C" fn(*mut c_void), Slot>(noop_dtor) };
+
 static VTABLE: VTable = VTable(unsafe {
     [
-        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), unsafe extern "C" fn()>(noop_dtor),
-        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), unsafe extern "C" fn()>(noop_dtor),
-        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), unsafe extern "C" fn()>(
-            end_of_stream,
+        DTOR,
+        #[cfg(not(windows))]
+        DTOR,
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void), Slot>(end_of_stream),
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void) -> c_int, Slot>(get_chunk_size),
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void, *mut c_char, c_int) -> c_int, Slot>(
+            write_ascii_chunk,
         ),
-        std::mem::transmute::<unsafe extern "C" fn(*mut c_void) -> c_int, unsafe extern "C" fn()>(
-            get_chunk_size,
+        std::mem::transmute::<unsafe extern "C" fn(*mut c_void, *mut c_void, c_int) -> c_int, Slot>(
+            write_heap_stats_chunk,
         ),
-        std::mem::transmute::<
-            unsafe extern "C" fn(*mut c_void, *mut c_char, c_int) -> c_int,
-            unsafe extern "C" fn(),
-        >(write_ascii_chunk),
-        std::mem::transmute::<
-            unsafe extern "C" fn(*mut c_void, *mut c_void, c_int) -> c_int,
-            unsafe extern "C" fn(),
-        >(write_heap_stats_chunk),
     ]
 });
 

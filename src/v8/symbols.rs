@@ -6,9 +6,14 @@
 //! make `require()` fail on that version, and a lazily bound one would kill the process on first
 //! call. Looking them up lets one binary load everywhere and degrade feature by feature.
 //!
-//! Every name here was checked present with the same mangling on Node 20, 22, 24 and 26
-//! (`nm -D --defined-only`, see the README's compatibility table). Non-virtual member
-//! functions are called as plain C functions with `this` first (Itanium C++ ABI).
+//! The names are per platform, chosen at build time (`names.rs`): Itanium-mangled for
+//! `dlsym(RTLD_DEFAULT, …)` on Linux and macOS (which differ in how `uint64_t` mangles),
+//! MSVC-decorated for `GetProcAddress` on the host `node.exe` on Windows. `npm test` checks every
+//! table against the official Node 20, 22, 24 and 26 binaries of its platform
+//! (`scripts/check-platform-symbols.mjs`, docs/platforms.md). Non-virtual member functions are
+//! called as plain C functions with `this` first: the Itanium ABI on Linux and macOS, and on
+//! Windows x64 the one calling convention, with `this` in the first register. None of the calls
+//! returns a class by value, where MSVC would differ (a hidden return pointer).
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
@@ -142,56 +147,43 @@ pub struct SamplingApi {
     pub(super) stop: StopSamplingFn,
 }
 
-const GET_CURRENT: &CStr = c"_ZN2v87Isolate10GetCurrentEv";
-const GET_VERSION: &CStr = c"_ZN2v82V810GetVersionEv";
-const ADD_PROLOGUE: &CStr =
-    c"_ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_";
-const ADD_EPILOGUE: &CStr =
-    c"_ZN2v87Isolate21AddGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_";
-const REMOVE_PROLOGUE: &CStr =
-    c"_ZN2v87Isolate24RemoveGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_";
-const REMOVE_EPILOGUE: &CStr =
-    c"_ZN2v87Isolate24RemoveGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_";
-const HEAP_STATS_CTOR: &CStr = c"_ZN2v814HeapStatisticsC1Ev";
-const GET_HEAP_STATS: &CStr = c"_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE";
-const LOW_MEMORY: &CStr = c"_ZN2v87Isolate21LowMemoryNotificationEv";
-const GET_HEAP_PROFILER: &CStr = c"_ZN2v87Isolate15GetHeapProfilerEv";
-/// The options-struct overload: its mangled name is stable from V8 11 to 14, unlike the
-/// four-argument one whose resolver type was renamed in V8 14 (Node 26).
-const TAKE_SNAPSHOT: &CStr = c"_ZN2v812HeapProfiler16TakeHeapSnapshotERKNS0_19HeapSnapshotOptionsE";
-const SERIALIZE: &CStr =
-    c"_ZNK2v812HeapSnapshot9SerializeEPNS_12OutputStreamENS0_19SerializationFormatE";
-const DELETE_SNAPSHOT: &CStr = c"_ZN2v812HeapSnapshot6DeleteEv";
-const START_SAMPLING: &CStr =
-    c"_ZN2v812HeapProfiler25StartSamplingHeapProfilerEmiNS0_13SamplingFlagsE";
-const STOP_SAMPLING: &CStr = c"_ZN2v812HeapProfiler24StopSamplingHeapProfilerEv";
-const START_TRACKING: &CStr = c"_ZN2v812HeapProfiler24StartTrackingHeapObjectsEb";
-const STOP_TRACKING: &CStr = c"_ZN2v812HeapProfiler23StopTrackingHeapObjectsEv";
-const GET_CURRENT_CONTEXT: &CStr = c"_ZN2v87Isolate17GetCurrentContextEv";
-const QUERY_OBJECTS: &CStr = c"_ZN2v812HeapProfiler12QueryObjectsENS_5LocalINS_7ContextEEEPNS_20QueryObjectPredicateEPSt6vectorINS_6GlobalINS_6ObjectEEESaIS9_EE";
-const GET_CONSTRUCTOR_NAME: &CStr = c"_ZN2v86Object18GetConstructorNameEv";
-const IS_FUNCTION: &CStr = c"_ZNK2v85Value10IsFunctionEv";
-const IS_REGEXP: &CStr = c"_ZNK2v85Value8IsRegExpEv";
-const UTF8_LENGTH: &CStr = c"_ZNK2v86String10Utf8LengthEPNS_7IsolateE";
-const WRITE_UTF8: &CStr = c"_ZNK2v86String9WriteUtf8EPNS_7IsolateEPciPii";
-const UTF8_LENGTH_V2: &CStr = c"_ZNK2v86String12Utf8LengthV2EPNS_7IsolateE";
-const WRITE_UTF8_V2: &CStr = c"_ZNK2v86String11WriteUtf8V2EPNS_7IsolateEPcmiPm";
+use super::names::*;
 
 /// Lets tests and users prove the fallback path: with this set, no V8 symbol is used at all.
 pub const DISABLE_ENV: &str = "HEAPDIFF_DISABLE_V8_HOOKS";
 
-#[cfg(windows)]
+/// An empty name in a table (names.rs) means the entry point is not looked up on this platform.
 fn lookup(name: &CStr) -> Result<*mut c_void, String> {
-    // MSVC mangles C++ names differently and exports need GetProcAddress on node.exe; until that
-    // table is measured, Windows uses the perf_hooks fallback.
-    Err(format!(
-        "V8 symbol lookup is not implemented on Windows ({})",
-        name.to_string_lossy()
-    ))
+    if name.is_empty() {
+        return Err("this V8 entry point is not looked up on this platform (names.rs)".into());
+    }
+    lookup_exported(name)
+}
+
+#[cfg(windows)]
+fn lookup_exported(name: &CStr) -> Result<*mut c_void, String> {
+    // The host executable's export table (node.exe exports V8's API for addons); the names are
+    // MSVC-decorated (names.rs).
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetModuleHandleW(name: *const u16) -> *mut c_void;
+        fn GetProcAddress(module: *mut c_void, name: *const c_char) -> *mut c_void;
+    }
+    // SAFETY: a null name asks for the process's own executable module, which stays loaded for
+    // the process's lifetime; GetProcAddress takes a NUL-terminated name.
+    let p = unsafe { GetProcAddress(GetModuleHandleW(std::ptr::null()), name.as_ptr()) };
+    if p.is_null() {
+        Err(format!(
+            "V8 symbol {} is not exported by this Node binary",
+            name.to_string_lossy()
+        ))
+    } else {
+        Ok(p)
+    }
 }
 
 #[cfg(unix)]
-fn lookup(name: &CStr) -> Result<*mut c_void, String> {
+fn lookup_exported(name: &CStr) -> Result<*mut c_void, String> {
     // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no preconditions.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
     if p.is_null() {
@@ -206,7 +198,7 @@ fn lookup(name: &CStr) -> Result<*mut c_void, String> {
 
 macro_rules! resolve {
     ($name:expr, $ty:ty) => {
-        // SAFETY: the symbol's C++ signature matches `$ty` under the Itanium ABI on every
+        // SAFETY: the symbol's C++ signature matches `$ty` under the platform's C++ ABI on every
         // supported Node version (checked per version, see module docs).
         lookup($name).map(|p| unsafe { std::mem::transmute::<*mut c_void, $ty>(p) })
     };
