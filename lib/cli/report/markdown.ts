@@ -15,7 +15,10 @@ function cell(s: string): string {
 
 export function renderMarkdown(report: Report, htmlLink?: string): string {
   const out: string[] = []
-  const icon = report.verdict.leak ? '🔴' : '🟢'
+  // Red for a leak, green for a clean verdict, white where there was nothing to judge (too few
+  // GCs, or snapshots of two processes).
+  const undecided = /^No (verdict|diff)\b/.test(report.verdict.sentence)
+  const icon = report.verdict.leak ? '🔴' : undecided ? '⚪' : '🟢'
   out.push(`### ${icon} ${report.title}`, '', report.verdict.sentence, '')
   const census = report.classes.some((c) => typeof c.growth === 'number')
   if (census) {
