@@ -350,8 +350,13 @@ btest(
     const purple = await heapPixels(page, 1, [148, 103, 189])
     t.true(purple.n > 100, `external line drawn: ${purple.n} pixels`)
     t.true(purple.to - purple.from > 0.5, `across the time axis: ${purple.from}–${purple.to}`)
+    // The Buffers' wrappers grow the heap a little too; under load that can be a heap leak event
+    // of its own. Red marks are drawn exactly when the run has one.
+    const report: Report = JSON.parse(readFileSync(join(folder, 'report.json'), 'utf8'))
+    const heapLeaks = report.leaks.filter((l) => l.memory === 'heap').length
     const red = await heapPixels(page, 1, [214, 39, 40])
-    t.is(red.n, 0, 'no heap leak mark')
+    t.is(red.n > 0, heapLeaks > 0, `${red.n} red pixels, ${heapLeaks} heap leak events`)
+    t.true(report.leaks.some((l) => l.memory === 'external'))
     await page.context().close()
   },
 )
