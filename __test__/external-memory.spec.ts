@@ -166,7 +166,8 @@ test('heapdiff run on retained Buffers: the verdict, the Markdown and the series
   )
   // The class census names what grew (the Buffers' classes), and no heap site is named for their bytes.
   t.regex(report.verdict.sentence, /; (Buffer|Uint8Array|ArrayBuffer) \+[\d,]+ objects\.$/)
-  t.is(report.leaks[0].memory, 'external')
+  // The wrappers may make a heap event too, even first; the verdict leads with the external one.
+  t.true(report.leaks.some((l: { memory: string }) => l.memory === 'external'))
   t.true(r.md.includes(report.verdict.sentence))
   const { external, heap } = report.threads[0].series
   t.is(external.length, heap.length)
