@@ -12,7 +12,7 @@ use napi_derive::napi;
 use super::options::{count, grouping, grouping_name, resolve, BadOption};
 use super::retention::ClassRetention;
 use super::snapshot::{own_object_ids, HeapSnapshotHandle};
-use super::task::{shared_progress, Progress, Work};
+use super::task::{failed, shared_progress, Progress, Work};
 
 /// Options of the three-snapshot report; each is optional and defaults as listed here, which
 /// `analysisOptionDefaults()` returns from the crate itself.
@@ -219,10 +219,6 @@ impl From<heapsnap::TopRetainer> for TopRetainer {
     }
 }
 
-fn failed(e: impl std::fmt::Display) -> Error {
-    Error::from_reason(e.to_string())
-}
-
 /// heapdiff's own code, as the JS layer reads it from the package's files: what only it holds in
 /// a snapshot is left out of the analyses (see `heapsnap::own_held_ids`).
 #[napi(object)]
@@ -254,18 +250,7 @@ pub fn find_leaks_in_snapshots(
     opts: Option<AnalysisOptions>,
     own: Option<OwnCode>,
 ) -> Result<AsyncTask<Work<SurvivorReport>>> {
-    let (s1, s2, s3) = (s1.get()?.clone(), s2.get()?.clone(), s3.get()?.clone());
-    let mut opts = resolve::<_, Resolved>(&env, opts)?.survivors;
-    let own = own.map(heapsnap::OwnCode::from);
-    Ok(Work::spawn(move || {
-        opts.exclude_ids = own_object_ids(&s3);
-        if let Some(own) = &own {
-            opts.exclude_ids.extend(heapsnap::own_held_ids(&s3, own));
-        }
-        heapsnap::find_survivors(&s1, &s2, &s3, &opts)
-            .map(SurvivorReport::from)
-            .map_err(failed)
-    }))
+    survivors_task(&env, [s1, s2, s3], opts, own, true)
 }
 
 /// Three loaded snapshot files analysed as `heapdiff leaks` analyses them (with `own`, what only
@@ -279,10 +264,26 @@ pub fn leaks_in_loaded_snapshots(
     opts: Option<AnalysisOptions>,
     own: Option<OwnCode>,
 ) -> Result<AsyncTask<Work<SurvivorReport>>> {
+    survivors_task(&env, [s1, s2, s3], opts, own, false)
+}
+
+/// The three-snapshot technique on handles, on the thread pool. With `own`, what only
+/// heapdiff's code holds in the third is left out; with `own_handles`, this module's own
+/// snapshot handles too (snapshots taken in this process).
+fn survivors_task(
+    env: &Env,
+    [s1, s2, s3]: [&HeapSnapshotHandle; 3],
+    opts: Option<AnalysisOptions>,
+    own: Option<OwnCode>,
+    own_handles: bool,
+) -> Result<AsyncTask<Work<SurvivorReport>>> {
     let (s1, s2, s3) = (s1.get()?.clone(), s2.get()?.clone(), s3.get()?.clone());
-    let mut opts = resolve::<_, Resolved>(&env, opts)?.survivors;
+    let mut opts = resolve::<_, Resolved>(env, opts)?.survivors;
     let own = own.map(heapsnap::OwnCode::from);
     Ok(Work::spawn(move || {
+        if own_handles {
+            opts.exclude_ids = own_object_ids(&s3);
+        }
         if let Some(own) = &own {
             opts.exclude_ids.extend(heapsnap::own_held_ids(&s3, own));
         }

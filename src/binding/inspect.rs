@@ -8,7 +8,7 @@ use napi_derive::napi;
 use super::options::grouping;
 use super::retention::RetainerPath;
 use super::snapshot::HeapSnapshotHandle;
-use super::task::Work;
+use super::task::{failed, Work};
 
 /// One class's figures in one snapshot.
 #[napi(object)]
@@ -169,10 +169,6 @@ impl From<heapsnap::Retainers> for Retainers {
             paths_left_out: r.paths_left_out as f64,
         }
     }
-}
-
-fn failed(e: impl std::fmt::Display) -> Error {
-    Error::from_reason(e.to_string())
 }
 
 /// A whole-number id or count from JS, or an error naming it.

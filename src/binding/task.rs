@@ -5,6 +5,11 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+/// An analysis error as the promise's rejection: the analysis' own message.
+pub(super) fn failed(e: impl std::fmt::Display) -> Error {
+    Error::from_reason(e.to_string())
+}
+
 /// A closure run on the thread pool; its result resolves the promise.
 pub struct Work<T> {
     job: Option<Box<dyn FnOnce() -> Result<T> + Send>>,

@@ -46,33 +46,6 @@ fn graph(seed: u64, size: usize) -> Vec<N> {
     v
 }
 
-fn reachable(nodes: &[N], removed: &[usize]) -> Vec<bool> {
-    let mut seen = vec![false; nodes.len()];
-    let mut stack = vec![0usize];
-    seen[0] = true;
-    while let Some(v) = stack.pop() {
-        for e in &nodes[v].edges {
-            if e.ty != "weak" && !seen[e.to] && !removed.contains(&e.to) {
-                seen[e.to] = true;
-                stack.push(e.to);
-            }
-        }
-    }
-    seen
-}
-
-fn freed(nodes: &[N], removed: &[usize]) -> u64 {
-    let (all, rest) = (reachable(nodes, &[]), reachable(nodes, removed));
-    (0..nodes.len())
-        .filter(|&i| all[i] && !rest[i])
-        .map(|i| nodes[i].size)
-        .sum()
-}
-
-fn dominates(nodes: &[N], d: usize, v: usize) -> bool {
-    d != v && reachable(nodes, &[])[v] && !reachable(nodes, &[d])[v]
-}
-
 /// A class's retained size as DevTools counts it: the instances no other instance of the class
 /// dominates, each with what deleting it alone frees.
 fn class_retained(nodes: &[N], class: &str) -> u64 {

@@ -20,35 +20,6 @@ fn parsed(nodes: &[N]) -> Snapshot {
     parse(&build(Layout::Node24, nodes)).expect("valid synthetic snapshot")
 }
 
-fn reachable(nodes: &[N], removed: &[usize]) -> Vec<bool> {
-    let mut seen = vec![false; nodes.len()];
-    let mut stack = vec![0usize];
-    seen[0] = true;
-    while let Some(v) = stack.pop() {
-        for e in &nodes[v].edges {
-            let retains = e.ty != "weak" && (e.ty != "shortcut" || v == 0);
-            if retains && !seen[e.to] && !removed.contains(&e.to) {
-                seen[e.to] = true;
-                stack.push(e.to);
-            }
-        }
-    }
-    seen
-}
-
-/// Whether `d` strictly dominates `v`.
-fn dominates(nodes: &[N], d: usize, v: usize) -> bool {
-    d != v && reachable(nodes, &[])[v] && !reachable(nodes, &[d])[v]
-}
-
-fn freed(nodes: &[N], removed: &[usize]) -> u64 {
-    let (all, rest) = (reachable(nodes, &[]), reachable(nodes, removed));
-    (0..nodes.len())
-        .filter(|&i| all[i] && !rest[i])
-        .map(|i| nodes[i].size)
-        .sum()
-}
-
 /// V8's own node types, and the class names the classic grouping gives them.
 fn own_type(ty: &str) -> bool {
     matches!(

@@ -77,8 +77,6 @@ export class SnapshotCache {
   /** The snapshots the question being answered uses: never freed before it is answered. */
   private pinned = new Set<string>()
   private loading = new Map<string, { graph: boolean; handle: Promise<binding.HeapSnapshotHandle> }>()
-  /** Files parsed so far (a reused one is not counted again). */
-  parses = 0
 
   constructor(readonly budgetBytes = DEFAULT_CACHE_BYTES) {}
 
@@ -108,7 +106,6 @@ export class SnapshotCache {
       return { handle: await pending.handle, reused: true, mtime: st.mtime }
     }
     hit?.handle.dispose()
-    this.parses++
     const graph = need === 'graph'
     const loading = binding.loadSnapshotFile(file, graph)
     this.loading.set(key, { graph, handle: loading })

@@ -316,3 +316,38 @@ pub fn assert_same_devtools_rows(before: &std::path::Path, after: &std::path::Pa
     assert!(sel_a.edges().is_none() && full_a.edges().is_some());
     assert_eq!(sel_a.edge_count(), full_a.edge_count());
 }
+
+// The slow, obvious graph reference the ranking and inspection tests share: reachability from
+// the root under the traversal rules (weak edges do not retain, shortcuts only from the root),
+// dominance by deleting a node, retained size as what a deletion frees.
+
+/// Which nodes the root reaches with `removed` deleted.
+pub fn reachable(nodes: &[N], removed: &[usize]) -> Vec<bool> {
+    let mut seen = vec![false; nodes.len()];
+    let mut stack = vec![0usize];
+    seen[0] = true;
+    while let Some(v) = stack.pop() {
+        for e in &nodes[v].edges {
+            let retains = e.ty != "weak" && (e.ty != "shortcut" || v == 0);
+            if retains && !seen[e.to] && !removed.contains(&e.to) {
+                seen[e.to] = true;
+                stack.push(e.to);
+            }
+        }
+    }
+    seen
+}
+
+/// Whether `d` strictly dominates `v`.
+pub fn dominates(nodes: &[N], d: usize, v: usize) -> bool {
+    d != v && reachable(nodes, &[])[v] && !reachable(nodes, &[d])[v]
+}
+
+/// Self size of what becomes unreachable when `removed` are deleted.
+pub fn freed(nodes: &[N], removed: &[usize]) -> u64 {
+    let (all, rest) = (reachable(nodes, &[]), reachable(nodes, removed));
+    (0..nodes.len())
+        .filter(|&i| all[i] && !rest[i])
+        .map(|i| nodes[i].size)
+        .sum()
+}
