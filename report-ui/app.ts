@@ -125,18 +125,27 @@ function timeline(report: Report, root: HTMLElement): void {
         ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height)
       }
       ctx.lineWidth = 2 * devicePixelRatio
-      ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio])
       ctx.font = `${11 * devicePixelRatio}px sans-serif`
       for (const l of leaks) {
-        // Heap leaks in red, external ones in the external line's purple, each labelled.
+        // Heap leaks in red, external ones in the external line's purple, each labelled. Both
+        // memories often cross the rule in the same GC, so their marks share a column: the
+        // external dashes fill the heap dashes' gaps and its label sits a line lower, so that
+        // neither hides the other.
         const external = l.memory === 'external'
         ctx.strokeStyle = ctx.fillStyle = external ? EXTERNAL_COLOUR : '#d62728'
+        ctx.setLineDash([5 * devicePixelRatio, 5 * devicePixelRatio])
+        ctx.lineDashOffset = external ? 5 * devicePixelRatio : 0
         const px = u.valToPos(l.time / 1000, 'x', true)
         ctx.beginPath()
         ctx.moveTo(px, u.bbox.top)
         ctx.lineTo(px, u.bbox.top + u.bbox.height)
         ctx.stroke()
-        ctx.fillText(external ? 'external leak' : 'leak', px + 4 * devicePixelRatio, u.bbox.top + 12 * devicePixelRatio)
+        const row = external ? 26 : 12
+        ctx.fillText(
+          external ? 'external leak' : 'leak',
+          px + 4 * devicePixelRatio,
+          u.bbox.top + row * devicePixelRatio,
+        )
       }
       ctx.restore()
     }
