@@ -1,7 +1,7 @@
 //! Turning recorded full GCs into `stats` and `leak` events, in order of occurrence.
 
 use crate::leak::{LeakDetector, LeakEvent, LeakOptions, Memory, OptionError};
-use crate::record::FullGcSample;
+use crate::record::{FullGcSample, GcCounters};
 use crate::stats::{ClassicStats, StatsAccumulator};
 
 /// One event for the JS layer.
@@ -83,13 +83,18 @@ impl Series {
         }
     }
 
+    /// `counters` replace the accumulator's GC counts: the hook sees every GC, not only those
+    /// delivered while someone listened.
     fn observe(
         &mut self,
         time_ms: f64,
         base: u64,
+        counters: &GcCounters,
         judge: bool,
     ) -> (ClassicStats, Option<LeakEvent>) {
-        let stats = self.stats.record_full(base);
+        let mut stats = self.stats.record_full(base);
+        stats.num_full_gc = counters.full();
+        stats.num_inc_gc = counters.other();
         self.last = Some(stats);
         let leak = if judge {
             self.leak.observe(time_ms, base)
@@ -152,15 +157,11 @@ impl Watcher {
         let mut events = Vec::with_capacity(samples.len() + 1);
         for sample in samples {
             let (t, heap) = (sample.time_ms, &sample.heap);
-            let (mut classic, heap_leak) = self.heap.observe(t, heap.used_heap_size, true);
+            let counters = &sample.counters;
+            let (classic, heap_leak) = self.heap.observe(t, heap.used_heap_size, counters, true);
             let (external, external_leak) =
                 self.external
-                    .observe(t, heap.external_memory, self.judge_external);
-            // The counters come from the hook, which sees every GC, not only those delivered
-            // while someone listened.
-            classic.num_full_gc = sample.counters.full();
-            classic.num_inc_gc = sample.counters.other();
-            self.heap.last = Some(classic);
+                    .observe(t, heap.external_memory, counters, self.judge_external);
             self.native = heap.native_estimate().or(self.native);
             events.push(Event::Stats(Box::new(StatsEvent {
                 classic,
