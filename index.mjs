@@ -8,6 +8,7 @@ export const diffFiles = memwatch.diffFiles.bind(memwatch)
 export const setLeakOptions = memwatch.setLeakOptions.bind(memwatch)
 export const status = memwatch.status.bind(memwatch)
 export const census = memwatch.census.bind(memwatch)
+export const whatGrew = memwatch.whatGrew.bind(memwatch)
 export const findLeaks = memwatch.findLeaks
 export const topRetainers = memwatch.topRetainers
 export const checkLeaks = memwatch.checkLeaks

@@ -68,6 +68,12 @@ interface LeakEvent extends Omit<native.LeakEvent, 'startMs' | 'endMs'> {
 /** Classes a `leak` event lists. */
 const LEAK_CLASSES = 10
 
+/**
+ * `whatGrew()`: a `leak` event's `classes` and `census` (and `sites` while sampling), for growth
+ * no event has reported yet.
+ */
+type Growth = Required<Pick<LeakEvent, 'classes' | 'census'>> & Pick<LeakEvent, 'sites'>
+
 /** `status()`: the native hook's figures and whether sampling is on. */
 interface Status extends native.HookStatus {
   sampling: SamplingStatusT
@@ -183,6 +189,24 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
    */
   census(options?: CensusOptsT): CensusRowT[] {
     return binding.census(checkCensusOptions(options)).rows
+  }
+
+  /**
+   * With the `census` leak option, once a leak rule has seen growth (its baseline census taken):
+   * the classes that grew since, from a census taken now, and while sampling the allocation
+   * sites that grew, as a `leak` event would list them. For a program that ends, or is asked,
+   * before the rule can report. Null (no census taken) while no growth has shown. Leaves the
+   * leak events' baseline as it was.
+   */
+  whatGrew(...args: unknown[]): Growth | null {
+    if (args.length > 0) throw new TypeError('whatGrew() takes no arguments')
+    const grown = binding.censusGrowth(LEAK_CLASSES)
+    if (!grown) return null
+    const growth: Growth = { classes: grown.classes, census: { since: new Date(grown.sinceMs), ms: grown.censusMs } }
+    // From the summaries of the full GCs the hook delivered (the census's own GCs are not
+    // among them), so what the program dropped just now still shows where it was allocated.
+    if (sampler.active) growth.sites = sampler.sitesFor(grown.sinceMs)
+    return growth
   }
 
   /**
@@ -370,6 +394,7 @@ type GcStatsT = GcStats
 type LeakEventT = LeakEvent
 type MemwatchEventsT = MemwatchEvents
 type CensusRowT = native.CensusRow
+type GrowthT = Growth
 
 // `var` so that the type-only namespace below can merge with it.
 // eslint-disable-next-line no-var
@@ -402,6 +427,7 @@ namespace memwatch {
   export type HeapProfile = HeapProfileT
   export type CensusOptions = CensusOptsT
   export type CensusRow = CensusRowT
+  export type Growth = GrowthT
 }
 
 export = memwatch

@@ -1,7 +1,7 @@
 // census(): exact counts of known classes on every runtime the suite runs on (npm test runs this
 // file under Node 20, 22, 24 and 26), on the main thread and in a worker, under gc() and sampling,
 // against v8.queryObjects and against a snapshot diff by heapdiff's own reader.
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -211,25 +211,22 @@ test('with the census leak option, the first leak event names the leaking class 
   t.true(got.census_ms > 0)
 })
 
+/** `heapdiff run [flags] --out <dir> -- node --expose-gc census-run.js [args]`, checked to exit 0. */
+function runCensusFixture(t: ExecutionContext, out: string, flags: string[] = [], args: number[] = []) {
+  const fixture = [join(__dirname, 'fixtures', 'census-run.js'), ...args.map(String)]
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'cli.js'), 'run', ...flags, '--out', out, '--', process.execPath, '--expose-gc', ...fixture],
+    { encoding: 'utf8', timeout: 120000 },
+  )
+  t.is(r.status, 0, r.stderr)
+  return JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))
+}
+
 test('heapdiff run without snapshots: the verdict and the report name the class from the census, and no snapshot is written', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'heapdiff-census-run-'))
   try {
-    const r = spawnSync(
-      process.execPath,
-      [
-        join(root, 'cli.js'),
-        'run',
-        '--out',
-        dir,
-        '--',
-        process.execPath,
-        '--expose-gc',
-        join(__dirname, 'fixtures', 'census-run.js'),
-      ],
-      { encoding: 'utf8', timeout: 120000 },
-    )
-    t.is(r.status, 0, r.stderr)
-    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))
+    const report = runCensusFixture(t, dir)
     t.regex(report.verdict.sentence, /^Leak: the post-GC heap of the main thread grew .*; LeakyThing \+[\d,]+ objects/)
     t.regex(report.class_source, /^class census: /)
     t.is(report.classes[0].what, 'LeakyThing')
@@ -241,25 +238,85 @@ test('heapdiff run without snapshots: the verdict and the report name the class 
       [],
     )
     // --no-census: no class.
-    const plain = join(dir, 'plain')
-    const r2 = spawnSync(
-      process.execPath,
-      [
-        join(root, 'cli.js'),
-        'run',
-        '--no-census',
-        '--out',
-        plain,
-        '--',
-        process.execPath,
-        '--expose-gc',
-        join(__dirname, 'fixtures', 'census-run.js'),
-      ],
-      { encoding: 'utf8', timeout: 120000 },
-    )
-    t.is(r2.status, 0, r2.stderr)
-    t.deepEqual(JSON.parse(readFileSync(join(plain, 'report.json'), 'utf8')).classes, [])
+    t.deepEqual(runCensusFixture(t, join(dir, 'plain'), ['--no-census']).classes, [])
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('heapdiff run on a program that ends before the rule can judge: the verdict still names what grew, from a census at exit', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'heapdiff-census-exit-'))
+  try {
+    // 8 ticks of 20,000: 8 forced full GCs, fewer than the rule's window of 10, so no leak event.
+    const report = runCensusFixture(t, dir, [], [8, 20000])
+    t.deepEqual(report.leaks, [])
+    t.regex(report.verdict.sentence, /^No verdict: .* Meanwhile LeakyThing grew by [\d,]+ objects/)
+    t.regex(report.class_source, /^class census: growth over the .* before main \(pid \d+\) ended/)
+    const top = report.classes[0]
+    t.is(top.what, 'LeakyThing')
+    // Counted from the baseline (taken once growth showed, a few ticks in) to the exit: whole
+    // ticks' worth, at least one tick and fewer than all eight.
+    t.is(top.growth % 20000, 0, `growth ${top.growth}`)
+    t.true(top.growth >= 20000 && top.growth <= 140000, `growth ${top.growth}`)
+    t.is(top.count, 160000)
+    // --no-census: no census at exit either.
+    t.deepEqual(runCensusFixture(t, join(dir, 'plain'), ['--no-census'], [8, 20000]).classes, [])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('whatGrew(): null until growth shows or with census off; then the class that grew, counted exactly, the baseline kept', (t) => {
+  // 20,000 LeakyThings per tick, a forced full GC per tick, 8 ticks; whatGrew() asked at every
+  // stats event and twice at the end.
+  const out = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      `const m = require(process.env.HEAPDIFF_ROOT)
+       const r = { off: m.whatGrew(), asks: [] }
+       try { m.whatGrew(1) } catch (e) { r.args = e.message }
+       m.setLeakOptions({ census: true })
+       r.quiet = m.whatGrew()
+       class LeakyThing { constructor(i) { this.i = i } }
+       const kept = (globalThis.kept = [])
+       m.on('stats', () => {
+         const g = m.whatGrew()
+         r.asks.push(g && { kept: kept.length, since: g.census.since.getTime(), count: g.classes[0]?.count, growth: g.classes[0]?.growth })
+       })
+       let ticks = 0
+       const timer = setInterval(() => {
+         for (let i = 0; i < 20000; i++) kept.push(new LeakyThing(i))
+         m.gc()
+         if (++ticks < 8) return
+         clearInterval(timer)
+         setTimeout(() => {
+           const [a, b] = [m.whatGrew(), m.whatGrew()]
+           r.end = { kept: kept.length, top: a.classes[0], since: [a.census.since.getTime(), b.census.since.getTime()], ms: a.census.ms }
+           console.log(JSON.stringify(r))
+         }, 50)
+       }, 20)`,
+    ],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, HEAPDIFF_ROOT: root }, timeout: 120000 },
+  )
+  const r = JSON.parse(out.trim().split('\n').pop()!)
+  t.is(r.off, null, 'census option off')
+  t.is(r.args, 'whatGrew() takes no arguments')
+  t.is(r.quiet, null, 'no growth yet')
+  const answered = r.asks.filter((a: unknown) => a !== null)
+  t.true(answered.length > 0, JSON.stringify(r.asks))
+  t.is(r.end.top.what, 'LeakyThing')
+  // Every LeakyThing the program made is alive and counted; the growth is whole ticks' worth.
+  t.is(r.end.top.count, 160000)
+  t.is(r.end.top.growth % 20000, 0)
+  t.true(r.end.top.growth >= 20000 && r.end.top.growth < 160000, `growth ${r.end.top.growth}`)
+  // Asking keeps the baseline: every answer counts from the same census.
+  const since = answered[0].since
+  t.deepEqual(r.end.since, [since, since])
+  for (const a of answered) {
+    t.is(a.since, since)
+    t.is(a.count, a.kept)
+    t.is(a.count - a.growth, r.end.top.count - r.end.top.growth, 'one baseline count')
+  }
+  t.true(r.end.ms > 0)
 })

@@ -47,6 +47,14 @@ export interface SnapshotEvent {
   end: number
 }
 
+/**
+ * Before `exit`, when a leak rule saw growth but the thread reported no leak (too few full GCs):
+ * what grew since the baseline census, as a leak event's `classes`, `census` and `sites`.
+ */
+export type GrowthRecord = { type: 'growth'; time: number } & Pick<LeakEvent, 'classes' | 'sites'> & {
+    census: { since: number; ms: number }
+  }
+
 /** The thread's last line, when the process exits normally. */
 export interface ExitEvent {
   type: 'exit'
@@ -54,4 +62,4 @@ export interface ExitEvent {
   code: number
 }
 
-export type RunEvent = StartEvent | StatsEvent | LeakRecord | SnapshotEvent | ExitEvent
+export type RunEvent = StartEvent | StatsEvent | LeakRecord | SnapshotEvent | GrowthRecord | ExitEvent

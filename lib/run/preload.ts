@@ -27,7 +27,14 @@ interface Memwatch {
   status(): { installed: boolean; reason: string | null; census?: boolean }
   startSampling?: (...args: unknown[]) => unknown
   setLeakOptions(options: { census?: boolean }): void
+  whatGrew?: () => Pick<LeakEvent, 'classes' | 'census' | 'sites'> | null
 }
+
+/**
+ * Above this post-GC heap the exit census is skipped: it stops the program for about 12 ms per
+ * MB (docs/benchmarks.md), and at exit that delays the process's end.
+ */
+const EXIT_CENSUS_MAX_HEAP = 256 * 1048576
 
 function start(dir: string): void {
   const file = join(dir, `events-${process.pid}-${threadId}.ndjson`)
@@ -67,7 +74,8 @@ function start(dir: string): void {
     }
   }
   // Leak events name the classes that grew (two censuses per leak window, none while nothing grows).
-  if (process.env[ENV.census] !== '0' && memwatch.status().census) memwatch.setLeakOptions({ census: true })
+  const census = process.env[ENV.census] !== '0' && memwatch.status().census === true
+  if (census) memwatch.setLeakOptions({ census: true })
   const status = memwatch.status()
   write({
     type: 'start',
@@ -83,16 +91,36 @@ function start(dir: string): void {
   })
 
   const snapshots = process.env[ENV.snapshots] === 'on-leak' ? onLeakSnapshots(dir, write) : null
+  let heap = 0
+  let leaked = false
   memwatch.on('stats', (stats) => {
     write({ type: 'stats', ...stats })
+    heap = stats.current_base
     snapshots?.afterGc(stats.gc_time)
   })
   memwatch.on('leak', (info) => {
+    leaked = true
     const census = info.census ? { since: info.census.since.getTime(), ms: info.census.ms } : undefined
     write({ type: 'leak', time: Date.now(), ...info, start: info.start.getTime(), end: info.end.getTime(), census })
     snapshots?.afterLeak()
   })
   process.on('exit', (code) => {
+    // Growth showed but no event came (the program ended before the rule could judge it):
+    // what grew meanwhile, so that the report can still name it.
+    if (census && !leaked && heap <= EXIT_CENSUS_MAX_HEAP && memwatch.whatGrew) {
+      try {
+        const grown = memwatch.whatGrew()
+        if (grown?.census)
+          write({
+            type: 'growth',
+            time: Date.now(),
+            ...grown,
+            census: { since: grown.census.since.getTime(), ms: grown.census.ms },
+          })
+      } catch (e) {
+        process.stderr.write(`heapdiff run: no census at exit: ${(e as Error).message}\n`)
+      }
+    }
     write({ type: 'exit', time: Date.now(), code })
     if (fd !== null) closeSync(fd)
     fd = null

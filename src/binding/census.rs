@@ -209,3 +209,21 @@ pub fn census_at_leak(env: Env, top: u32) -> Result<Option<LeakClasses>> {
         )
         .map(LeakClasses::from))
 }
+
+/// While the `census` leak option is on and growth has shown (a baseline census is held): the
+/// `top` classes that grew since the baseline, from a census taken now, the baseline kept. Null,
+/// without taking a census, when no baseline is held or census is unavailable.
+#[napi(catch_unwind)]
+pub fn census_growth(env: Env, top: u32) -> Result<Option<LeakClasses>> {
+    let state = env_state(&env)?;
+    let plan = state.census_plan();
+    let Some(plan) = plan.as_ref().filter(|p| p.has_baseline()) else {
+        return Ok(None);
+    };
+    let Some(taken) = plan_census(&env, state) else {
+        return Ok(None);
+    };
+    Ok(plan
+        .growth(&taken.census, taken.ms, top as usize)
+        .map(LeakClasses::from))
+}

@@ -125,6 +125,18 @@ impl CensusPlan {
             census_ms: before.ms + ms,
         })
     }
+
+    /// The `top` classes that grew from the baseline to `census` (taken at `time_ms`, in `ms`),
+    /// leaving the baseline in place: what grew while no event came (a program that ends before
+    /// the rule can judge it). `None` without a baseline.
+    pub fn growth(&self, census: &Census, ms: f64, top: usize) -> Option<LeakClasses> {
+        let before = self.baseline.as_ref()?;
+        Some(LeakClasses {
+            since_ms: before.time_ms,
+            classes: class_growth(&before.census, census, top),
+            census_ms: before.ms + ms,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -199,5 +211,27 @@ mod tests {
         // Reported before any baseline: no classes, but its census is the next baseline.
         assert_eq!(plan.at_leak(5.0, census(&[("A", 9)]), 1.0, 5), None);
         assert!(plan.has_baseline());
+    }
+
+    #[test]
+    fn growth_compares_with_the_baseline_and_keeps_it() {
+        let mut plan = CensusPlan::new(10);
+        assert_eq!(plan.growth(&census(&[("A", 9)]), 1.0, 5), None);
+        plan.set_baseline(100.0, census(&[("A", 10), ("B", 3)]), 4.0);
+        let g = plan
+            .growth(&census(&[("A", 25), ("B", 3)]), 2.0, 5)
+            .unwrap();
+        assert_eq!((g.since_ms, g.census_ms), (100.0, 6.0));
+        assert_eq!(
+            g.classes,
+            [ClassGrowth {
+                what: "A".into(),
+                count: 25,
+                growth: 15
+            }]
+        );
+        // The baseline stays: a later look still counts from it.
+        let again = plan.growth(&census(&[("A", 40)]), 2.0, 5).unwrap();
+        assert_eq!((again.since_ms, again.classes[0].growth), (100.0, 30));
     }
 }

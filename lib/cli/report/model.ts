@@ -9,7 +9,15 @@ import { basename, join } from 'node:path'
 
 import { formatSize, leakOptionDefaults } from '../../../binding'
 import { startDiff, startFindLeaks } from '../../files'
-import type { ExitEvent, LeakRecord, RunEvent, SnapshotEvent, StartEvent, StatsEvent } from '../../run/events'
+import type {
+  ExitEvent,
+  GrowthRecord,
+  LeakRecord,
+  RunEvent,
+  SnapshotEvent,
+  StartEvent,
+  StatsEvent,
+} from '../../run/events'
 import { readingOrder } from '../table'
 import type { ClassRow, FlameNode, LeakMark, Report, Site, ThreadSeries } from './types'
 
@@ -127,6 +135,7 @@ interface RawThread {
   stats: StatsEvent[]
   leaks: LeakRecord[]
   snapshots: SnapshotEvent[]
+  growth: GrowthRecord | null
   exit: ExitEvent | null
 }
 
@@ -138,7 +147,7 @@ function readEvents(path: string): RawThread {
   } catch (e) {
     throw new ReportInputError(`${path}: cannot read: ${(e as Error).message}`)
   }
-  const t: RawThread = { file: path, start: null, stats: [], leaks: [], snapshots: [], exit: null }
+  const t: RawThread = { file: path, start: null, stats: [], leaks: [], snapshots: [], growth: null, exit: null }
   const lines = text.split('\n')
   // A file ends with a newline; anything after the last one is a line cut short.
   for (let i = 0; i < lines.length; i++) {
@@ -162,6 +171,7 @@ function readEvents(path: string): RawThread {
     else if (ev.type === 'stats') t.stats.push(ev)
     else if (ev.type === 'leak') t.leaks.push(ev)
     else if (ev.type === 'snapshot') t.snapshots.push(ev)
+    else if (ev.type === 'growth') t.growth = ev
     else if (ev.type === 'exit') t.exit = ev
   }
   return t
@@ -261,6 +271,30 @@ function survivorRows(report: Report, leaks: Survivors['leaks'], options: Report
     }))
 }
 
+/** A record's `classes`, each checked: `[{ what, count, growth }]`. */
+function classGrowth(raw: unknown): LeakMark['classes'] {
+  if (!Array.isArray(raw)) return []
+  return raw.flatMap((c: unknown) => {
+    const r = c as Record<string, unknown>
+    const [count, growth] = [num(r?.count), num(r?.growth)]
+    return typeof r?.what === 'string' && count !== null && growth !== null ? [{ what: r.what, count, growth }] : []
+  })
+}
+
+/** Census rows of class growth, as the class table shows them. */
+function growthRows(classes: LeakMark['classes']): ClassRow[] {
+  return classes.map((c) => ({
+    what: c.what,
+    count: c.count,
+    growth: c.growth,
+    freed: null,
+    size_bytes: null,
+    retained_size_bytes: null,
+    allocated_at: null,
+    paths: [],
+  }))
+}
+
 export async function runReport(dir: string, options: ReportOptions = {}): Promise<Report> {
   const raws = readRunFolder(dir)
   const report = empty('run', `heapdiff run: ${basename(dir)}`, [dir])
@@ -277,15 +311,7 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
         gcs: num(l.gcs) ?? 0,
         reason: typeof l.reason === 'string' ? l.reason : '',
         sites: Array.isArray(l.sites) ? l.sites.map(toSite) : [],
-        classes: Array.isArray(l.classes)
-          ? l.classes.flatMap((c: unknown) => {
-              const r = c as Record<string, unknown>
-              const [count, growth] = [num(r?.count), num(r?.growth)]
-              return typeof r?.what === 'string' && count !== null && growth !== null
-                ? [{ what: r.what, count, growth }]
-                : []
-            })
-          : [],
+        classes: classGrowth(l.classes),
         census:
           l.census && num(l.census.since) !== null && num(l.census.ms) !== null
             ? { since: num(l.census.since)!, ms: num(l.census.ms)! }
@@ -330,17 +356,30 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
   // No snapshots: what grew is the first leak's class census, where it has one.
   const counted = report.leaks.find((l) => l.classes.length > 0)
   if (report.class_source === null && counted) {
-    report.classes = counted.classes.map((c) => ({
-      what: c.what,
-      count: c.count,
-      growth: c.growth,
-      freed: null,
-      size_bytes: null,
-      retained_size_bytes: null,
-      allocated_at: null,
-      paths: [],
-    }))
+    report.classes = growthRows(counted.classes)
     report.class_source = `class census: growth over the ${formatDuration(counted.time - counted.census!.since)} before the first leak event of ${counted.thread}, from two censuses that paused the program ${Math.round(counted.census!.ms)} ms`
+  }
+  // No leak event, as too few full GCs ran to judge: what grew before the program ended, where a
+  // thread's rule saw growth (its census at exit against the baseline census).
+  const window = leakOptionDefaults().window ?? 10
+  const tooFew = Math.max(0, ...report.threads.map((t) => t.series.time.length)) < window
+  if (report.leaks.length === 0 && report.class_source === null && tooFew) {
+    const grown = raws
+      .map((r, i) => ({ thread: report.threads[i], g: r.growth, classes: classGrowth(r.growth?.classes) }))
+      .filter((x) => x.g && num(x.g.census?.since) !== null && num(x.g.census?.ms) !== null)
+      .sort((a, b) => (b.classes[0]?.growth ?? 0) - (a.classes[0]?.growth ?? 0))[0]
+    if (grown) {
+      const g = grown.g!
+      report.classes = growthRows(grown.classes)
+      report.class_source = `class census: growth over the ${formatDuration(num(g.time)! - num(g.census.since)!)} before ${grown.thread.label} ended, from two censuses that paused the program ${Math.round(num(g.census.ms)!)} ms`
+      const sites = Array.isArray(g.sites) ? g.sites.map(toSite) : []
+      if (report.sites.length === 0 && sites.length > 0) {
+        report.sites = sites.sort(
+          (a, b) => (b.growth_bytes ?? b.live_bytes ?? 0) - (a.growth_bytes ?? a.live_bytes ?? 0),
+        )
+        report.flame = flameOf(report.sites)
+      }
+    }
   }
   const threads = report.threads.filter((t) => t.series.time.length > 0)
   if (!threads.some((t) => t.sampling) && threads.length > 0) {
@@ -385,10 +424,21 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
         ratio >= 1.5
           ? `the post-GC heap grew ${ratio.toFixed(1)}× (${formatSize(heapFrom)} to ${formatSize(heapTo)})`
           : `the post-GC heap went from ${formatSize(heapFrom)} to ${formatSize(heapTo)}`
+      // Counted at exit by the class census, where growth showed.
+      const top = report.classes[0]
+      const site = report.sites[0]
+      const what =
+        top && top.growth !== null
+          ? ` Meanwhile ${top.what} grew by ${top.growth.toLocaleString('en-US')} objects` +
+            (site ? ` (allocated mostly at ${siteLabel(site)})` : '') +
+            '.'
+          : site && report.class_source?.startsWith('class census')
+            ? ` Meanwhile the heap's growth was allocated mostly at ${siteLabel(site)}.`
+            : ''
       return {
         leak: false,
         sentence:
-          `No verdict: ${grew} over only ${over}: too few to judge a trend, the leak rule needs ${window} on one thread. ` +
+          `No verdict: ${grew} over only ${over}: too few to judge a trend, the leak rule needs ${window} on one thread.${what} ` +
           `Run the program longer (a loop of requests or test iterations), or call gc() in its loop.`,
       }
     }
