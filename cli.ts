@@ -10,6 +10,9 @@
  * Exit codes (for CI jobs): 0 ok; 1 growth above --fail-above, or with `leaks --fail-on-leak` a
  * leaked class of the program's; 2 usage error; 3 missing, unreadable or invalid input. `run`
  * exits with the program's own code, or dies by the signal that ended it (after the report).
+ * Snapshots of different processes are readable input, but no diff or leak report: `diff` and
+ * `leaks` say so in a `heapdiff: warning:` line on stderr and exit 0 (never 1: nothing was
+ * measured to fail on).
  */
 import './lib/cli/native' // first: a missing platform package is named before anything loads binding.js
 import { spawn } from 'node:child_process'
@@ -58,7 +61,8 @@ const USAGE = `usage:
       three snapshots (baseline, after an action, after undoing it): objects the action allocated
       that are still alive in s3, by class, with retained sizes and retaining paths: the
       program's classes first, then V8's own objects;
-      --fail-on-leak exits 1 when any class of the program's is reported
+      --fail-on-leak exits 1 when any class of the program's is reported (snapshots of different
+      processes report none: a warning on stderr, exit 0)
   heapdiff profile <file.heapprofile|file.pb.gz> [B] [--top N] [--json]
       allocation sites of a sampled heap profile (writeHeapProfile, DevTools' "Allocation
       sampling", pprof with inuse_space/inuse_objects), most live bytes first; with two files,
@@ -345,6 +349,7 @@ async function leaksCommand(argv: string[]): Promise<number> {
     startFindLeaks(s1, s2, s3, { grouping: values.group as Grouping, maxClasses, minCount }),
   )
   const report = await withProgress(task, !values.quiet)
+  if (report.comparable === false) process.stderr.write(`heapdiff: warning: ${report.warning}\n`)
   if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
   else
     process.stdout.write(

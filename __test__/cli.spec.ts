@@ -218,3 +218,46 @@ test('diff of snapshots from two processes: a warning on stderr and in --json, n
   t.is((await memwatch.diffFiles(p, q)).comparable, false)
   t.false('comparable' in (await memwatch.diffFiles(a, b)))
 })
+
+// The same for the three-snapshot technique: a baseline of one run, the action and after of
+// another would report every object of the second run that shares an id with none of the first.
+test('leaks of snapshots from two processes: a warning on stderr and in --json, no class list', async (t) => {
+  const [s1, s2, s3] = ['l1', 'l2', 'l3'].map((n) => join(dir, `${n}.heapsnapshot`))
+  spawnSync(process.execPath, ['-e', `require('v8').writeHeapSnapshot(${JSON.stringify(s1)})`])
+  spawnSync(process.execPath, [
+    '-e',
+    `const v8 = require('v8'); globalThis.kept = Array.from({ length: 5000 }, (_, i) => ({ i }));
+     v8.writeHeapSnapshot(${JSON.stringify(s2)}); v8.writeHeapSnapshot(${JSON.stringify(s3)})`,
+  ])
+  const list = cli(['leaks', s1, s2, s3, '--fail-on-leak'])
+  t.is(list.status, 0, 'no leak report, so nothing to fail on')
+  t.regex(
+    list.stderr,
+    /^heapdiff: warning: the snapshots come from different processes: .*no leak report\. Take all three in one process: .*\(s1 and s2: of \d+ sampled ids in both, \d+ name the same kind of object\)$/m,
+  )
+  t.is(list.stderr.trim().split('\n').length, 1, list.stderr)
+  t.is(
+    list.stdout,
+    'not a leak report: the snapshots l1.heapsnapshot, l2.heapsnapshot, l3.heapsnapshot come from different processes\n',
+  )
+  const json = JSON.parse(cli(['leaks', s1, s2, s3, '--json', '--quiet']).stdout)
+  t.is(json.comparable, false)
+  t.regex(json.warning, /different processes/)
+  t.deepEqual(json.leaks, [])
+  t.false('id_pairing' in json || 'same_process' in json)
+  const report = cli(['report', 'leaks', s1, s2, s3, '-o', join(dir, 'three.json')])
+  t.is(report.status, 0, report.stderr)
+  const written = JSON.parse(readFileSync(join(dir, 'three.json'), 'utf8'))
+  t.deepEqual(written.classes, [])
+  t.is(written.verdict.leak, false)
+  t.regex(written.verdict.sentence, /^No leak report: the snapshots come from different processes: .*\)\.$/)
+  const memwatch = require(root)
+  const found = await memwatch.findLeaks(s1, s2, s3)
+  t.deepEqual([found.comparable, found.leaks], [false, []])
+  t.is(found.warning, json.warning)
+  // One process: no warning, and the result keeps its shape.
+  const same = cli(['leaks', a, b, b, '--json', '--quiet'])
+  t.is(same.stderr, '')
+  t.deepEqual(Object.keys(JSON.parse(same.stdout)).sort(), ['allocated', 'leaked', 'leaks'])
+  t.deepEqual(Object.keys(await memwatch.findLeaks(a, b, b)).sort(), ['allocated', 'leaked', 'leaks'])
+})

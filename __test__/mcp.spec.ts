@@ -108,6 +108,22 @@ test.serial('diff, leaks, top_retainers and profile answer as the CLI’s --json
   t.is(profile.sites[0].name, 'LeakyThing')
 })
 
+test.serial('leaks of snapshots from two processes: a warning instead of classes', async (t) => {
+  execFileSync(process.execPath, [
+    '-e',
+    `globalThis.kept = Array.from({ length: 5000 }, (_, i) => ({ i })); require('v8').writeHeapSnapshot(${JSON.stringify(file('other.heapsnapshot'))})`,
+  ])
+  const args = { s1: 's1.heapsnapshot', s2: 'other.heapsnapshot', s3: 'other.heapsnapshot' }
+  const leaks = await call('leaks', args)
+  t.deepEqual([leaks.comparable, leaks.leaks], [false, []])
+  t.regex(leaks.warning, /^the snapshots come from different processes: .*\(s1 and s2: /)
+  const { notes: _n, reused: _r, ...answer } = leaks
+  const cliArgs = [cli, 'leaks', file(args.s1), file(args.s2), file(args.s3), '--json', '--quiet']
+  // stderr piped: the CLI's warning line is expected, not test output.
+  const out = execFileSync(process.execPath, cliArgs, { encoding: 'utf8', stdio: 'pipe' })
+  t.deepEqual(answer, JSON.parse(out))
+})
+
 test.serial('summary, retainers and object against the reference decoder; ids chain from leaks', async (t) => {
   const ref = new RefSnapshot(file('s3.heapsnapshot'))
   const summary = await call('summary', { file: 's3.heapsnapshot', top: 200 })

@@ -5,7 +5,7 @@
  */
 import binding = require('../binding')
 import { ownCode, toClassicDiff, type HeapDiffResult } from './heapdiff'
-import type { SurvivorReport, TopRetainer } from './leaks'
+import { toSurvivorReport, type SurvivorReport, type TopRetainer } from './leaks'
 import { checkAnalysisOptions, checkDiffOptions, checkTopRetainerOptions } from './options'
 import type { AnalysisOptions, DiffOptions, TopRetainerOptions } from './options'
 
@@ -43,7 +43,8 @@ export function startDiff(before: string, after: string, options?: DiffOptions):
  * Starts the three-snapshot technique: objects allocated between `s1` and `s2` that are still
  * alive in `s3`, by class, with retained sizes and retaining paths (in `s3`). What only
  * heapdiff's own objects and module state hold in `s3` (snapshots of a program heapdiff ran in,
- * as `heapdiff run` takes them) is left out.
+ * as `heapdiff run` takes them) is left out. Snapshots of different processes give no rows but
+ * `comparable: false` and a `warning` (`toSurvivorReport`).
  */
 export function startFindLeaks(
   s1: string,
@@ -54,7 +55,7 @@ export function startFindLeaks(
   const files = checkPaths('findLeaks(s1, s2, s3)', [s1, s2, s3])
   const opts = checkAnalysisOptions(options)
   const job = new binding.FileAnalysisJob(files)
-  return { progress: () => job.progress(), result: job.leaks(opts, ownCode()) }
+  return { progress: () => job.progress(), result: job.leaks(opts, ownCode()).then(toSurvivorReport) }
 }
 
 /** Starts finding the objects with the largest retained sizes in a snapshot file. */

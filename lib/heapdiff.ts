@@ -76,10 +76,23 @@ export interface HeapDiffResult {
   warning?: string
 }
 
+/** How `warning` starts for snapshots of different processes, in a diff and a leak report alike. */
+const DIFFERENT_PROCESSES = 'the snapshots come from different processes: node ids pair objects only within one process'
+
 /** What `warning` says of snapshots from two processes, and how to take comparable ones. */
 export const TWO_PROCESSES =
-  'the snapshots come from different processes: node ids pair objects only within one process, so this is no diff ' +
-  'of one heap. Take both snapshots in one process: HeapDiff, `heapdiff snapshot --pid` twice, or v8.writeHeapSnapshot() twice'
+  `${DIFFERENT_PROCESSES}, so this is no diff of one heap. Take both snapshots in one process: HeapDiff, ` +
+  '`heapdiff snapshot --pid` twice, or v8.writeHeapSnapshot() twice'
+
+/** What a three-snapshot report's `warning` says when they are not all of one process. */
+export const THREE_PROCESSES =
+  `${DIFFERENT_PROCESSES}, so this is no leak report. Take all three in one process: checkLeaks(), ` +
+  '`heapdiff run --snapshots on-leak`, `heapdiff snapshot --pid` three times, or v8.writeHeapSnapshot() three times'
+
+/** The evidence behind a pairing's verdict, as `warning` ends. */
+export function pairingEvidence(p: binding.IdPairing): string {
+  return `of ${p.shared} sampled ids in both, ${p.agreeing} name the same kind of object`
+}
 
 /** Shapes the native diff exactly like memwatch's `end()` result. */
 export function toClassicDiff(
@@ -122,7 +135,7 @@ export function toClassicDiff(
   const p = raw.id_pairing
   if (!p.same_process) {
     result.comparable = false
-    result.warning = `${TWO_PROCESSES} (of ${p.shared} sampled ids in both, ${p.agreeing} name the same kind of object)`
+    result.warning = `${TWO_PROCESSES} (${pairingEvidence(p)})`
   }
   return result
 }

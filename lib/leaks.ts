@@ -11,7 +11,14 @@ import * as v8 from 'node:v8'
 import * as vm from 'node:vm'
 
 import binding = require('../binding')
-import { ownCode, snapshotWindows, takeSnapshot, type AllocationStack } from './heapdiff'
+import {
+  ownCode,
+  pairingEvidence,
+  snapshotWindows,
+  takeSnapshot,
+  THREE_PROCESSES,
+  type AllocationStack,
+} from './heapdiff'
 import { checkAnalysisOptions, checkCount, checkObject, type AnalysisOptions } from './options'
 import { startAllocationTracking, stopAllocationTracking } from './tracking'
 
@@ -19,7 +26,27 @@ import { startAllocationTracking, stopAllocationTracking } from './tracking'
 export type ClassRetention = binding.ClassRetention
 
 /** What the action of a three-snapshot check allocated that survived, by class. */
-export type SurvivorReport = binding.SurvivorReport
+export interface SurvivorReport extends Omit<binding.SurvivorReport, 'id_pairing' | 'same_process'> {
+  /**
+   * Only when the snapshots are not all of one process (the same ids name different objects
+   * there, `id_pairing` in the binding): `false`, and `warning` says so; `leaks` is then empty
+   * (its rows would be objects that merely share ids), and `allocated` and `leaked` count ids,
+   * not objects.
+   */
+  comparable?: false
+  warning?: string
+}
+
+/**
+ * The native report as `findLeaks` returns it: the rows of one process as they are, and for
+ * snapshots of different processes no rows but `comparable: false` and a `warning`.
+ */
+export function toSurvivorReport(raw: binding.SurvivorReport): SurvivorReport {
+  const { id_pairing: pairs, same_process: same, ...report } = raw
+  if (same) return report
+  const apart = pairs.flatMap((p, i) => (p.same_process ? [] : [`s${i + 1} and s${i + 2}: ${pairingEvidence(p)}`]))
+  return { ...report, leaks: [], comparable: false, warning: `${THREE_PROCESSES} (${apart.join('; ')})` }
+}
 
 /** One of the objects with the largest retained sizes in a snapshot. */
 export type TopRetainer = binding.TopRetainer

@@ -133,6 +133,10 @@ export function renderTop(rows: TopRetainer[]): string {
  */
 export function renderLeaks(report: SurvivorReport, files: string[]): string {
   const out: string[] = []
+  if (report.comparable === false) {
+    // Not one process: the ids pair no objects, so nothing was found to survive.
+    return `not a leak report: the snapshots ${files.join(', ')} come from different processes\n`
+  }
   out.push(
     `${report.allocated} objects allocated between ${files[0]} and ${files[1]}; ${report.leaked} still alive in ${files[2]}`,
   )

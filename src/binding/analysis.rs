@@ -9,6 +9,7 @@ use memstats::format_size;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use super::diff::IdPairing;
 use super::options::{count, grouping, grouping_name, resolve, BadOption};
 use super::retention::ClassRetention;
 use super::snapshot::{own_object_ids, HeapSnapshotHandle};
@@ -176,6 +177,13 @@ pub struct SurvivorReport {
     pub leaked: f64,
     /// By class, largest retained size first (owners before their parts).
     pub leaks: Vec<ClassRetention>,
+    /// How far the ids of s1 and s2, then of s2 and s3, pair objects of one process
+    /// (`heapsnap::id_pairing`).
+    #[napi(js_name = "id_pairing")]
+    pub id_pairing: Vec<IdPairing>,
+    /// The crate's verdict: all three snapshots are of one process, so the rows are survivors.
+    #[napi(js_name = "same_process")]
+    pub same_process: bool,
 }
 
 impl From<heapsnap::SurvivorReport> for SurvivorReport {
@@ -183,6 +191,8 @@ impl From<heapsnap::SurvivorReport> for SurvivorReport {
         SurvivorReport {
             allocated: r.allocated as f64,
             leaked: r.leaked as f64,
+            same_process: r.same_process(),
+            id_pairing: r.pairing.into_iter().map(IdPairing::from).collect(),
             leaks: r.classes.into_iter().map(ClassRetention::from).collect(),
         }
     }

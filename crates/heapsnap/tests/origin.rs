@@ -1,12 +1,16 @@
-//! Snapshots of two processes: their ids overlap, but a shared id names a different object.
+//! Snapshots of two processes: their ids overlap, but a shared id names a different object, in a
+//! diff of two snapshots and in the three-snapshot technique alike.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{build, n, parse, Layout, N};
-use heapsnap::{explained_diff, id_pairing, parse_file, DiffOptions, ParseOptions};
+use common::{build, elem, n, parse, Layout, N};
+use heapsnap::{
+    explained_diff, find_survivors, id_pairing, parse_file, DiffOptions, ParseOptions, Snapshot,
+    SurvivorOptions,
+};
 
 const NAMES: [&str; 4] = ["Order", "Session", "Buffer", "Map"];
 
@@ -50,6 +54,41 @@ fn one_process_pairs_two_do_not() {
     // explained_diff carries it.
     let e = explained_diff(&before, &other, &DiffOptions::default(), None).unwrap();
     assert!(!e.pairing.same_process());
+}
+
+/// `heap(count, shift, 1)` under a root holding every object: a graph the three-snapshot
+/// technique can rank.
+fn rooted(count: u64, shift: u64) -> Snapshot {
+    let mut nodes = vec![n("synthetic", "", 0, 0)];
+    nodes.extend(heap(count, shift, 1));
+    nodes[0].edges = (0..count as u32).map(|k| elem(k, k as usize + 1)).collect();
+    parse(&build(Layout::Node24, &nodes)).unwrap()
+}
+
+#[test]
+fn survivors_carry_the_pairing_of_both_pairs() {
+    let opts = SurvivorOptions::default();
+    let s1 = rooted(300, 0);
+    // One process: 100 objects allocated after s1, all still alive.
+    let s2 = rooted(400, 0);
+    let r = find_survivors(&s1, &s2, &s2, &opts).unwrap();
+    assert!(r.same_process(), "{:?}", r.pairing);
+    assert_eq!((r.allocated, r.leaked), (100, 100));
+    assert_eq!(r.pairing[0].shared, 300);
+    // s2 (and s3) from another process: the same ids, other objects behind them.
+    let other = rooted(400, 1);
+    let r = find_survivors(&s1, &other, &other, &opts).unwrap();
+    assert!(!r.pairing[0].same_process(), "{:?}", r.pairing);
+    assert!(r.pairing[1].same_process(), "{:?}", r.pairing);
+    assert!(!r.same_process());
+    // Only s3 from another process.
+    let r = find_survivors(&s1, &s2, &other, &opts).unwrap();
+    assert!(r.pairing[0].same_process(), "{:?}", r.pairing);
+    assert!(!r.pairing[1].same_process(), "{:?}", r.pairing);
+    assert!(!r.same_process());
+    // Too small to judge: a hand-written triple stays a report.
+    let (a, b) = (rooted(20, 0), rooted(30, 1));
+    assert!(find_survivors(&a, &b, &b, &opts).unwrap().same_process());
 }
 
 /// Even ids are the embedder's, renumbered in every snapshot: not evidence either way.
@@ -134,6 +173,27 @@ fn real_snapshots_of_one_and_of_two_processes_skipped_without_node() {
         );
         let load = |p: &Path| parse_file(p, ParseOptions::default(), &mut |_, _| {}).unwrap();
         let pairing = |a: &Path, b: &Path| id_pairing(&load(a), &load(b));
+        let graph = |p: &Path| {
+            let parse = ParseOptions {
+                keep_edges: true,
+                ..ParseOptions::default()
+            };
+            parse_file(p, parse, &mut |_, _| {}).unwrap()
+        };
+        // Three snapshots: s2 as the third, of one process; then the leaked run's snapshot as
+        // the second and third, another process than the first's.
+        let opts = SurvivorOptions::default();
+        let (one, s2g) = (load(&s1), graph(&s2));
+        let r = find_survivors(&one, &load(&s2), &s2g, &opts).unwrap();
+        assert!(
+            r.same_process(),
+            "Node {major}, one process: {:?}",
+            r.pairing
+        );
+        assert!(r.leaked >= 5000, "Node {major}: {r:?}");
+        let r = find_survivors(&one, &load(&p2), &graph(&p2), &opts).unwrap();
+        assert!(!r.same_process(), "Node {major}, two: {:?}", r.pairing);
+        assert!(!r.pairing[0].same_process() && r.pairing[1].same_process());
         for (what, a, b) in [
             ("5,000 new objects", &s1, &s2),
             ("strings flattened, code churned", &c1, &c2),

@@ -11,6 +11,7 @@ import { realpathSync } from 'node:fs'
 
 import binding = require('../../../binding')
 import { ownCode, toClassicDiff } from '../../heapdiff'
+import { toSurvivorReport } from '../../leaks'
 import { checkAnalysisOptions, checkDiffOptions, checkTopRetainerOptions } from '../../options'
 import { profileSites } from '../profiles'
 import { siteGrowth } from '../../sites'
@@ -176,7 +177,8 @@ export function createMcpServer(options: McpOptions = {}) {
     'leaks',
     'The three-snapshot technique, as `heapdiff leaks --json`: objects allocated between s1 and s2 that are still alive in s3, by class, ' +
       "the program's classes first, with retained sizes and grouped retaining paths (each step has an `id` for `object`/`retainers`). " +
-      'Output: { leaked, allocated, leaks: [{ what, count, size_bytes, retained_size_bytes, internal, retainers: [{ path, count, steps }] }], leaks_left_out }.',
+      'Output: { leaked, allocated, leaks: [{ what, count, size_bytes, retained_size_bytes, internal, retainers: [{ path, count, steps }] }], leaks_left_out }; ' +
+      'for snapshots of different processes no leaks but comparable: false and a warning saying how to take comparable ones.',
     {
       s1: file('baseline snapshot'),
       s2: file('snapshot after the action'),
@@ -195,8 +197,7 @@ export function createMcpServer(options: McpOptions = {}) {
       const [s1, s2, s3] = (
         await Promise.all([load(a.s1, 'nodes', loaded), load(a.s2, 'nodes', loaded), load(a.s3, 'graph', loaded)])
       ).map((l) => l.handle)
-      const report = await binding.leaksInLoadedSnapshots(s1, s2, s3, opts, ownCode())
-      return { ...report }
+      return { ...toSurvivorReport(await binding.leaksInLoadedSnapshots(s1, s2, s3, opts, ownCode())) }
     },
   )
 

@@ -350,6 +350,10 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
         throw new ReportInputError(e.message)
       },
     )
+    if (survivors.comparable === false) {
+      report.notes.push(`${basename(raw.file)}: no leak report from its snapshots: ${survivors.warning}`)
+      continue
+    }
     report.classes = survivorRows(report, survivors.leaks, options)
     report.class_source = `three snapshots: ${snaps.map((s) => s!.file).join(', ')}`
   }
@@ -520,8 +524,12 @@ export async function leaksReport(s1: string, s2: string, s3: string, options: R
   })
   const names = [s1, s2, s3].map((f) => basename(f))
   const report = empty('leaks', `heapdiff: three snapshots ${names.join(', ')}`, [s1, s2, s3])
-  report.classes = survivorRows(report, r.leaks, options)
   report.class_source = `three snapshots: ${names.join(', ')}`
+  if (r.comparable === false) {
+    report.verdict = { leak: false, sentence: `No leak report: ${r.warning}.` }
+    return report
+  }
+  report.classes = survivorRows(report, r.leaks, options)
   const top = report.classes[0]
   report.verdict = top
     ? {

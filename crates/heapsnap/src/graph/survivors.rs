@@ -15,6 +15,7 @@ use crate::allocations::{allocation_sites, allocation_sites_by_id};
 use crate::classes::{ClassRules, Grouping};
 use crate::idset::IdSet;
 use crate::options::{OptionError, OptionField};
+use crate::origin::{id_pairing, IdPairing};
 use crate::snapshot::Snapshot;
 
 /// What a three-snapshot analysis reports, and how much of it.
@@ -74,6 +75,18 @@ pub struct SurvivorReport {
     /// By class in reading order: the program's classes by retained size, a part's class
     /// behind its owner's, then V8's own (see `rank_by_retention`).
     pub classes: Vec<ClassRetention>,
+    /// How far the ids of `s1` and `s2`, and of `s2` and `s3`, pair objects of one process
+    /// (`id_pairing`). Ids of two processes name different objects, so "allocated" and "still
+    /// alive" then count coincidences, not survivors: see `same_process`.
+    pub pairing: [IdPairing; 2],
+}
+
+impl SurvivorReport {
+    /// Whether all three snapshots come from one process (both pairings say so): only then are
+    /// the classes survivors of the action.
+    pub fn same_process(&self) -> bool {
+        self.pairing.iter().all(IdPairing::same_process)
+    }
 }
 
 /// Where each class's survivors were allocated: from `s3`'s traces, or where `s3` has none
@@ -98,6 +111,8 @@ pub fn find_survivors(
     opts: &SurvivorOptions,
 ) -> Result<SurvivorReport, GraphError> {
     super::edges_of(s3)?;
+    // A sample of ids each (see `origin`): small beside the analysis.
+    let pairing = [id_pairing(s1, s2), id_pairing(s2, s3)];
     let excluded = IdSet::collect(opts.exclude_ids.iter().copied(), opts.exclude_ids.len());
     let old = IdSet::collect((0..s1.node_count()).map(|i| s1.node_id(i)), s1.node_count());
     let rules2 = ClassRules::new(s2, opts.grouping);
@@ -132,5 +147,6 @@ pub fn find_survivors(
         allocated,
         leaked,
         classes: classes.into_iter().map(|c| c.class).collect(),
+        pairing,
     })
 }
