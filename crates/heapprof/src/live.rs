@@ -8,71 +8,13 @@
 //! lives here, so none of it is on the JS heap that the leak rule and snapshots look at.
 
 use std::collections::VecDeque;
-use std::hash::{BuildHasherDefault, Hasher};
+
+// Hash maps and sets keyed by this process's own data (ids, frame names from its profile): no
+// adversary to resist, so rustc's Fx hash instead of SipHash, which took about a third of a
+// summary's time.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::Frame;
-
-/// Hash maps and sets keyed by this process's own data (ids, frame names from its profile): no
-/// adversary to resist, so a multiply-and-rotate hash a word at a time instead of SipHash, which
-/// took about a third of a summary's time.
-type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<WordHasher>>;
-type HashSet<K> = std::collections::HashSet<K, BuildHasherDefault<WordHasher>>;
-
-#[derive(Default, Clone, Copy)]
-pub(crate) struct WordHasher(u64);
-
-impl WordHasher {
-    #[inline]
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-impl Hasher for WordHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        // The table takes its bucket from the top bits as well as the bottom: fold them.
-        self.0 ^ (self.0 >> 29)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(last));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, v: u8) {
-        self.mix(v as u64);
-    }
-
-    #[inline]
-    fn write_u32(&mut self, v: u32) {
-        self.mix(v as u64);
-    }
-
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.mix(v);
-    }
-
-    #[inline]
-    fn write_i64(&mut self, v: i64) {
-        self.mix(v as u64);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, v: usize) {
-        self.mix(v as u64);
-    }
-}
 
 mod json;
 
