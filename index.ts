@@ -13,6 +13,7 @@ import type * as native from './binding'
 // with the platform package to install.
 const binding = loadBinding()
 import {
+  LEAK_CLASSES,
   checkCensusOptions,
   checkLeakOptions,
   type CensusOptions as CensusOptsT,
@@ -64,9 +65,6 @@ interface LeakEvent extends Omit<native.LeakEvent, 'startMs' | 'endMs'> {
    *  program was stopped). */
   census?: { since: Date; ms: number }
 }
-
-/** Classes a `leak` event lists. */
-const LEAK_CLASSES = 10
 
 /**
  * `whatGrew()`: a `leak` event's `classes` and `census` (and `sites` while sampling), for growth

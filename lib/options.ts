@@ -73,6 +73,9 @@ function checkShape<T extends object>(name: string, options: unknown, defaults: 
 }
 
 /** `top` has no default (all classes) but is a number like `min`. */
+/** Classes a `leak` event lists (and what grew before any, as `whatGrew()` and `heapdiff run` tell it). */
+export const LEAK_CLASSES = 10
+
 const CENSUS_SHAPE = { ...binding.censusOptionDefaults(), top: 0 } as Required<CensusOptions>
 
 /** Names and kinds of `census()` options; their ranges are the native module's to judge. */

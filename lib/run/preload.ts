@@ -27,14 +27,7 @@ interface Memwatch {
   status(): { installed: boolean; reason: string | null; census?: boolean }
   startSampling?: (...args: unknown[]) => unknown
   setLeakOptions(options: { census?: boolean }): void
-  whatGrew?: () => Pick<LeakEvent, 'classes' | 'census' | 'sites'> | null
 }
-
-/**
- * Above this post-GC heap the exit census is skipped: it stops the program for about 12 ms per
- * MB (docs/benchmarks.md), and at exit that delays the process's end.
- */
-const EXIT_CENSUS_MAX_HEAP = 256 * 1048576
 
 function start(dir: string): void {
   const file = join(dir, `events-${process.pid}-${threadId}.ndjson`)
@@ -61,9 +54,16 @@ function start(dir: string): void {
     fd = null
   }
 
-  // The package root's index.js, wherever this file was installed.
+  // The package root's index.js, wherever this file was installed, and its native module.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const memwatch = require('../../index') as Memwatch
+  // Loaded here, not at the top: a native module that fails to load stops this thread's
+  // recording (below), never the program.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const binding = require('../../binding') as typeof import('../../binding')
+  const { sampler } = require('../sampling') as typeof import('../sampling')
+  const { LEAK_CLASSES } = require('../options') as typeof import('../options')
+  /* eslint-enable @typescript-eslint/no-require-imports */
   let sampling = false
   if (process.env[ENV.sampling] !== '0' && typeof memwatch.startSampling === 'function') {
     try {
@@ -91,11 +91,9 @@ function start(dir: string): void {
   })
 
   const snapshots = process.env[ENV.snapshots] === 'on-leak' ? onLeakSnapshots(dir, write) : null
-  let heap = 0
   let leaked = false
   memwatch.on('stats', (stats) => {
     write({ type: 'stats', ...stats })
-    heap = stats.current_base
     snapshots?.afterGc(stats.gc_time)
   })
   memwatch.on('leak', (info) => {
@@ -105,20 +103,19 @@ function start(dir: string): void {
     snapshots?.afterLeak()
   })
   process.on('exit', (code) => {
-    // Growth showed but no event came (the program ended before the rule could judge it):
-    // what grew meanwhile, so that the report can still name it.
-    if (census && !leaked && heap <= EXIT_CENSUS_MAX_HEAP && memwatch.whatGrew) {
+    // Growth showed but no event came (the program ended before the rule could judge it): what
+    // grew as last counted, while the program's state was still reachable (at exit a service's
+    // state often is not: its server closed, its caches with it). No census is taken here.
+    if (census && !leaked) {
       try {
-        const grown = memwatch.whatGrew()
-        if (grown?.census)
-          write({
-            type: 'growth',
-            time: Date.now(),
-            ...grown,
-            census: { since: grown.census.since.getTime(), ms: grown.census.ms },
-          })
+        const grown = binding.censusGrowthSoFar(LEAK_CLASSES)
+        if (grown) {
+          const { sinceMs, classes, censusMs } = grown.growth
+          const sites = sampling ? sampler.sitesFor(sinceMs) : undefined
+          write({ type: 'growth', time: grown.atMs, classes, census: { since: sinceMs, ms: censusMs }, sites })
+        }
       } catch (e) {
-        process.stderr.write(`heapdiff run: no census at exit: ${(e as Error).message}\n`)
+        process.stderr.write(`heapdiff run: what grew is not recorded: ${(e as Error).message}\n`)
       }
     }
     write({ type: 'exit', time: Date.now(), code })

@@ -168,7 +168,9 @@ fn plan_census(
 }
 
 /// After a full GC's `stats` event, while the `census` leak option is on: takes the baseline
-/// census if a leak rule now sees growth and none is held. Returns its cost in ms, or null.
+/// census if a leak rule now sees growth and none is held, or, before the thread's first event
+/// and the rule's window, a refresh as the heap grows (`memstats::CensusPlan::wants_refresh`). Returns its
+/// cost in ms, or null.
 #[napi(catch_unwind)]
 pub fn census_step(env: Env) -> Result<Option<f64>> {
     let state = env_state(&env)?;
@@ -177,14 +179,21 @@ pub fn census_step(env: Env) -> Result<Option<f64>> {
         return Ok(None);
     };
     let f = state.watcher().figures();
+    let (heap, full_gcs) = f.last.map_or((0, 0), |s| (s.current_base, s.num_full_gc));
     let growing = f.heap.suspected || f.external.suspected || f.heap.rising || f.external.rising;
-    if !plan.wants_baseline(growing) {
+    let baseline = plan.wants_baseline(growing);
+    if !baseline && !plan.wants_refresh(heap, full_gcs) {
         return Ok(None);
     }
     let Some(taken) = plan_census(&env, state) else {
         return Ok(None);
     };
-    plan.set_baseline(crate::gc::state::now_ms(), taken.census, taken.ms);
+    let now = crate::gc::state::now_ms();
+    if baseline {
+        plan.set_baseline(now, taken.census, taken.ms, heap);
+    } else {
+        plan.set_latest(now, taken.census, taken.ms, heap);
+    }
     Ok(Some(taken.ms))
 }
 
@@ -200,11 +209,13 @@ pub fn census_at_leak(env: Env, top: u32) -> Result<Option<LeakClasses>> {
     let Some(taken) = plan_census(&env, state) else {
         return Ok(None);
     };
+    let heap = state.watcher().figures().last.map_or(0, |s| s.current_base);
     Ok(plan
         .at_leak(
             crate::gc::state::now_ms(),
             taken.census,
             taken.ms,
+            heap,
             top as usize,
         )
         .map(LeakClasses::from))
@@ -226,4 +237,29 @@ pub fn census_growth(env: Env, top: u32) -> Result<Option<LeakClasses>> {
     Ok(plan
         .growth(&taken.census, taken.ms, top as usize)
         .map(LeakClasses::from))
+}
+
+/// What grew before the thread's first event, as last counted.
+#[napi(object)]
+pub struct GrowthSoFar {
+    /// When the newest census was taken, ms since the epoch.
+    pub at_ms: f64,
+    pub growth: LeakClasses,
+}
+
+/// The `top` classes that grew from the baseline census to the newest refresh census
+/// (`memstats::CensusPlan::growth_so_far`), taking no census: what `heapdiff run` records at
+/// exit, counted while the program's state was still reachable. Null before a refresh census,
+/// after an event, or with the `census` leak option off.
+#[napi(catch_unwind)]
+pub fn census_growth_so_far(env: Env, top: u32) -> Result<Option<GrowthSoFar>> {
+    let state = env_state(&env)?;
+    let plan = state.census_plan();
+    Ok(plan
+        .as_ref()
+        .and_then(|p| p.growth_so_far(top as usize))
+        .map(|(at_ms, g)| GrowthSoFar {
+            at_ms,
+            growth: g.into(),
+        }))
 }

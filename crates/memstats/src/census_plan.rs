@@ -30,7 +30,35 @@ pub struct LeakClasses {
     pub census_ms: f64,
 }
 
-/// The classes that grew from `before` to `after`, most first, at most `top`.
+/// JavaScript's own constructors: what a program's objects are made of (a `prefs` object, a
+/// `history` array per instance), rarely what a leak is named by when a class of the program's
+/// grows as much.
+const BUILT_IN: &[&str] = &[
+    "Object",
+    "Array",
+    "Function",
+    "Map",
+    "Set",
+    "WeakMap",
+    "WeakSet",
+    "WeakRef",
+    "Promise",
+    "Date",
+    "RegExp",
+    "Error",
+    "ArrayBuffer",
+    "Uint8Array",
+    "DataView",
+    "Arguments",
+];
+
+/// A program's class listed above the built-in ones that grew by at most this much more: those
+/// are its parts, so it names the leak (`UserProfile` +110,340 before `Object` +110,346 and
+/// `Array` +110,343, each profile holding one of each).
+const OWNER_SHARE: f64 = 0.9;
+
+/// The classes that grew from `before` to `after`, most first, at most `top`; a class of the
+/// program's before a built-in one that grew less than 1/[`OWNER_SHARE`] times as much.
 pub fn class_growth(before: &Census, after: &Census, top: usize) -> Vec<ClassGrowth> {
     let mut grown: Vec<ClassGrowth> = after
         .counts()
@@ -43,31 +71,61 @@ pub fn class_growth(before: &Census, after: &Census, top: usize) -> Vec<ClassGro
             })
         })
         .collect();
-    grown.sort_by(|a, b| b.growth.cmp(&a.growth).then_with(|| a.what.cmp(&b.what)));
+    let rank = |c: &ClassGrowth| {
+        let own = if BUILT_IN.contains(&c.what.as_str()) {
+            1.0
+        } else {
+            1.0 / OWNER_SHARE
+        };
+        c.growth as f64 * own
+    };
+    grown.sort_by(|a, b| {
+        rank(b)
+            .total_cmp(&rank(a))
+            .then_with(|| b.growth.cmp(&a.growth))
+            .then_with(|| a.what.cmp(&b.what))
+    });
     grown.truncate(top);
     grown
 }
 
-struct Baseline {
+/// A census kept by the plan, with when it was taken, its cost and the post-GC heap then.
+struct Taken {
     time_ms: f64,
     census: Census,
     ms: f64,
+    heap: u64,
 }
 
 /// One thread's censuses for its leak events.
 pub struct CensusPlan {
-    baseline: Option<Baseline>,
+    baseline: Option<Taken>,
+    /// Before the thread's first event: the newest census taken as the heap kept growing.
+    latest: Option<Taken>,
+    /// The thread has had a leak event: its classes were reported, no more refreshes.
+    reported: bool,
     /// Full GCs in a row at which no rule saw growth.
     quiet: u32,
     /// After this many quiet full GCs the baseline goes (the leak rule's window).
     window: u32,
 }
 
+/// Refresh censuses (see [`CensusPlan::wants_refresh`]) only once the post-GC heap has grown by
+/// this factor since the newest census: growth that is there to count.
+const REFRESH_GROWTH: f64 = 1.1;
+
+/// No refresh census above this post-GC heap: each stops the program for about 12 ms per MB
+/// (docs/benchmarks.md), 3 s here, and a heap this large runs the rule's window of full GCs soon
+/// enough for an event to name its classes.
+const REFRESH_MAX_HEAP: u64 = 256 << 20;
+
 impl CensusPlan {
     /// A plan for a leak rule with a window of `window` full GCs.
     pub fn new(window: u32) -> Self {
         CensusPlan {
             baseline: None,
+            latest: None,
+            reported: false,
             quiet: 0,
             window: window.max(1),
         }
@@ -83,17 +141,21 @@ impl CensusPlan {
         self.quiet += 1;
         if self.quiet >= self.window {
             self.baseline = None;
+            self.latest = None;
         }
         false
     }
 
-    /// Keeps `census`, taken at `time_ms` in `ms`, as the baseline.
-    pub fn set_baseline(&mut self, time_ms: f64, census: Census, ms: f64) {
-        self.baseline = Some(Baseline {
+    /// Keeps `census`, taken at `time_ms` in `ms` with a post-GC heap of `heap` bytes, as the
+    /// baseline.
+    pub fn set_baseline(&mut self, time_ms: f64, census: Census, ms: f64, heap: u64) {
+        self.baseline = Some(Taken {
             time_ms,
             census,
             ms,
+            heap,
         });
+        self.latest = None;
     }
 
     /// Whether a baseline is held.
@@ -101,21 +163,75 @@ impl CensusPlan {
         self.baseline.is_some()
     }
 
-    /// At a `leak` event, with `census` taken now (at `time_ms`, in `ms`): the `top` classes that
-    /// grew since the baseline, or `None` without one (a leak fast enough to be reported before
-    /// a baseline was taken). `census` becomes the next baseline either way.
+    /// After the thread's `full_gcs`th full GC, with a post-GC heap of `heap` bytes, when no
+    /// baseline census is wanted: whether to count again, so that a program that ends before the
+    /// rule can judge it (fewer full GCs than its window) still has a count of what grew, taken
+    /// while its state was reachable (at exit a service's often is not: its server closed, its
+    /// caches with it). Only before the first event and the window's end, with a baseline, once
+    /// the heap has grown [`REFRESH_GROWTH`]-fold since the newest census, up to
+    /// [`REFRESH_MAX_HEAP`]: at most `window - 1` censuses in a thread's life.
+    pub fn wants_refresh(&self, heap: u64, full_gcs: u64) -> bool {
+        let Some(base) = self.baseline.as_ref() else {
+            return false;
+        };
+        if self.reported || full_gcs >= u64::from(self.window) || heap > REFRESH_MAX_HEAP {
+            return false;
+        }
+        let newest = self.latest.as_ref().map_or(base.heap, |l| l.heap);
+        heap as f64 >= newest as f64 * REFRESH_GROWTH
+    }
+
+    /// Keeps `census` (as for [`CensusPlan::set_baseline`]) as the newest count of the growth,
+    /// unless it counts fewer objects than the newest census: the program dropped its state
+    /// between the GC and the census (a timer cleared, a server closed as it ends), and the
+    /// earlier count is the one that says what grew.
+    pub fn set_latest(&mut self, time_ms: f64, census: Census, ms: f64, heap: u64) {
+        let newest = self.latest.as_ref().or(self.baseline.as_ref());
+        if newest.is_some_and(|n| census.total() < n.census.total()) {
+            return;
+        }
+        self.latest = Some(Taken {
+            time_ms,
+            census,
+            ms,
+            heap,
+        });
+    }
+
+    /// Before any event: the `top` classes that grew from the baseline to the newest refresh
+    /// census, with no census taken now. `None` without both.
+    pub fn growth_so_far(&self, top: usize) -> Option<(f64, LeakClasses)> {
+        let (before, after) = (self.baseline.as_ref()?, self.latest.as_ref()?);
+        Some((
+            after.time_ms,
+            LeakClasses {
+                since_ms: before.time_ms,
+                classes: class_growth(&before.census, &after.census, top),
+                census_ms: before.ms + after.ms,
+            },
+        ))
+    }
+
+    /// At a `leak` event, with `census` taken now (at `time_ms`, in `ms`, post-GC heap `heap`):
+    /// the `top` classes that grew since the baseline, or `None` without one (a leak fast enough
+    /// to be reported before a baseline was taken). `census` becomes the next baseline either
+    /// way.
     pub fn at_leak(
         &mut self,
         time_ms: f64,
         census: Census,
         ms: f64,
+        heap: u64,
         top: usize,
     ) -> Option<LeakClasses> {
-        let previous = self.baseline.replace(Baseline {
+        let previous = self.baseline.replace(Taken {
             time_ms,
             census,
             ms,
+            heap,
         });
+        self.latest = None;
+        self.reported = true;
         self.quiet = 0;
         let before = previous?;
         let after = &self.baseline.as_ref().expect("just set").census;
@@ -126,9 +242,8 @@ impl CensusPlan {
         })
     }
 
-    /// The `top` classes that grew from the baseline to `census` (taken at `time_ms`, in `ms`),
-    /// leaving the baseline in place: what grew while no event came (a program that ends before
-    /// the rule can judge it). `None` without a baseline.
+    /// The `top` classes that grew from the baseline to `census` (taken now, in `ms`), leaving
+    /// the baseline in place: what grew while no event came. `None` without a baseline.
     pub fn growth(&self, census: &Census, ms: f64, top: usize) -> Option<LeakClasses> {
         let before = self.baseline.as_ref()?;
         Some(LeakClasses {
@@ -175,17 +290,35 @@ mod tests {
     }
 
     #[test]
+    fn a_class_of_the_program_comes_before_its_parts() {
+        // Each UserProfile holds an object and an array; a few more of those are temporaries.
+        let before = census(&[("Object", 900), ("Array", 800), ("UserProfile", 10)]);
+        let after = census(&[("Object", 1106), ("Array", 1003), ("UserProfile", 210)]);
+        let names = |g: Vec<ClassGrowth>| g.into_iter().map(|c| c.what).collect::<Vec<_>>();
+        assert_eq!(
+            names(class_growth(&before, &after, 5)),
+            ["UserProfile", "Object", "Array"]
+        );
+        // Plain objects that grew far more than any class of the program's keep the lead.
+        let after = census(&[("Object", 5000), ("Array", 1003), ("UserProfile", 210)]);
+        assert_eq!(
+            names(class_growth(&before, &after, 5)),
+            ["Object", "UserProfile", "Array"]
+        );
+    }
+
+    #[test]
     fn two_censuses_per_window_and_the_event_census_is_the_next_baseline() {
         let mut plan = CensusPlan::new(10);
         assert!(!plan.wants_baseline(false));
         assert!(plan.wants_baseline(true));
-        plan.set_baseline(1000.0, census(&[("Leak", 10)]), 5.0);
+        plan.set_baseline(1000.0, census(&[("Leak", 10)]), 5.0, 1 << 20);
         // While growth goes on, no more censuses until the event.
         for _ in 0..8 {
             assert!(!plan.wants_baseline(true));
         }
         let got = plan
-            .at_leak(2000.0, census(&[("Leak", 110)]), 7.0, 5)
+            .at_leak(2000.0, census(&[("Leak", 110)]), 7.0, 2 << 20, 5)
             .unwrap();
         assert_eq!(got.since_ms, 1000.0);
         assert_eq!(got.census_ms, 12.0);
@@ -193,7 +326,7 @@ mod tests {
         // The next event counts from this one's census, with no baseline census of its own.
         assert!(!plan.wants_baseline(true));
         let next = plan
-            .at_leak(3000.0, census(&[("Leak", 160)]), 6.0, 5)
+            .at_leak(3000.0, census(&[("Leak", 160)]), 6.0, 3 << 20, 5)
             .unwrap();
         assert_eq!((next.since_ms, next.classes[0].growth), (2000.0, 50));
     }
@@ -202,14 +335,14 @@ mod tests {
     fn a_quiet_window_drops_the_baseline_and_a_fast_leak_has_none() {
         let mut plan = CensusPlan::new(3);
         assert!(plan.wants_baseline(true));
-        plan.set_baseline(1.0, census(&[("A", 1)]), 1.0);
+        plan.set_baseline(1.0, census(&[("A", 1)]), 1.0, 1);
         assert!(!plan.wants_baseline(false));
         assert!(!plan.wants_baseline(false));
         assert!(plan.has_baseline());
         assert!(!plan.wants_baseline(false));
         assert!(!plan.has_baseline());
         // Reported before any baseline: no classes, but its census is the next baseline.
-        assert_eq!(plan.at_leak(5.0, census(&[("A", 9)]), 1.0, 5), None);
+        assert_eq!(plan.at_leak(5.0, census(&[("A", 9)]), 1.0, 1, 5), None);
         assert!(plan.has_baseline());
     }
 
@@ -217,7 +350,7 @@ mod tests {
     fn growth_compares_with_the_baseline_and_keeps_it() {
         let mut plan = CensusPlan::new(10);
         assert_eq!(plan.growth(&census(&[("A", 9)]), 1.0, 5), None);
-        plan.set_baseline(100.0, census(&[("A", 10), ("B", 3)]), 4.0);
+        plan.set_baseline(100.0, census(&[("A", 10), ("B", 3)]), 4.0, 10);
         let g = plan
             .growth(&census(&[("A", 25), ("B", 3)]), 2.0, 5)
             .unwrap();
@@ -233,5 +366,67 @@ mod tests {
         // The baseline stays: a later look still counts from it.
         let again = plan.growth(&census(&[("A", 40)]), 2.0, 5).unwrap();
         assert_eq!((again.since_ms, again.classes[0].growth), (100.0, 30));
+    }
+
+    #[test]
+    fn refreshes_only_before_the_first_event_and_the_end_of_the_window() {
+        let mut plan = CensusPlan::new(10);
+        assert!(!plan.wants_refresh(100 << 20, 3), "no baseline");
+        assert!(plan.wants_baseline(true));
+        plan.set_baseline(0.0, census(&[("A", 100)]), 3.0, 10 << 20);
+        assert_eq!(plan.growth_so_far(5), None, "no refresh yet");
+        assert!(
+            !plan.wants_refresh((10 << 20) + (1 << 19), 4),
+            "grown less than 1.1-fold"
+        );
+        assert!(plan.wants_refresh(12 << 20, 4));
+        assert!(
+            !plan.wants_refresh(12 << 20, 10),
+            "the rule can judge from here"
+        );
+        assert!(
+            !plan.wants_refresh(300 << 20, 4),
+            "too large to count again"
+        );
+        plan.set_latest(10.0, census(&[("A", 400), ("B", 2)]), 4.0, 12 << 20);
+        // The next one from the newest census's heap on.
+        assert!(!plan.wants_refresh(13 << 20, 5));
+        assert!(plan.wants_refresh(14 << 20, 5));
+        let (at, g) = plan.growth_so_far(5).unwrap();
+        assert_eq!((at, g.since_ms, g.census_ms), (10.0, 0.0, 7.0));
+        assert_eq!(
+            g.classes,
+            [
+                ClassGrowth {
+                    what: "A".into(),
+                    count: 400,
+                    growth: 300
+                },
+                ClassGrowth {
+                    what: "B".into(),
+                    count: 2,
+                    growth: 2
+                },
+            ]
+        );
+        // A census after the program dropped its state does not replace the count.
+        plan.set_latest(11.0, census(&[("A", 50)]), 4.0, 14 << 20);
+        assert_eq!(plan.growth_so_far(5).unwrap().0, 10.0);
+        // After an event: no refreshes, and nothing left over.
+        plan.at_leak(20.0, census(&[("A", 900)]), 5.0, 30 << 20, 5);
+        assert!(!plan.wants_refresh(100 << 20, 6));
+        assert_eq!(plan.growth_so_far(5), None);
+    }
+
+    #[test]
+    fn a_quiet_window_drops_the_refresh_with_the_baseline() {
+        let mut plan = CensusPlan::new(2);
+        assert!(plan.wants_baseline(true));
+        plan.set_baseline(0.0, census(&[("A", 1)]), 1.0, 10);
+        plan.set_latest(1.0, census(&[("A", 5)]), 1.0, 20);
+        assert!(plan.growth_so_far(5).is_some());
+        plan.wants_baseline(false);
+        plan.wants_baseline(false);
+        assert_eq!(plan.growth_so_far(5), None);
     }
 }

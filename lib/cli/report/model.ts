@@ -364,18 +364,29 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
     report.class_source = `class census: growth over the ${formatDuration(counted.time - counted.census!.since)} before the first leak event of ${counted.thread}, from two censuses that paused the program ${Math.round(counted.census!.ms)} ms`
   }
   // No leak event, as too few full GCs ran to judge: what grew before the program ended, where a
-  // thread's rule saw growth (its census at exit against the baseline census).
+  // thread's rule saw growth (its newest census against the baseline census).
   const window = leakOptionDefaults().window ?? 10
   const tooFew = Math.max(0, ...report.threads.map((t) => t.series.time.length)) < window
   if (report.leaks.length === 0 && report.class_source === null && tooFew) {
     const grown = raws
-      .map((r, i) => ({ thread: report.threads[i], g: r.growth, classes: classGrowth(r.growth?.classes) }))
+      .map((r, i) => ({
+        thread: report.threads[i],
+        g: r.growth,
+        ended: r.exit?.time ?? null,
+        classes: classGrowth(r.growth?.classes),
+      }))
       .filter((x) => x.g && num(x.g.census?.since) !== null && num(x.g.census?.ms) !== null)
       .sort((a, b) => (b.classes[0]?.growth ?? 0) - (a.classes[0]?.growth ?? 0))[0]
     if (grown) {
       const g = grown.g!
       report.classes = growthRows(grown.classes)
-      report.class_source = `class census: growth over the ${formatDuration(num(g.time)! - num(g.census.since)!)} before ${grown.thread.label} ended, from two censuses that paused the program ${Math.round(num(g.census.ms)!)} ms`
+      const ended = num(grown.ended)
+      report.class_source =
+        `class census: growth over the ${formatDuration(num(g.time)! - num(g.census.since)!)} after growth first showed` +
+        (ended !== null
+          ? `, counted ${formatDuration(Math.max(0, ended - num(g.time)!))} before ${grown.thread.label} ended`
+          : '') +
+        `, from two censuses that paused the program ${Math.round(num(g.census.ms)!)} ms`
       const sites = Array.isArray(g.sites) ? g.sites.map(toSite) : []
       if (report.sites.length === 0 && sites.length > 0) {
         report.sites = sites.sort(
@@ -431,8 +442,9 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
       // Counted at exit by the class census, where growth showed.
       const top = report.classes[0]
       const site = report.sites[0]
+      // A few objects more is no answer (a Zlib context, one ArrayBuffer): named from 100 on.
       const what =
-        top && top.growth !== null
+        top && top.growth !== null && top.growth >= 100
           ? ` Meanwhile ${top.what} grew by ${top.growth.toLocaleString('en-US')} objects` +
             (site ? ` (allocated mostly at ${siteLabel(site)})` : '') +
             '.'
