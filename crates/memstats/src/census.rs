@@ -169,16 +169,7 @@ impl Census {
 mod tests {
     use super::*;
 
-    fn census(pairs: &[(&str, u64)]) -> Census {
-        let mut c = Census::new();
-        for &(name, n) in pairs {
-            let id = c.class_id(name);
-            for _ in 0..n {
-                c.add(id);
-            }
-        }
-        c
-    }
+    use crate::census_plan::tests::census;
 
     fn whats(rows: &[CensusRow]) -> Vec<(&str, u64)> {
         rows.iter().map(|r| (r.what.as_str(), r.count)).collect()

@@ -97,6 +97,17 @@ struct Taken {
     heap: u64,
 }
 
+impl Taken {
+    /// The `top` classes that grew from this census to `after` (taken in `ms`).
+    fn growth_to(&self, after: &Census, ms: f64, top: usize) -> LeakClasses {
+        LeakClasses {
+            since_ms: self.time_ms,
+            classes: class_growth(&self.census, after, top),
+            census_ms: self.ms + ms,
+        }
+    }
+}
+
 /// One thread's censuses for its leak events.
 pub struct CensusPlan {
     baseline: Option<Taken>,
@@ -204,11 +215,7 @@ impl CensusPlan {
         let (before, after) = (self.baseline.as_ref()?, self.latest.as_ref()?);
         Some((
             after.time_ms,
-            LeakClasses {
-                since_ms: before.time_ms,
-                classes: class_growth(&before.census, &after.census, top),
-                census_ms: before.ms + after.ms,
-            },
+            before.growth_to(&after.census, after.ms, top),
         ))
     }
 
@@ -233,32 +240,23 @@ impl CensusPlan {
         self.latest = None;
         self.reported = true;
         self.quiet = 0;
-        let before = previous?;
         let after = &self.baseline.as_ref().expect("just set").census;
-        Some(LeakClasses {
-            since_ms: before.time_ms,
-            classes: class_growth(&before.census, after, top),
-            census_ms: before.ms + ms,
-        })
+        Some(previous?.growth_to(after, ms, top))
     }
 
     /// The `top` classes that grew from the baseline to `census` (taken now, in `ms`), leaving
     /// the baseline in place: what grew while no event came. `None` without a baseline.
     pub fn growth(&self, census: &Census, ms: f64, top: usize) -> Option<LeakClasses> {
-        let before = self.baseline.as_ref()?;
-        Some(LeakClasses {
-            since_ms: before.time_ms,
-            classes: class_growth(&before.census, census, top),
-            census_ms: before.ms + ms,
-        })
+        Some(self.baseline.as_ref()?.growth_to(census, ms, top))
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn census(pairs: &[(&str, u64)]) -> Census {
+    /// A census with these counts, for this crate's tests.
+    pub(crate) fn census(pairs: &[(&str, u64)]) -> Census {
         let mut c = Census::new();
         for &(name, n) in pairs {
             let id = c.class_id(name);
