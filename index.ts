@@ -72,6 +72,9 @@ interface LeakEvent extends Omit<native.LeakEvent, 'startMs' | 'endMs'> {
  */
 type Growth = Required<Pick<LeakEvent, 'classes' | 'census'>> & Pick<LeakEvent, 'sites'>
 
+/** A `leak` event's (or `whatGrew()`'s) `census` field, from what the native census plan says. */
+const censusField = (c: native.LeakClasses) => ({ since: new Date(c.sinceMs), ms: c.censusMs })
+
 /** `status()`: the native hook's figures and whether sampling is on. */
 interface Status extends native.HookStatus {
   sampling: SamplingStatusT
@@ -200,7 +203,7 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
     if (args.length > 0) throw new TypeError('whatGrew() takes no arguments')
     const grown = binding.censusGrowth(LEAK_CLASSES)
     if (!grown) return null
-    const growth: Growth = { classes: grown.classes, census: { since: new Date(grown.sinceMs), ms: grown.censusMs } }
+    const growth: Growth = { classes: grown.classes, census: censusField(grown) }
     // From the summaries of the full GCs the hook delivered (the census's own GCs are not
     // among them), so what the program dropped just now still shows where it was allocated.
     if (sampler.active) growth.sites = sampler.sitesFor(grown.sinceMs)
@@ -314,7 +317,7 @@ class Memwatch extends EventEmitter<MemwatchEvents> {
           if (classes === undefined) classes = binding.censusAtLeak(LEAK_CLASSES)
           if (classes) {
             info.classes = classes.classes
-            info.census = { since: new Date(classes.sinceMs), ms: classes.censusMs }
+            info.census = censusField(classes)
           }
           this.emit('leak', info)
         }

@@ -94,11 +94,20 @@ function toSite(raw: unknown): Site {
   }
 }
 
+/** What a site weighs in the report: its growth, or its live bytes where no growth is known. */
+const siteWeight = (s: Site) => s.growth_bytes ?? s.live_bytes ?? 0
+
+/** The report's sites, heaviest first, and their icicle. */
+function showSites(report: Report, sites: Site[]): void {
+  report.sites = [...sites].sort((a, b) => siteWeight(b) - siteWeight(a))
+  report.flame = flameOf(report.sites)
+}
+
 /** The icicle of the sites' stacks, outermost frame at the top; each site weighs its growth. */
 export function flameOf(sites: Site[]): FlameNode | null {
   const root: FlameNode = { name: 'all', value: 0, children: [] }
   for (const s of sites) {
-    const value = s.growth_bytes ?? s.live_bytes ?? 0
+    const value = siteWeight(s)
     if (value <= 0) continue
     const frames = s.stack.length > 0 ? [...s.stack].reverse() : [siteLabel(s) ?? s.name]
     root.value += value
@@ -325,12 +334,7 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
   const firsts = (['heap', 'external'] as const).flatMap((m) => report.leaks.find((l) => l.memory === m) ?? [])
   const first = firsts.sort((a, b) => b.growth - a.growth)[0]
   const withSites = report.leaks.find((l) => l.sites.length > 0)
-  if (withSites) {
-    report.sites = [...withSites.sites].sort(
-      (a, b) => (b.growth_bytes ?? b.live_bytes ?? 0) - (a.growth_bytes ?? a.live_bytes ?? 0),
-    )
-    report.flame = flameOf(report.sites)
-  }
+  if (withSites) showSites(report, withSites.sites)
   // The three-snapshot sequence of the first thread that completed one (main thread first).
   let partial = 0
   for (const raw of raws) {
@@ -388,12 +392,7 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
           : '') +
         `, from two censuses that paused the program ${Math.round(num(g.census.ms)!)} ms`
       const sites = Array.isArray(g.sites) ? g.sites.map(toSite) : []
-      if (report.sites.length === 0 && sites.length > 0) {
-        report.sites = sites.sort(
-          (a, b) => (b.growth_bytes ?? b.live_bytes ?? 0) - (a.growth_bytes ?? a.live_bytes ?? 0),
-        )
-        report.flame = flameOf(report.sites)
-      }
+      if (report.sites.length === 0 && sites.length > 0) showSites(report, sites)
     }
   }
   const threads = report.threads.filter((t) => t.series.time.length > 0)
