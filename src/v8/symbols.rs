@@ -172,6 +172,11 @@ fn lookup_exported(name: &CStr) -> Result<*mut c_void, String> {
     // SAFETY: a null name asks for the process's own executable module, which stays loaded for
     // the process's lifetime; GetProcAddress takes a NUL-terminated name.
     let p = unsafe { GetProcAddress(GetModuleHandleW(std::ptr::null()), name.as_ptr()) };
+    exported(p, name)
+}
+
+/// `p`, the address the platform's lookup found for `name`, or why there is none.
+fn exported(p: *mut c_void, name: &CStr) -> Result<*mut c_void, String> {
     if p.is_null() {
         Err(format!(
             "V8 symbol {} is not exported by this Node binary",
@@ -186,14 +191,7 @@ fn lookup_exported(name: &CStr) -> Result<*mut c_void, String> {
 fn lookup_exported(name: &CStr) -> Result<*mut c_void, String> {
     // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no preconditions.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-    if p.is_null() {
-        Err(format!(
-            "V8 symbol {} is not exported by this Node binary",
-            name.to_string_lossy()
-        ))
-    } else {
-        Ok(p)
-    }
+    exported(p, name)
 }
 
 macro_rules! resolve {
