@@ -369,9 +369,7 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
   }
   // No leak event, as too few full GCs ran to judge: what grew before the program ended, where a
   // thread's rule saw growth (its newest census against the baseline census).
-  const window = leakOptionDefaults().window ?? 10
-  const tooFew = Math.max(0, ...report.threads.map((t) => t.series.time.length)) < window
-  if (report.leaks.length === 0 && report.class_source === null && tooFew) {
+  if (report.leaks.length === 0 && report.class_source === null && tooFewGcs(report)) {
     const grown = raws
       .map((r, i) => ({
         thread: report.threads[i],
@@ -410,6 +408,12 @@ export async function runReport(dir: string, options: ReportOptions = {}): Promi
   return report
 }
 
+/** The leak rule's window: it judges no thread with fewer full GCs. */
+const RULE_WINDOW = leakOptionDefaults().window ?? 10
+
+/** No thread had the rule's window of full GCs: fewer cannot clear a heap that grew. */
+const tooFewGcs = (report: Report) => Math.max(0, ...report.threads.map((t) => t.series.time.length)) < RULE_WINDOW
+
 /** How a sentence names each memory. */
 const MEMORY = { heap: 'heap', external: 'external memory (Buffers, ArrayBuffers)' } as const
 
@@ -427,10 +431,7 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
     const n = report.threads.length
     const over = `${gcs} full GC${gcs === 1 ? '' : 's'} in ${formatDuration(span)}${n > 1 ? ` across ${n} threads` : ''}`
     const stayed = `the post-GC heap stayed between ${range(heaps)} and external memory between ${range(externals)}`
-    // The rule needs a window of full GCs on one thread; fewer cannot clear a heap that grew.
-    const window = leakOptionDefaults().window ?? 10
-    const longest = Math.max(...report.threads.map((t) => t.series.time.length))
-    if (longest < window) {
+    if (tooFewGcs(report)) {
       const heapFrom = Math.min(...report.threads.filter((t) => t.series.heap.length).map((t) => t.series.heap[0]))
       const heapTo = Math.max(...heaps)
       const ratio = heapFrom > 0 ? heapTo / heapFrom : 1
@@ -453,7 +454,7 @@ function runVerdict(report: Report, first: LeakMark | undefined): Report['verdic
       return {
         leak: false,
         sentence:
-          `No verdict: ${grew} over only ${over}: too few to judge a trend, the leak rule needs ${window} on one thread.${what} ` +
+          `No verdict: ${grew} over only ${over}: too few to judge a trend, the leak rule needs ${RULE_WINDOW} on one thread.${what} ` +
           `Run the program longer (a loop of requests or test iterations), or call gc() in its loop.`,
       }
     }
